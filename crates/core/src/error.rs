@@ -1,0 +1,184 @@
+//! The one error type of opsdeck's libraries: a [`FailureKind`], a human message that says what
+//! to do, and the facts a retry policy or report needs (HTTP status, Retry-After, rate limit).
+//!
+//! Messages are written for the operator and must never contain a secret: they are shown in
+//! the CLI, returned by the server and logged.
+
+use std::time::Duration;
+
+use crate::status::{FailureKind, RateLimitInfo, ReportDetails};
+
+/// Boxed source error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Result alias used across opsdeck.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error with a typed kind and an actionable message. Boxed inside so `Result<T, Error>`
+/// stays one pointer wide on the happy path.
+#[derive(Debug)]
+pub struct Error(Box<Inner>);
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.message)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    kind: FailureKind,
+    message: String,
+    http_status: Option<u16>,
+    retry_after: Option<Duration>,
+    details: ReportDetails,
+    source: Option<BoxError>,
+}
+
+impl Error {
+    /// A new error of `kind` with an operator-facing `message`.
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
+        Error(Box::new(Inner {
+            kind,
+            message: message.into(),
+            http_status: None,
+            retry_after: None,
+            details: ReportDetails::default(),
+            source: None,
+        }))
+    }
+
+    /// Shorthand for [`FailureKind::InvalidConfig`].
+    pub fn invalid_config(message: impl Into<String>) -> Self {
+        Self::new(FailureKind::InvalidConfig, message)
+    }
+
+    /// Shorthand for [`FailureKind::InvalidResponse`].
+    pub fn invalid_response(message: impl Into<String>) -> Self {
+        Self::new(FailureKind::InvalidResponse, message)
+    }
+
+    /// Shorthand for [`FailureKind::ProviderError`].
+    pub fn provider(message: impl Into<String>) -> Self {
+        Self::new(FailureKind::ProviderError, message)
+    }
+
+    /// The failure kind.
+    pub fn kind(&self) -> FailureKind {
+        self.0.kind
+    }
+
+    /// The operator-facing message.
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+
+    /// HTTP status of the response that caused the error, if any.
+    pub fn http_status(&self) -> Option<u16> {
+        self.0.http_status
+    }
+
+    /// How long the vendor asked us to wait, if it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.0.retry_after
+    }
+
+    /// Rate-limit headroom captured with the error, if any.
+    pub fn rate_limit(&self) -> Option<&RateLimitInfo> {
+        self.0.details.rate_limit.as_ref()
+    }
+
+    /// Report details carried by the error (rate limit, scopes, sub-checks, …).
+    pub fn details(&self) -> &ReportDetails {
+        &self.0.details
+    }
+
+    /// Mutable access to the details, for providers that add facts.
+    pub fn details_mut(&mut self) -> &mut ReportDetails {
+        &mut self.0.details
+    }
+
+    /// Whether retrying the same request may help (see [`FailureKind::is_temporary`]).
+    pub fn is_temporary(&self) -> bool {
+        self.0.kind.is_temporary()
+    }
+
+    /// Change the kind (vendor-specific reclassification).
+    pub fn with_kind(mut self, kind: FailureKind) -> Self {
+        self.0.kind = kind;
+        self
+    }
+
+    /// Replace the message.
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.0.message = message.into();
+        self
+    }
+
+    /// Append a sentence to the message (e.g. a provider-specific hint).
+    pub fn with_hint(mut self, hint: impl AsRef<str>) -> Self {
+        let hint = hint.as_ref();
+        if !hint.is_empty() {
+            if !self.0.message.is_empty() && !self.0.message.ends_with(' ') {
+                self.0.message.push(' ');
+            }
+            self.0.message.push_str(hint);
+        }
+        self
+    }
+
+    /// Record the HTTP status.
+    pub fn with_http_status(mut self, status: u16) -> Self {
+        self.0.http_status = Some(status);
+        self.0.details.http_status = Some(status);
+        self
+    }
+
+    /// Record how long the vendor asked us to wait.
+    pub fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {
+        self.0.retry_after = retry_after;
+        self.0.details.retry_after_secs = retry_after.map(|d| d.as_secs().max(1));
+        self
+    }
+
+    /// Record rate-limit headroom.
+    pub fn with_rate_limit(mut self, rate_limit: Option<RateLimitInfo>) -> Self {
+        self.0.details.rate_limit = rate_limit.filter(|r| !r.is_empty());
+        self
+    }
+
+    /// Attach the underlying error.
+    pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
+        self.0.source = Some(source.into());
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_are_appended_as_sentences() {
+        let e = Error::new(FailureKind::InvalidCredentials, "Rejected.").with_hint("Check it.");
+        assert_eq!(e.message(), "Rejected. Check it.");
+        assert_eq!(e.to_string(), "Rejected. Check it.");
+    }
+
+    #[test]
+    fn retry_after_is_mirrored_in_details() {
+        let e = Error::new(FailureKind::RateLimited, "slow down")
+            .with_retry_after(Some(Duration::from_millis(1500)));
+        assert_eq!(e.details().retry_after_secs, Some(1));
+        assert!(e.is_temporary());
+    }
+}

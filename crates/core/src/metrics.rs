@@ -1,0 +1,199 @@
+//! Metrics a provider collects: Prometheus-compatible names prefixed with the provider id,
+//! a value, a unit and labels. The JSON shape is a user-facing contract.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize, Serializer};
+
+/// Unit of a metric value. Currency units are lowercase ISO 4217 codes (`usd`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(from = "String")]
+pub enum Unit {
+    /// A count of things.
+    Count,
+    /// Tokens (AI usage).
+    Tokens,
+    /// Requests.
+    Requests,
+    /// Seconds.
+    Seconds,
+    /// Milliseconds.
+    Milliseconds,
+    /// Bytes.
+    Bytes,
+    /// 0..100.
+    Percent,
+    /// 0..1.
+    Ratio,
+    /// A Unix timestamp in seconds.
+    Timestamp,
+    /// Money in major units of a currency (e.g. dollars), lowercase ISO code.
+    Currency(String),
+    /// Money in minor units of a currency (e.g. cents): `<code>_minor`.
+    CurrencyMinor(String),
+    /// Anything else.
+    Other(String),
+}
+
+impl Unit {
+    /// Money in major units of `code` (e.g. "USD" → `usd`).
+    pub fn currency(code: &str) -> Unit {
+        Unit::Currency(code.to_ascii_lowercase())
+    }
+
+    /// The unit's stable spelling.
+    pub fn as_str(&self) -> std::borrow::Cow<'_, str> {
+        use std::borrow::Cow::{Borrowed, Owned};
+        match self {
+            Unit::Count => Borrowed("count"),
+            Unit::Tokens => Borrowed("tokens"),
+            Unit::Requests => Borrowed("requests"),
+            Unit::Seconds => Borrowed("seconds"),
+            Unit::Milliseconds => Borrowed("milliseconds"),
+            Unit::Bytes => Borrowed("bytes"),
+            Unit::Percent => Borrowed("percent"),
+            Unit::Ratio => Borrowed("ratio"),
+            Unit::Timestamp => Borrowed("timestamp"),
+            Unit::Currency(c) => Borrowed(c),
+            Unit::CurrencyMinor(c) => Owned(format!("{c}_minor")),
+            Unit::Other(o) => Borrowed(o),
+        }
+    }
+}
+
+impl From<String> for Unit {
+    fn from(s: String) -> Self {
+        match s.as_str() {
+            "count" => Unit::Count,
+            "tokens" => Unit::Tokens,
+            "requests" => Unit::Requests,
+            "seconds" => Unit::Seconds,
+            "milliseconds" => Unit::Milliseconds,
+            "bytes" => Unit::Bytes,
+            "percent" => Unit::Percent,
+            "ratio" => Unit::Ratio,
+            "timestamp" => Unit::Timestamp,
+            _ => match s.strip_suffix("_minor") {
+                Some(c) if c.len() == 3 => Unit::CurrencyMinor(c.to_owned()),
+                _ if s.len() == 3 && s.chars().all(|c| c.is_ascii_lowercase()) => Unit::Currency(s),
+                _ => Unit::Other(s),
+            },
+        }
+    }
+}
+
+impl Serialize for Unit {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.as_str())
+    }
+}
+
+/// One metric sample.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metric {
+    /// snake_case, prefixed with the provider id, e.g. `github_open_issues`.
+    pub name: String,
+    /// The value; integral values serialize without a fraction (`12`, not `12.0`).
+    #[serde(serialize_with = "serialize_value")]
+    pub value: f64,
+    /// Unit of the value.
+    pub unit: Unit,
+    /// Labels (Prometheus label names: snake_case).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+fn serialize_value<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    // 2^53: beyond it f64 cannot represent every integer, so keep the float form.
+    if v.fract() == 0.0 && v.abs() < 9_007_199_254_740_992.0 {
+        #[allow(clippy::cast_possible_truncation)]
+        s.serialize_i64(*v as i64)
+    } else {
+        s.serialize_f64(*v)
+    }
+}
+
+impl Metric {
+    /// A metric without labels.
+    pub fn new(name: impl Into<String>, value: f64, unit: Unit) -> Self {
+        Metric {
+            name: name.into(),
+            value,
+            unit,
+            labels: BTreeMap::new(),
+        }
+    }
+
+    /// Add a label.
+    pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.labels.insert(key.into(), value.into());
+        self
+    }
+}
+
+/// What `collect_metrics` returns: samples plus notes for the operator (e.g. "repository list
+/// capped at 100", "usage needs an admin key", "cost figures from cache, 2 h old").
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MetricSet {
+    /// The samples.
+    pub metrics: Vec<Metric>,
+    /// Remarks about completeness or provenance.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl MetricSet {
+    /// Empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Add a sample.
+    pub fn push(&mut self, metric: Metric) {
+        self.metrics.push(metric);
+    }
+
+    /// Add a note.
+    pub fn note(&mut self, note: impl Into<String>) {
+        self.notes.push(note.into());
+    }
+}
+
+/// True when `name` is a valid metric name for provider `id`: `<id>_` prefix, then lowercase
+/// letters, digits and underscores (Prometheus-compatible).
+pub fn is_valid_metric_name(id: &str, name: &str) -> bool {
+    name.strip_prefix(id)
+        .and_then(|rest| rest.strip_prefix('_'))
+        .is_some_and(|rest| {
+            !rest.is_empty()
+                && rest
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integral_values_serialize_as_integers() {
+        let m = Metric::new("github_open_issues", 12.0, Unit::Count).label("repo", "o/r");
+        let json = serde_json::to_string(&m).unwrap_or_default();
+        assert_eq!(
+            json,
+            r#"{"name":"github_open_issues","value":12,"unit":"count","labels":{"repo":"o/r"}}"#
+        );
+        let m = Metric::new("openai_cost", 1.25, Unit::currency("USD"));
+        let json = serde_json::to_string(&m).unwrap_or_default();
+        assert!(json.contains(r#""value":1.25,"unit":"usd""#), "{json}");
+    }
+
+    #[test]
+    fn metric_names_are_checked() {
+        assert!(is_valid_metric_name("github", "github_open_issues"));
+        assert!(!is_valid_metric_name("github", "github_"));
+        assert!(!is_valid_metric_name("github", "openIssues"));
+        assert!(!is_valid_metric_name("github", "jira_open"));
+    }
+}

@@ -1,0 +1,235 @@
+//! The provider registry: providers announce themselves with [`register_provider!`] (a thin
+//! wrapper over `inventory::submit!`), and [`ServiceFactory`] turns that into a sorted,
+//! duplicate-free list and builds services from validated configs. Nothing central lists
+//! providers.
+//!
+//! Linking caveat: a provider crate that nothing names is not linked, and its registration
+//! silently vanishes. The facade crate `opsdeck` names every enabled provider for that reason.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::config::{
+    ConfigErrors, ConfigProblem, ConfigValues, SERVICE_KEYS, ServiceSpec, validate,
+};
+use crate::error::Result;
+use crate::http::HttpSettings;
+use crate::schema::ProviderDescriptor;
+use crate::service::BaseService;
+
+/// Everything a provider needs to build one service instance.
+#[derive(Debug, Clone)]
+pub struct BuildContext {
+    /// Service name (for logs).
+    pub name: String,
+    /// Validated provider config.
+    pub config: ConfigValues,
+    /// Timeouts and retry settings for the service's HTTP client.
+    pub http: HttpSettings,
+}
+
+/// Builds a service from a validated config. May fail only on things validation cannot know
+/// without I/O-free construction (e.g. a TLS backend error); never does network I/O.
+pub type BuildFn = fn(BuildContext) -> Result<Arc<dyn BaseService>>;
+
+/// One registry entry.
+#[derive(Debug)]
+pub struct ProviderRegistration {
+    /// The provider's descriptor.
+    pub descriptor: &'static ProviderDescriptor,
+    /// Its constructor.
+    pub build: BuildFn,
+}
+
+inventory::collect!(ProviderRegistration);
+
+/// Register a provider with the global registry:
+///
+/// ```ignore
+/// opsdeck_core::register_provider!(DESCRIPTOR, GithubService::build);
+/// ```
+#[macro_export]
+macro_rules! register_provider {
+    ($descriptor:expr, $build:expr $(,)?) => {
+        $crate::inventory::submit! {
+            $crate::ProviderRegistration { descriptor: &$descriptor, build: $build }
+        }
+    };
+}
+
+/// A problem with the set of registered providers.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryError {
+    /// Two registrations share an id.
+    #[error("two providers are registered with the id \"{0}\"; provider ids must be unique")]
+    DuplicateId(&'static str),
+    /// A provider declares a field that opsdeck reserves.
+    #[error(
+        "provider \"{provider}\" declares the field \"{field}\", which opsdeck reserves for every service"
+    )]
+    ReservedField {
+        /// Provider id.
+        provider: &'static str,
+        /// Field name.
+        field: &'static str,
+    },
+    /// A provider id that is not a lowercase identifier.
+    #[error(
+        "provider id \"{0}\" must be lowercase letters, digits and '_' ('-' is not allowed: ids prefix metric names)"
+    )]
+    BadId(&'static str),
+}
+
+/// Error from [`ServiceFactory::build`].
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The config is invalid (every problem listed).
+    #[error(transparent)]
+    Config(#[from] ConfigErrors),
+    /// The provider's constructor failed.
+    #[error("service \"{service}\": {source}")]
+    Provider {
+        /// Service name.
+        service: String,
+        /// The error.
+        #[source]
+        source: crate::Error,
+    },
+}
+
+/// Lists providers (sorted by id) and builds services from specs.
+#[derive(Debug, Clone)]
+pub struct ServiceFactory {
+    providers: BTreeMap<&'static str, &'static ProviderRegistration>,
+    http: HttpSettings,
+}
+
+impl ServiceFactory {
+    /// A factory over every provider linked into the program.
+    pub fn from_registry() -> std::result::Result<Self, RegistryError> {
+        Self::from_registrations(inventory::iter::<ProviderRegistration>)
+    }
+
+    /// A factory over the given registrations (tests, or library users who register by hand).
+    pub fn from_registrations(
+        regs: impl IntoIterator<Item = &'static ProviderRegistration>,
+    ) -> std::result::Result<Self, RegistryError> {
+        let mut providers = BTreeMap::new();
+        for reg in regs {
+            let d = reg.descriptor;
+            let id_ok = !d.id.is_empty()
+                && d.id
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !id_ok {
+                return Err(RegistryError::BadId(d.id));
+            }
+            if let Some(f) = d.fields.iter().find(|f| SERVICE_KEYS.contains(&f.name)) {
+                return Err(RegistryError::ReservedField {
+                    provider: d.id,
+                    field: f.name,
+                });
+            }
+            if providers.insert(d.id, reg).is_some() {
+                return Err(RegistryError::DuplicateId(d.id));
+            }
+        }
+        Ok(ServiceFactory {
+            providers,
+            http: HttpSettings::default(),
+        })
+    }
+
+    /// Use these HTTP settings for every service built from now on.
+    pub fn with_http_settings(mut self, http: HttpSettings) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// The HTTP settings services are built with.
+    pub fn http_settings(&self) -> &HttpSettings {
+        &self.http
+    }
+
+    /// Registered providers, sorted by id.
+    pub fn providers(&self) -> impl Iterator<Item = &'static ProviderDescriptor> + '_ {
+        self.providers.values().map(|r| r.descriptor)
+    }
+
+    /// Registered ids, sorted.
+    pub fn ids(&self) -> Vec<&'static str> {
+        self.providers.keys().copied().collect()
+    }
+
+    /// One provider's descriptor.
+    pub fn descriptor(&self, id: &str) -> Option<&'static ProviderDescriptor> {
+        self.providers.get(id).map(|r| r.descriptor)
+    }
+
+    fn unknown_provider(&self, spec: &ServiceSpec) -> ConfigProblem {
+        let known = self.ids();
+        let accepted = if known.is_empty() {
+            "none: this build has no provider compiled in (enable Cargo features such as \"github\")".to_owned()
+        } else {
+            known.join(", ")
+        };
+        ConfigProblem::field(
+            &spec.name,
+            "provider",
+            format!(
+                "unknown provider \"{}\"; known providers: {accepted}",
+                spec.provider
+            ),
+        )
+    }
+
+    /// Validate one spec against its provider's fields. No I/O.
+    pub fn validate(&self, spec: &ServiceSpec) -> std::result::Result<ConfigValues, ConfigErrors> {
+        let Some(reg) = self.providers.get(spec.provider.as_str()) else {
+            return Err(self.unknown_provider(spec).into());
+        };
+        validate(&spec.name, reg.descriptor, &spec.config)
+    }
+
+    /// Validate many specs, collecting every problem of every spec (and duplicate names).
+    pub fn validate_all(&self, specs: &[ServiceSpec]) -> std::result::Result<(), ConfigErrors> {
+        let mut problems = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for spec in specs {
+            if !seen.insert(spec.name.as_str()) {
+                problems.push(ConfigProblem::service(
+                    &spec.name,
+                    "declared more than once",
+                ));
+            }
+            if let Err(mut e) = self.validate(spec) {
+                problems.append(&mut e.problems);
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigErrors { problems })
+        }
+    }
+
+    /// Validate and build one service. No network I/O.
+    pub fn build(
+        &self,
+        spec: &ServiceSpec,
+    ) -> std::result::Result<Arc<dyn BaseService>, BuildError> {
+        let config = self.validate(spec)?;
+        let Some(reg) = self.providers.get(spec.provider.as_str()) else {
+            return Err(ConfigErrors::from(self.unknown_provider(spec)).into());
+        };
+        (reg.build)(BuildContext {
+            name: spec.name.clone(),
+            config,
+            http: self.http.clone(),
+        })
+        .map_err(|source| BuildError::Provider {
+            service: spec.name.clone(),
+            source,
+        })
+    }
+}

@@ -1,0 +1,472 @@
+//! # opsdeck-testkit
+//!
+//! Offline test support for provider crates:
+//! - [`Conformance`]: the behaviour suite every provider runs against local mocks — success,
+//!   401, 403, 404, 429 with `Retry-After`, 5xx, timeout, connection refused and malformed JSON —
+//!   checking the mapped status and failure kind, and that no secret appears in any report,
+//!   message, `Debug` output or log line (captured at TRACE level);
+//! - small helpers: [`dead_url`], [`LogCapture`], [`assert_no_secrets`].
+//!
+//! Nothing here touches the internet.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use opsdeck_core::config::{RawConfig, ServiceSpec};
+use opsdeck_core::http::HttpSettings;
+use opsdeck_core::{
+    FailureKind, ManagerOptions, ServiceFactory, ServiceManager, Status,
+    metrics::is_valid_metric_name,
+};
+use serde_json::Value;
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+pub use wiremock;
+
+/// A boxed future borrowing the mock server.
+pub type MountFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+/// Mounts mocks on a server.
+pub type MountFn = for<'a> fn(&'a MockServer) -> MountFuture<'a>;
+
+/// A conformance scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scenario {
+    /// The vendor accepts the credentials.
+    Success,
+    /// HTTP 401.
+    Unauthorized,
+    /// HTTP 403.
+    Forbidden,
+    /// HTTP 404.
+    NotFound,
+    /// HTTP 429 with `Retry-After: 120`.
+    RateLimited,
+    /// HTTP 503.
+    ServerError,
+    /// The vendor does not answer in time.
+    Timeout,
+    /// Nothing listens on the port.
+    ConnectionRefused,
+    /// HTTP 200 with a body that is not JSON.
+    MalformedJson,
+}
+
+impl Scenario {
+    /// Every scenario.
+    pub const ALL: [Scenario; 9] = [
+        Scenario::Success,
+        Scenario::Unauthorized,
+        Scenario::Forbidden,
+        Scenario::NotFound,
+        Scenario::RateLimited,
+        Scenario::ServerError,
+        Scenario::Timeout,
+        Scenario::ConnectionRefused,
+        Scenario::MalformedJson,
+    ];
+
+    fn default_expectation(self) -> Option<FailureKind> {
+        match self {
+            Scenario::Success => None,
+            Scenario::Unauthorized => Some(FailureKind::InvalidCredentials),
+            Scenario::Forbidden => Some(FailureKind::PermissionDenied),
+            Scenario::NotFound => Some(FailureKind::NotFound),
+            Scenario::RateLimited => Some(FailureKind::RateLimited),
+            Scenario::ServerError => Some(FailureKind::ProviderError),
+            Scenario::Timeout => Some(FailureKind::Timeout),
+            Scenario::ConnectionRefused => Some(FailureKind::Unreachable),
+            Scenario::MalformedJson => Some(FailureKind::InvalidResponse),
+        }
+    }
+
+    fn status_code(self) -> Option<u16> {
+        match self {
+            Scenario::Unauthorized => Some(401),
+            Scenario::Forbidden => Some(403),
+            Scenario::NotFound => Some(404),
+            Scenario::RateLimited => Some(429),
+            Scenario::ServerError => Some(503),
+            _ => None,
+        }
+    }
+}
+
+/// Builds the vendor-shaped error response for an HTTP status.
+pub type ErrorBodyFn = fn(u16) -> ResponseTemplate;
+/// Builds the provider's raw config for a base URL.
+pub type ConfigFn = Box<dyn Fn(&str) -> Value + Send + Sync>;
+
+/// The conformance suite for one provider. See the crate docs.
+pub struct Conformance {
+    provider: &'static str,
+    config: ConfigFn,
+    secrets: Vec<String>,
+    success: Option<MountFn>,
+    metrics: Option<MountFn>,
+    error_body: ErrorBodyFn,
+    expect: BTreeMap<Scenario, Option<FailureKind>>,
+    skip: BTreeMap<Scenario, &'static str>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Conformance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conformance")
+            .field("provider", &self.provider)
+            .finish_non_exhaustive()
+    }
+}
+
+fn generic_error_body(status: u16) -> ResponseTemplate {
+    ResponseTemplate::new(status)
+        .set_body_json(serde_json::json!({"message": format!("mock error {status}")}))
+}
+
+impl Conformance {
+    /// The suite for provider `id`, whose config for a base URL is given by `config`.
+    pub fn new(
+        provider: &'static str,
+        config: impl Fn(&str) -> Value + Send + Sync + 'static,
+    ) -> Self {
+        Conformance {
+            provider,
+            config: Box::new(config),
+            secrets: Vec::new(),
+            success: None,
+            metrics: None,
+            error_body: generic_error_body,
+            expect: BTreeMap::new(),
+            skip: BTreeMap::new(),
+            timeout: Duration::from_secs(2),
+        }
+    }
+
+    /// A secret value used in the config; it must never appear anywhere.
+    pub fn secret(mut self, value: impl Into<String>) -> Self {
+        self.secrets.push(value.into());
+        self
+    }
+
+    /// Mount mocks under which the connection test succeeds. Use exact matchers (method, path,
+    /// query, auth headers): if the provider sends anything else, the test fails.
+    pub fn success(mut self, mount: MountFn) -> Self {
+        self.success = Some(mount);
+        self
+    }
+
+    /// Mount mocks under which metric collection succeeds; the suite then checks names, that
+    /// at least one metric is produced, and that no secret leaks.
+    pub fn metrics(mut self, mount: MountFn) -> Self {
+        self.metrics = Some(mount);
+        self
+    }
+
+    /// The vendor's error body for an HTTP status (default: `{"message": "..."}`).
+    pub fn error_body(mut self, f: ErrorBodyFn) -> Self {
+        self.error_body = f;
+        self
+    }
+
+    /// Override the expected failure for a scenario (e.g. a vendor whose 403 means a bad key).
+    pub fn expect(mut self, scenario: Scenario, kind: FailureKind) -> Self {
+        self.expect.insert(scenario, Some(kind));
+        self
+    }
+
+    /// Skip a scenario, with the reason (shown in the output).
+    pub fn skip(mut self, scenario: Scenario, reason: &'static str) -> Self {
+        self.skip.insert(scenario, reason);
+        self
+    }
+
+    fn expected(&self, s: Scenario) -> Option<FailureKind> {
+        self.expect
+            .get(&s)
+            .copied()
+            .unwrap_or_else(|| s.default_expectation())
+    }
+
+    fn spec(&self, base: &str) -> Result<ServiceSpec, String> {
+        match (self.config)(base) {
+            Value::Object(map) => Ok(ServiceSpec {
+                name: format!("conformance-{}", self.provider),
+                provider: self.provider.to_owned(),
+                config: RawConfig(map),
+                tags: vec![],
+                enabled: true,
+            }),
+            other => Err(format!("config must be a JSON object, got {other}")),
+        }
+    }
+
+    fn manager(&self, base: &str) -> Result<ServiceManager, String> {
+        let factory = ServiceFactory::from_registry()
+            .map_err(|e| e.to_string())?
+            .with_http_settings(HttpSettings {
+                initial_backoff: Duration::from_millis(10),
+                max_backoff: Duration::from_millis(50),
+                ..HttpSettings::default()
+            });
+        if factory.descriptor(self.provider).is_none() {
+            return Err(format!(
+                "provider \"{}\" is not registered (registered: {:?}); is the crate linked?",
+                self.provider,
+                factory.ids()
+            ));
+        }
+        let spec = self.spec(base)?;
+        let debug = format!("{spec:?}");
+        self.check_secrets("Debug of ServiceSpec", &debug)?;
+        let options = ManagerOptions {
+            concurrency: 4,
+            timeout: self.timeout,
+        };
+        ServiceManager::from_specs(&factory, &[spec], options).map_err(|e| e.to_string())
+    }
+
+    fn check_secrets(&self, what: &str, text: &str) -> Result<(), String> {
+        for s in &self.secrets {
+            if !s.is_empty() && text.contains(s.as_str()) {
+                return Err(format!("a secret value appears in {what}"));
+            }
+        }
+        Ok(())
+    }
+
+    async fn run_one(&self, scenario: Scenario, logs: &LogCapture) -> Result<(), String> {
+        let server = MockServer::start().await;
+        let base = match scenario {
+            Scenario::ConnectionRefused => dead_url().map_err(|e| e.to_string())?,
+            _ => server.uri(),
+        };
+        match scenario {
+            Scenario::Success => match self.success {
+                Some(mount) => mount(&server).await,
+                None => return Err("no success mocks given (call .success(..))".into()),
+            },
+            Scenario::Timeout => {
+                Mock::given(any())
+                    .respond_with(ResponseTemplate::new(200).set_delay(self.timeout * 3))
+                    .mount(&server)
+                    .await;
+            }
+            Scenario::MalformedJson => {
+                Mock::given(any())
+                    .respond_with(
+                        ResponseTemplate::new(200)
+                            .set_body_raw("{\"unterminated\": [", "application/json"),
+                    )
+                    .mount(&server)
+                    .await;
+            }
+            Scenario::ConnectionRefused => {}
+            _ => {
+                let Some(code) = scenario.status_code() else {
+                    return Err("scenario without status".into());
+                };
+                let mut resp = (self.error_body)(code);
+                if scenario == Scenario::RateLimited {
+                    resp = resp.insert_header("retry-after", "120");
+                }
+                Mock::given(any()).respond_with(resp).mount(&server).await;
+            }
+        }
+
+        let manager = self.manager(&base)?;
+        let name = format!("conformance-{}", self.provider);
+        let started = std::time::Instant::now();
+        let Some(report) = manager.test(&name).await else {
+            return Err("the manager lost the service".into());
+        };
+        let elapsed = started.elapsed();
+        let json = serde_json::to_string(&report).map_err(|e| e.to_string())?;
+        self.check_secrets("the report JSON", &json)?;
+        self.check_secrets("the report Debug output", &format!("{report:?}"))?;
+
+        let expected = self.expected(scenario);
+        let r = &report.report;
+        match expected {
+            None => {
+                if r.status != Status::Connected {
+                    return Err(format!(
+                        "expected connected, got {} / {:?}: {}",
+                        r.status, r.failure, r.message
+                    ));
+                }
+                if r.identity.as_deref().is_none_or(str::is_empty) {
+                    return Err("connected without an identity".into());
+                }
+            }
+            Some(kind) => {
+                if r.failure != Some(kind) || r.status != kind.status() {
+                    return Err(format!(
+                        "expected {} / {kind}, got {} / {:?}: {}",
+                        kind.status(),
+                        r.status,
+                        r.failure,
+                        r.message
+                    ));
+                }
+                if r.message.trim().len() < 20 {
+                    return Err(format!("the message is not helpful: {:?}", r.message));
+                }
+            }
+        }
+        if scenario == Scenario::RateLimited && r.details.retry_after_secs != Some(120) {
+            return Err(format!(
+                "Retry-After was not reported (details: {:?})",
+                r.details
+            ));
+        }
+        // A check answers within its timeout, always (plus scheduling slack).
+        if elapsed > self.timeout + Duration::from_millis(1500) {
+            return Err(format!(
+                "the check took {elapsed:?}, longer than its {:?} timeout",
+                self.timeout
+            ));
+        }
+
+        // Metric collection must fail cleanly with the same kind under the same failure.
+        if matches!(
+            scenario,
+            Scenario::Unauthorized | Scenario::ServerError | Scenario::MalformedJson
+        ) && let Some(m) = manager.collect(&name).await
+        {
+            let json = serde_json::to_string(&m).map_err(|e| e.to_string())?;
+            self.check_secrets("the metrics JSON", &json)?;
+            if let Some(err) = &m.error
+                && Some(err.failure) != expected
+            {
+                return Err(format!(
+                    "metrics under {scenario:?}: expected {expected:?}, got {:?}: {}",
+                    err.failure, err.message
+                ));
+            }
+        }
+
+        if scenario == Scenario::Success
+            && let Some(mount) = self.metrics
+        {
+            server.reset().await;
+            mount(&server).await;
+            let Some(m) = manager.collect(&name).await else {
+                return Err("the manager lost the service".into());
+            };
+            if let Some(e) = &m.error {
+                return Err(format!(
+                    "metric collection failed: {:?}: {}",
+                    e.failure, e.message
+                ));
+            }
+            if m.metrics.is_empty() {
+                return Err("metric collection returned no metrics".into());
+            }
+            for metric in &m.metrics {
+                if !is_valid_metric_name(self.provider, &metric.name) {
+                    return Err(format!(
+                        "bad metric name {:?} (must be {}_snake_case)",
+                        metric.name, self.provider
+                    ));
+                }
+                if !metric.value.is_finite() {
+                    return Err(format!("metric {} is not finite", metric.name));
+                }
+            }
+            let json = serde_json::to_string(&m).map_err(|e| e.to_string())?;
+            self.check_secrets("the metrics JSON", &json)?;
+        }
+        self.check_secrets("the captured logs", &logs.contents())?;
+        Ok(())
+    }
+
+    /// Run every scenario; panics with a list of every failed scenario.
+    pub async fn run(self) {
+        let logs = LogCapture::install();
+        let mut failures = String::new();
+        for scenario in Scenario::ALL {
+            if let Some(reason) = self.skip.get(&scenario) {
+                eprintln!(
+                    "conformance {}: {scenario:?} skipped: {reason}",
+                    self.provider
+                );
+                continue;
+            }
+            if let Err(e) = self.run_one(scenario, &logs).await {
+                let _ = writeln!(failures, "  {scenario:?}: {e}");
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "conformance failures for {}:\n{failures}",
+            self.provider
+        );
+    }
+}
+
+/// A URL on 127.0.0.1 where nothing listens (connection refused).
+pub fn dead_url() -> io::Result<String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    drop(listener);
+    Ok(format!("http://127.0.0.1:{port}"))
+}
+
+/// Panics if any of `secrets` occurs in `text`.
+pub fn assert_no_secrets(what: &str, text: &str, secrets: &[&str]) {
+    for s in secrets {
+        assert!(!text.contains(s), "a secret value appears in {what}");
+    }
+}
+
+/// Captures every `tracing` event at TRACE level on the current thread (use with the default
+/// current-thread `#[tokio::test]` runtime so spawned tasks are captured too).
+#[derive(Clone, Debug)]
+pub struct LogCapture {
+    buf: Arc<Mutex<Vec<u8>>>,
+    _guard: Arc<tracing::subscriber::DefaultGuard>,
+}
+
+#[derive(Clone)]
+struct BufWriter(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for BufWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogCapture {
+    /// Install the capture as this thread's default subscriber until dropped.
+    pub fn install() -> Self {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let writer = BufWriter(buf.clone());
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let guard = tracing::subscriber::set_default(subscriber);
+        LogCapture {
+            buf,
+            _guard: Arc::new(guard),
+        }
+    }
+
+    /// Everything logged so far.
+    pub fn contents(&self) -> String {
+        String::from_utf8_lossy(&self.buf.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    }
+}
