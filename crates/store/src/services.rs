@@ -1,0 +1,334 @@
+//! Services: create, read, update with optimistic concurrency, delete, and key rotation.
+
+use std::collections::BTreeMap;
+
+use secrecy::SecretString;
+use serde_json::{Map, Value};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::db::{is_unique_violation, now_ms};
+use crate::error::{Result, StoreError};
+use crate::{SecretKey, Store};
+
+/// What a service is, as written by the API or the provisioning file.
+#[derive(Clone, Debug)]
+pub struct ServiceData {
+    /// Provider id (`github`, …).
+    pub provider: String,
+    /// Non-secret config fields.
+    pub config: Map<String, Value>,
+    /// Secret config fields; sealed before they reach the database.
+    pub secrets: BTreeMap<String, SecretString>,
+    /// Free-form tags.
+    pub tags: Vec<String>,
+    /// Whether the scheduler checks it.
+    pub enabled: bool,
+    /// Per-service check interval; `None` = the server default.
+    pub interval_secs: Option<i64>,
+    /// Managed by the `--config` file (API edits are refused).
+    pub provisioned: bool,
+}
+
+/// Alias kept for readability at call sites that create.
+pub type NewService = ServiceData;
+/// Alias kept for readability at call sites that update.
+pub type ServiceUpdate = ServiceData;
+
+/// A stored service. Secret values stay sealed until [`Store::decrypt_secrets`].
+#[derive(Clone, Debug)]
+pub struct ServiceRecord {
+    /// Database id.
+    pub id: i64,
+    /// Unique name (the URL key).
+    pub name: String,
+    /// Provider id.
+    pub provider: String,
+    /// Non-secret config fields.
+    pub config: Map<String, Value>,
+    /// Free-form tags.
+    pub tags: Vec<String>,
+    /// Whether the scheduler checks it.
+    pub enabled: bool,
+    /// Managed by the `--config` file.
+    pub provisioned: bool,
+    /// Per-service check interval in seconds.
+    pub interval_secs: Option<i64>,
+    /// Optimistic-concurrency version, +1 on every change.
+    pub version: i64,
+    /// Unix ms.
+    pub created_at: i64,
+    /// Unix ms.
+    pub updated_at: i64,
+    sealed: BTreeMap<String, String>,
+}
+
+impl ServiceRecord {
+    /// Names of the secret fields that are set (values stay sealed).
+    pub fn secret_fields(&self) -> impl Iterator<Item = &str> {
+        self.sealed.keys().map(String::as_str)
+    }
+}
+
+const COLUMNS: &str = "id, name, provider, config, secrets, tags, enabled, provisioned, \
+                       interval_secs, version, created_at, updated_at";
+
+fn parse_row(row: &AnyRow) -> Result<ServiceRecord> {
+    let name: String = row.try_get("name")?;
+    let json_obj = |col: &str| -> Result<Map<String, Value>> {
+        let text: String = row.try_get(col)?;
+        serde_json::from_str(&text)
+            .map_err(|e| StoreError::corrupt(format!("{col} of service {name:?}"), e))
+    };
+    let config = json_obj("config")?;
+    let sealed = json_obj("secrets")?
+        .into_iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => Ok((k, s)),
+            _ => Err(StoreError::corrupt(
+                format!("secrets of service {name:?}"),
+                "not a string",
+            )),
+        })
+        .collect::<Result<BTreeMap<_, _>>>()?;
+    let tags_text: String = row.try_get("tags")?;
+    let tags: Vec<String> = serde_json::from_str(&tags_text)
+        .map_err(|e| StoreError::corrupt(format!("tags of service {name:?}"), e))?;
+    Ok(ServiceRecord {
+        id: row.try_get("id")?,
+        provider: row.try_get("provider")?,
+        config,
+        tags,
+        enabled: row.try_get::<i64, _>("enabled")? != 0,
+        provisioned: row.try_get::<i64, _>("provisioned")? != 0,
+        interval_secs: row.try_get("interval_secs")?,
+        version: row.try_get("version")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        sealed,
+        name,
+    })
+}
+
+fn seal_all(
+    key: &SecretKey,
+    name: &str,
+    secrets: &BTreeMap<String, SecretString>,
+) -> Result<String> {
+    let mut out = Map::new();
+    for (field, value) in secrets {
+        out.insert(field.clone(), Value::String(key.seal(name, field, value)?));
+    }
+    Ok(Value::Object(out).to_string())
+}
+
+impl Store {
+    /// Every service, ordered by name.
+    pub async fn list_services(&self) -> Result<Vec<ServiceRecord>> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM services ORDER BY name"));
+        let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
+        rows.iter().map(parse_row).collect()
+    }
+
+    /// One service by name.
+    pub async fn get_service(&self, name: &str) -> Result<ServiceRecord> {
+        self.find_service(name)
+            .await?
+            .ok_or_else(|| not_found(name))
+    }
+
+    /// One service by name, `None` when absent.
+    pub async fn find_service(&self, name: &str) -> Result<Option<ServiceRecord>> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM services WHERE name = $1"));
+        let row = sqlx::query(sql)
+            .bind(name.to_owned())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(parse_row).transpose()
+    }
+
+    /// One service by id.
+    pub async fn get_service_by_id(&self, id: i64) -> Result<Option<ServiceRecord>> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM services WHERE id = $1"));
+        let row = sqlx::query(sql).bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(parse_row).transpose()
+    }
+
+    /// Opens a service's sealed secrets.
+    pub fn decrypt_secrets(&self, rec: &ServiceRecord) -> Result<BTreeMap<String, SecretString>> {
+        rec.sealed
+            .iter()
+            .map(|(field, sealed)| Ok((field.clone(), self.key().open(&rec.name, field, sealed)?)))
+            .collect()
+    }
+
+    /// Creates a service and schedules its first check now.
+    pub async fn create_service(&self, name: &str, data: &ServiceData) -> Result<ServiceRecord> {
+        let now = now_ms();
+        let secrets = seal_all(self.key(), name, &data.secrets)?;
+        let mut tx = self.pool.begin().await?;
+        let sql = sqlx::AssertSqlSafe(format!(
+            "INSERT INTO services (name, provider, config, secrets, tags, enabled, provisioned, \
+             interval_secs, version, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9) RETURNING {COLUMNS}"
+        ));
+        let row = sqlx::query(sql)
+            .bind(name.to_owned())
+            .bind(data.provider.clone())
+            .bind(Value::Object(data.config.clone()).to_string())
+            .bind(secrets)
+            .bind(tags_json(&data.tags))
+            .bind(i64::from(data.enabled))
+            .bind(i64::from(data.provisioned))
+            .bind(data.interval_secs)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::AlreadyExists {
+                        what: format!("service {name:?}"),
+                    }
+                } else {
+                    e.into()
+                }
+            })?;
+        let rec = parse_row(&row)?;
+        sqlx::query("INSERT INTO schedule (service_id, next_check_at) VALUES ($1, $2)")
+            .bind(rec.id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(rec)
+    }
+
+    /// Replaces a service's data. With `expected_version`, the write only happens if the stored
+    /// version still matches (compare-and-set), else [`StoreError::StaleVersion`].
+    /// The next check is rescheduled to now, so a fixed config shows up at once.
+    pub async fn update_service(
+        &self,
+        name: &str,
+        expected_version: Option<i64>,
+        data: &ServiceData,
+    ) -> Result<ServiceRecord> {
+        let now = now_ms();
+        let secrets = seal_all(self.key(), name, &data.secrets)?;
+        let mut tx = self.pool.begin().await?;
+        let current: Option<i64> = sqlx::query("SELECT version FROM services WHERE name = $1")
+            .bind(name.to_owned())
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?;
+        let current = current.ok_or_else(|| not_found(name))?;
+        let expected = expected_version.unwrap_or(current);
+        let sql = sqlx::AssertSqlSafe(format!(
+            "UPDATE services SET provider = $1, config = $2, secrets = $3, tags = $4, enabled = $5, \
+             provisioned = $6, interval_secs = $7, version = version + 1, updated_at = $8 \
+             WHERE name = $9 AND version = $10 RETURNING {COLUMNS}"
+        ));
+        let row = sqlx::query(sql)
+            .bind(data.provider.clone())
+            .bind(Value::Object(data.config.clone()).to_string())
+            .bind(secrets)
+            .bind(tags_json(&data.tags))
+            .bind(i64::from(data.enabled))
+            .bind(i64::from(data.provisioned))
+            .bind(data.interval_secs)
+            .bind(now)
+            .bind(name.to_owned())
+            .bind(expected)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            // Either the caller's version was stale from the start, or a concurrent writer won
+            // between our read and the update; both are a conflict for the caller.
+            let latest: i64 = sqlx::query("SELECT version FROM services WHERE name = $1")
+                .bind(name.to_owned())
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?
+                .ok_or_else(|| not_found(name))?;
+            return Err(StoreError::StaleVersion {
+                expected,
+                current: latest,
+            });
+        };
+        let rec = parse_row(&row)?;
+        sqlx::query("UPDATE schedule SET next_check_at = $1 WHERE service_id = $2")
+            .bind(now)
+            .bind(rec.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(rec)
+    }
+
+    /// Marks services that are no longer in the provisioning file as API-managed.
+    pub async fn clear_provisioned(&self, name: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE services SET provisioned = 0, version = version + 1, updated_at = $1 \
+             WHERE name = $2 AND provisioned = 1",
+        )
+        .bind(now_ms())
+        .bind(name.to_owned())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes a service and (by cascade) its results, schedule and metrics.
+    pub async fn delete_service(&self, name: &str) -> Result<()> {
+        let r = sqlx::query("DELETE FROM services WHERE name = $1")
+            .bind(name.to_owned())
+            .execute(&self.pool)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(not_found(name));
+        }
+        Ok(())
+    }
+
+    /// Re-encrypts every secret under `new_key` in one transaction and records the new key's
+    /// check value. Afterwards this handle uses the new key.
+    pub async fn rotate_key(&mut self, new_key: SecretKey) -> Result<usize> {
+        let mut tx = self.pool.begin().await?;
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM services"));
+        let rows = sqlx::query(sql).fetch_all(&mut *tx).await?;
+        let mut count = 0;
+        for row in &rows {
+            let rec = parse_row(row)?;
+            let plain = self.decrypt_secrets(&rec)?;
+            let resealed = seal_all(&new_key, &rec.name, &plain)?;
+            sqlx::query("UPDATE services SET secrets = $1 WHERE id = $2")
+                .bind(resealed)
+                .bind(rec.id)
+                .execute(&mut *tx)
+                .await?;
+            count += plain.len();
+        }
+        sqlx::query("UPDATE meta SET value = $1 WHERE key = 'key_check'")
+            .bind(new_key.key_check()?)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE meta SET value = $1 WHERE key = 'key_id'")
+            .bind(new_key.id())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.key = new_key;
+        Ok(count)
+    }
+}
+
+fn tags_json(tags: &[String]) -> String {
+    Value::Array(tags.iter().cloned().map(Value::String).collect()).to_string()
+}
+
+fn not_found(name: &str) -> StoreError {
+    StoreError::NotFound {
+        what: format!("service {name:?}"),
+    }
+}
