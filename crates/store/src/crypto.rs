@@ -204,7 +204,7 @@ fn field_aad(service: &str, field: &str) -> Vec<u8> {
 
 /// Writes a key file that only the owner can read. `create_new` refuses to overwrite an
 /// existing key, which would make every stored secret unreadable.
-pub(crate) fn write_key_file(path: &Path, key: &SecretKey) -> Result<()> {
+pub fn write_key_file(path: &Path, key: &SecretKey) -> Result<()> {
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]

@@ -89,6 +89,16 @@ impl Store {
         Ok(id)
     }
 
+    /// Stores many results in one transaction (test-all: one commit instead of one per service).
+    pub async fn insert_results(&self, results: &[NewCheckResult]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for r in results {
+            insert(&mut tx, r).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The latest result of every service that has one.
     pub async fn latest_results(&self) -> Result<Vec<CheckResult>> {
         let sql = sqlx::AssertSqlSafe(format!(

@@ -103,6 +103,20 @@ impl Store {
         Ok(true)
     }
 
+    /// Gives back one lease without recording a result (the service was disabled or deleted
+    /// after it was claimed).
+    pub async fn release_lease(&self, service_id: i64, owner: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE schedule SET lease_owner = NULL, lease_expires_at = NULL \
+             WHERE service_id = $1 AND lease_owner = $2",
+        )
+        .bind(service_id)
+        .bind(owner.to_owned())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Gives back every lease this instance holds (graceful shutdown), so others need not wait
     /// for them to expire.
     pub async fn release_leases(&self, owner: &str) -> Result<u64> {

@@ -1,0 +1,279 @@
+//! # opsdeck-server
+//!
+//! `opsdeckd`: a long-running opsdeck for teams. Services live in a database (SQLite by default,
+//! PostgreSQL for several instances) with secrets encrypted at rest; a JSON API under
+//! `/api/v1` manages and tests them; `/metrics` exports Prometheus text; a scheduler checks every
+//! enabled service on its interval, sharing the work across instances through database leases.
+//!
+//! This crate is the only place that knows HTTP status codes and JSON wire shapes; the service
+//! model comes from `opsdeck-core` (providers from the `opsdeck` facade) and persistence from
+//! `opsdeck-store`.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod json;
+#[cfg(feature = "test-provider")]
+pub mod mock_provider;
+pub mod provision;
+pub mod runtime;
+pub mod scheduler;
+pub mod settings;
+pub mod snapshot;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use opsdeck_core::http::HttpSettings;
+use opsdeck_core::{ManagerOptions, ServiceFactory};
+use opsdeck_store::{Store, StoreOptions};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use settings::Settings;
+
+use crate::auth::Tokens;
+use crate::error::ApiError;
+use crate::runtime::Runtime;
+use crate::snapshot::Snapshot;
+use crate::state::{AppState, Inner};
+
+// Providers register through `inventory` and must be linked: the facade names each enabled
+// provider crate, and naming the facade here links them into opsdeckd and every test of it.
+pub use opsdeck;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Database, key or data-directory problem.
+    #[error(transparent)]
+    Store(#[from] opsdeck_store::StoreError),
+    /// The provider registry is inconsistent (a build problem).
+    #[error(transparent)]
+    Registry(#[from] opsdeck_core::registry::RegistryError),
+    /// The `--config` file has problems.
+    #[error(transparent)]
+    Provision(#[from] provision::ProvisionError),
+    /// The listen address cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "opsdeck API", description = "Manage, test and monitor opsdeck services. Every route needs `Authorization: Bearer <token>` except /healthz."),
+    components(schemas(error::ErrorBody, error::FieldProblem)),
+    modifiers(&Security),
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        openapi.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+            "bearer",
+            Vec::<String>::new(),
+        )]);
+    }
+}
+
+fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(api::list_providers))
+        .routes(routes!(api::get_provider))
+        .routes(routes!(api::list_services, api::create_service))
+        .routes(routes!(api::get_service, api::patch_service, api::delete_service))
+        .routes(routes!(api::test_service))
+        .routes(routes!(api::test_unsaved))
+        .routes(routes!(api::test_all))
+        .routes(routes!(api::service_metrics))
+        .routes(routes!(api::status))
+        .routes(routes!(api::list_tokens, api::create_token))
+        .routes(routes!(api::delete_token))
+        .split_for_parts()
+}
+
+/// The generated OpenAPI document (also served at `/api/v1/openapi.json`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = api_routes().1;
+    doc.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
+    doc
+}
+
+/// The whole HTTP app.
+pub fn router(state: AppState) -> Router {
+    let (api, _) = api_routes();
+    let spec = serde_json::to_vec(&openapi()).unwrap_or_default();
+    let authed = Router::new()
+        .nest("/api/v1", api)
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let spec = spec.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], spec) }
+            }),
+        )
+        .route("/metrics", get(prometheus))
+        .fallback(|| async { ApiError::NotFound("no such route; see /api/v1/openapi.json".into()) })
+        .layer(axum::middleware::from_fn_with_state(state.tokens.clone(), auth::require_token));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(authed)
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> axum::response::Response {
+    match state.store.ping().await {
+        Ok(()) => axum::Json(serde_json::json!({"status": "ok", "database": state.store.backend().as_str()})).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: database unreachable");
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({"status": "unavailable", "database": state.store.backend().as_str()})),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn prometheus(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.snapshot.prometheus())
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    /// The bound address (useful with port 0).
+    pub addr: SocketAddr,
+    /// The admin token generated on first start (printed once by `main`), if one was.
+    pub bootstrap_token: Option<SecretString>,
+    /// The state (tests inspect the store through it).
+    pub state: AppState,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Stops accepting, lets in-flight requests and checks finish, releases leases, closes
+    /// the database.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        self.state.store.close().await;
+    }
+}
+
+fn random_instance_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+/// Opens the store, provisions, binds and starts serving and scheduling.
+pub async fn start(settings: Settings) -> Result<Server, StartError> {
+    let store = Store::open(StoreOptions {
+        database_url: settings.database_url.clone(),
+        data_dir: settings.data_dir.clone(),
+        secret_key: settings.secret_key.as_ref().map(|s| s.expose_secret().to_owned()),
+    })
+    .await?;
+    let instance = random_instance_id();
+    tracing::info!(
+        database = store.backend().as_str(),
+        data_dir = %settings.data_dir.display(),
+        key_id = %store.key_id(),
+        instance = %instance,
+        "store open"
+    );
+    if store.backend() == opsdeck_store::Backend::Sqlite {
+        tracing::info!("SQLite runs a single opsdeckd instance; set OPSDECK_DATABASE_URL=postgres://… to run several");
+    }
+
+    let http = HttpSettings { request_timeout: settings.check_timeout.min(HttpSettings::default().request_timeout), ..HttpSettings::default() };
+    let factory = ServiceFactory::from_registry()?.with_http_settings(http);
+    tracing::info!(providers = ?factory.ids(), "providers");
+
+    let tokens = Arc::new(Tokens::new(settings.admin_token.as_ref().map(|t| t.expose_secret())));
+    let bootstrap_token = if settings.admin_token.is_none() { store.bootstrap_admin().await? } else { None };
+    tokens.refresh(&store).await?;
+
+    if let Some(path) = &settings.config {
+        let n = provision::apply(&store, &factory, path).await?;
+        tracing::info!(file = %path.display(), created = n.created, updated = n.updated, unchanged = n.unchanged, released = n.released, "provisioned services");
+    }
+
+    let options = ManagerOptions { concurrency: settings.check_concurrency.max(1), timeout: settings.check_timeout };
+    let state = AppState::new(Inner {
+        store,
+        runtime: Runtime::new(factory, options),
+        tokens,
+        snapshot: Snapshot::default(),
+        instance,
+        settings: settings.clone(),
+    });
+    state.snapshot.rebuild(&state.store).await?;
+
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|source| StartError::Bind { addr: settings.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: settings.listen, source })?;
+    let (stop, stop_rx) = watch::channel(false);
+
+    let mut tasks = Vec::new();
+    let app = router(state.clone());
+    let mut rx = stop_rx.clone();
+    tasks.push(tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+            tracing::error!(error = %e, "HTTP server failed");
+        }
+    }));
+    if settings.scheduler {
+        tasks.push(tokio::spawn(scheduler::run(state.clone(), stop_rx.clone())));
+    }
+    tasks.push(tokio::spawn(refresher(state.clone(), stop_rx)));
+    tracing::info!(%addr, "opsdeckd listening");
+    Ok(Server { addr, bootstrap_token, state, stop, tasks })
+}
+
+/// Keeps the views and token cache fresh: soon after local changes, and every two seconds for
+/// changes made by other instances.
+async fn refresher(state: AppState, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            () = state.snapshot.changed() => tokio::time::sleep(Duration::from_millis(50)).await,
+            () = tokio::time::sleep(Duration::from_secs(2)) => {
+                if let Err(e) = state.tokens.refresh(&state.store).await {
+                    tracing::warn!(error = %e, "could not reload tokens");
+                }
+            }
+        }
+        state.refresh_views().await;
+    }
+}

@@ -1,0 +1,187 @@
+//! `--config`: create or update the services a config file declares and mark them provisioned.
+//!
+//! The file has the CLI's format (core parses and validates it, `${VAR}` included); one extra
+//! optional key per service, `interval` (e.g. `"10m"` or seconds), overrides the check interval.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use opsdeck_core::config::{ConfigErrors, ConfigProblem, check_service_name, spec_from_map};
+use opsdeck_core::{ServiceFactory, ServiceSpec};
+use opsdeck_store::{ServiceData, Store};
+use secrecy::ExposeSecret;
+use serde_json::Value;
+
+use crate::settings::parse_duration;
+
+/// Why provisioning failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    /// The file cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file has problems (all listed).
+    #[error("{path}: {errors}")]
+    Config {
+        /// The file.
+        path: String,
+        /// Every problem.
+        errors: ConfigErrors,
+    },
+    /// The database refused a write.
+    #[error(transparent)]
+    Store(#[from] opsdeck_store::StoreError),
+}
+
+/// Counts for the startup log.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Provisioned {
+    /// Services created.
+    pub created: usize,
+    /// Services whose stored state changed.
+    pub updated: usize,
+    /// Services already as declared.
+    pub unchanged: usize,
+    /// Services no longer in the file, now managed through the API.
+    pub released: usize,
+}
+
+/// Parses the file: specs plus per-service intervals (seconds).
+pub fn parse(
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<(ServiceSpec, Option<i64>)>, ConfigErrors> {
+    let doc: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ConfigProblem::file(format!("not valid TOML: {e}")))?;
+    let mut problems = Vec::new();
+    let mut out = Vec::new();
+    for (key, value) in doc {
+        if key != "services" {
+            problems.push(ConfigProblem::file(format!(
+                "unknown top-level key \"{key}\"; accepted: [services.NAME] tables"
+            )));
+            continue;
+        }
+        let Some(services) = value.as_table() else {
+            problems.push(ConfigProblem::file("\"services\" must be a table of [services.NAME] tables"));
+            continue;
+        };
+        for (name, table) in services {
+            if let Err(m) = check_service_name(name) {
+                problems.push(ConfigProblem::service(name, m));
+            }
+            let map = match serde_json::to_value(table) {
+                Ok(Value::Object(m)) => m,
+                _ => {
+                    problems.push(ConfigProblem::service(name, "must be a table ([services.NAME] followed by key = value lines)"));
+                    continue;
+                }
+            };
+            let mut map = map;
+            let interval = match map.remove("interval") {
+                None => None,
+                Some(Value::Number(n)) if n.as_i64().is_some_and(|s| s > 0) => n.as_i64(),
+                Some(Value::String(s)) if parse_duration(&s).is_some_and(|d| d.as_secs() > 0) => {
+                    parse_duration(&s).map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+                }
+                Some(_) => {
+                    problems.push(ConfigProblem::field(
+                        name,
+                        "interval",
+                        "expected a duration such as \"90s\", \"5m\" or \"1h\", or a number of seconds",
+                    ));
+                    None
+                }
+            };
+            match spec_from_map(name, map, env) {
+                Ok(spec) => out.push((spec, interval)),
+                Err(mut e) => problems.append(&mut e.problems),
+            }
+        }
+    }
+    if problems.is_empty() { Ok(out) } else { Err(ConfigErrors { problems }) }
+}
+
+/// Applies the file to the store. Validation covers every service before anything is written.
+pub async fn apply(store: &Store, factory: &ServiceFactory, path: &Path) -> Result<Provisioned, ProvisionError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ProvisionError::Read { path: shown.clone(), source })?;
+    let env = |k: &str| std::env::var(k).ok();
+    let parsed = parse(&text, &env).map_err(|errors| ProvisionError::Config { path: shown.clone(), errors })?;
+    let specs: Vec<ServiceSpec> = parsed.iter().map(|(s, _)| s.clone()).collect();
+    factory
+        .validate_all(&specs)
+        .map_err(|errors| ProvisionError::Config { path: shown.clone(), errors })?;
+
+    let mut counts = Provisioned::default();
+    let mut declared = BTreeSet::new();
+    for (spec, interval) in parsed {
+        declared.insert(spec.name.clone());
+        let Some(d) = factory.descriptor(&spec.provider) else { continue };
+        let mut config = serde_json::Map::new();
+        let mut secrets = BTreeMap::new();
+        for (k, v) in spec.config.0 {
+            match (d.field(&k).is_some_and(|f| f.secret), v) {
+                (true, Value::String(s)) => {
+                    secrets.insert(k, secrecy::SecretString::from(s));
+                }
+                (_, Value::Null) => {}
+                (_, v) => {
+                    config.insert(k, v);
+                }
+            }
+        }
+        let data = ServiceData {
+            provider: spec.provider.clone(),
+            config,
+            secrets,
+            tags: spec.tags.clone(),
+            enabled: spec.enabled,
+            interval_secs: interval,
+            provisioned: true,
+        };
+        match store.find_service(&spec.name).await? {
+            None => {
+                store.create_service(&spec.name, &data).await?;
+                counts.created += 1;
+            }
+            Some(rec) => {
+                let old = store.decrypt_secrets(&rec)?;
+                let same_secrets = old.len() == data.secrets.len()
+                    && old.iter().all(|(k, v)| {
+                        data.secrets.get(k).is_some_and(|n| n.expose_secret() == v.expose_secret())
+                    });
+                let same = rec.provisioned
+                    && rec.provider == data.provider
+                    && rec.config == data.config
+                    && same_secrets
+                    && rec.tags == data.tags
+                    && rec.enabled == data.enabled
+                    && rec.interval_secs == data.interval_secs;
+                if same {
+                    counts.unchanged += 1;
+                } else {
+                    if !rec.provisioned {
+                        tracing::warn!(service = %spec.name, "service was managed through the API; the config file now owns it");
+                    }
+                    store.update_service(&spec.name, None, &data).await?;
+                    counts.updated += 1;
+                }
+            }
+        }
+    }
+    for rec in store.list_services().await? {
+        if rec.provisioned && !declared.contains(&rec.name) {
+            tracing::warn!(service = %rec.name, "no longer in the config file; kept, and now editable through the API");
+            store.clear_provisioned(&rec.name).await?;
+            counts.released += 1;
+        }
+    }
+    Ok(counts)
+}

@@ -1,0 +1,173 @@
+//! Server settings: flags and environment variables (design.md, "Server"), resolved once in
+//! `main` and passed down as a plain struct so tests can build one directly.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use secrecy::SecretString;
+
+/// Everything the server needs to start.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Address to bind (`127.0.0.1:7878`; port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// Data directory: SQLite file, key file, lock file.
+    pub data_dir: PathBuf,
+    /// `OPSDECK_DATABASE_URL`; `None` = SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    /// `OPSDECK_SECRET_KEY`; `None` = key file in `data_dir`.
+    pub secret_key: Option<SecretString>,
+    /// `OPSDECK_ADMIN_TOKEN`; `None` = a token generated and printed on first start.
+    pub admin_token: Option<SecretString>,
+    /// Services to provision from a config file.
+    pub config: Option<PathBuf>,
+    /// Default time between two scheduled checks of a service.
+    pub check_interval: Duration,
+    /// Time allowed for one check or metrics collection.
+    pub check_timeout: Duration,
+    /// Checks run at the same time (scheduler and test-all each).
+    pub check_concurrency: usize,
+    /// How often the scheduler looks for due services.
+    pub scheduler_tick: Duration,
+    /// How long a claimed check stays leased to this instance; another instance takes the
+    /// service over once it expires. Must exceed a check plus a metrics collection.
+    pub lease: Duration,
+    /// Run the scheduler at all (the benchmark turns it off to measure the API alone).
+    pub scheduler: bool,
+}
+
+impl Settings {
+    /// Defaults for everything but the data directory.
+    pub fn new(data_dir: PathBuf) -> Self {
+        let check_timeout = Duration::from_secs(10);
+        Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7878)),
+            data_dir,
+            database_url: None,
+            secret_key: None,
+            admin_token: None,
+            config: None,
+            check_interval: Duration::from_secs(300),
+            check_timeout,
+            check_concurrency: 16,
+            scheduler_tick: Duration::from_secs(1),
+            lease: default_lease(check_timeout),
+            scheduler: true,
+        }
+    }
+}
+
+/// A check and a collection, each bounded by the timeout, plus a margin for clock skew between
+/// instances and database latency.
+pub fn default_lease(check_timeout: Duration) -> Duration {
+    check_timeout * 2 + Duration::from_secs(30)
+}
+
+/// `opsdeckd` command line.
+#[derive(Debug, Parser)]
+#[command(name = "opsdeckd", version, about = "opsdeck server: REST API, Prometheus export and scheduled connection checks")]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Services to create or update at start (same format as the CLI's opsdeck.toml); they are
+    /// marked provisioned and can only be changed in the file.
+    #[arg(long, env = "OPSDECK_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, env = "OPSDECK_LISTEN", default_value = "127.0.0.1:7878")]
+    pub listen: SocketAddr,
+    /// Default interval between scheduled checks of a service, e.g. 5m, 90s.
+    #[arg(long, env = "OPSDECK_CHECK_INTERVAL", default_value = "5m", value_parser = humantime_duration)]
+    pub check_interval: Duration,
+    /// Time allowed for one check, e.g. 10s.
+    #[arg(long, env = "OPSDECK_CHECK_TIMEOUT", default_value = "10s", value_parser = humantime_duration)]
+    pub check_timeout: Duration,
+    /// Checks run at the same time.
+    #[arg(long, env = "OPSDECK_CHECK_CONCURRENCY", default_value_t = 16)]
+    pub check_concurrency: usize,
+    /// How often the scheduler looks for due services.
+    #[arg(long, env = "OPSDECK_SCHEDULER_TICK", default_value = "1s", value_parser = humantime_duration, hide = true)]
+    pub scheduler_tick: Duration,
+    /// Lease of a claimed check (default: 2 × check timeout + 30s).
+    #[arg(long, env = "OPSDECK_SCHEDULER_LEASE", value_parser = humantime_duration, hide = true)]
+    pub scheduler_lease: Option<Duration>,
+    /// Do not run scheduled checks on this instance.
+    #[arg(long, env = "OPSDECK_NO_SCHEDULER", hide = true)]
+    pub no_scheduler: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Settings every subcommand shares.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// Data directory (SQLite database, secret key file).
+    #[arg(long, env = "OPSDECK_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Maintenance subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Re-encrypt every stored secret under a new key. Stop every opsdeckd first.
+    RotateKey {
+        /// File holding the new key (64 hex characters). Without it the new key is read from
+        /// OPSDECK_NEW_SECRET_KEY, or generated.
+        #[arg(long)]
+        new_key_file: Option<PathBuf>,
+    },
+}
+
+fn humantime_duration(s: &str) -> Result<Duration, String> {
+    parse_duration(s).ok_or_else(|| format!("invalid duration {s:?}; use e.g. 90s, 5m, 1h"))
+}
+
+/// Parses `90s`, `5m`, `1h`, `500ms` or a plain number of seconds.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    match unit.trim() {
+        "ms" => Some(Duration::from_millis(n)),
+        "s" | "sec" | "secs" => Some(Duration::from_secs(n)),
+        "m" | "min" | "mins" => Some(Duration::from_secs(n.checked_mul(60)?)),
+        "h" | "hour" | "hours" => Some(Duration::from_secs(n.checked_mul(3600)?)),
+        _ => None,
+    }
+}
+
+/// The platform data directory (`~/.local/share/opsdeck` on Linux).
+pub fn default_data_dir() -> PathBuf {
+    dirs::data_dir()
+        .or_else(|| dirs::home_dir().map(|h| h.join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("opsdeck")
+}
+
+impl Cli {
+    /// Resolves the command line and environment into [`Settings`].
+    pub fn settings(&self) -> Settings {
+        let data_dir = self.common.data_dir.clone().unwrap_or_else(default_data_dir);
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        Settings {
+            listen: self.listen,
+            database_url: env("OPSDECK_DATABASE_URL"),
+            secret_key: env("OPSDECK_SECRET_KEY").map(SecretString::from),
+            admin_token: env("OPSDECK_ADMIN_TOKEN").map(SecretString::from),
+            config: self.config.clone(),
+            check_interval: self.check_interval,
+            check_timeout: self.check_timeout,
+            check_concurrency: self.check_concurrency.max(1),
+            scheduler_tick: self.scheduler_tick,
+            lease: self.scheduler_lease.unwrap_or_else(|| default_lease(self.check_timeout)),
+            scheduler: !self.no_scheduler,
+            data_dir,
+        }
+    }
+}
