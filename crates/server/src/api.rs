@@ -61,19 +61,29 @@ fn provider_view(d: &'static ProviderDescriptor, with_schema: bool) -> ProviderV
 #[utoipa::path(get, path = "/providers", tag = "providers",
     responses((status = 200, body = Vec<ProviderView>), (status = 401, body = ErrorBody)))]
 pub async fn list_providers(State(state): State<AppState>) -> ApiJson<Vec<ProviderView>> {
-    ApiJson(state.runtime.factory().providers().map(|d| provider_view(d, false)).collect())
+    ApiJson(
+        state
+            .runtime
+            .factory()
+            .providers()
+            .map(|d| provider_view(d, false))
+            .collect(),
+    )
 }
 
 /// One provider with its JSON Schema.
 #[utoipa::path(get, path = "/providers/{id}", tag = "providers",
     params(("id" = String, Path, description = "Provider id")),
     responses((status = 200, body = ProviderView), (status = 404, body = ErrorBody)))]
-pub async fn get_provider(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<ApiJson<ProviderView>> {
-    let d = state
-        .runtime
-        .factory()
-        .descriptor(&id)
-        .ok_or_else(|| ApiError::NotFound(format!("provider {id:?} not found; GET /api/v1/providers lists them")))?;
+pub async fn get_provider(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<ApiJson<ProviderView>> {
+    let d = state.runtime.factory().descriptor(&id).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "provider {id:?} not found; GET /api/v1/providers lists them"
+        ))
+    })?;
     Ok(ApiJson(provider_view(d, true)))
 }
 
@@ -205,7 +215,10 @@ fn descriptor(state: &AppState, provider: &str) -> ApiResult<&'static ProviderDe
 }
 
 /// Splits a validated config into non-secret fields and secrets.
-fn split(d: &ProviderDescriptor, config: Map<String, Value>) -> (Map<String, Value>, BTreeMap<String, SecretString>) {
+fn split(
+    d: &ProviderDescriptor,
+    config: Map<String, Value>,
+) -> (Map<String, Value>, BTreeMap<String, SecretString>) {
     let mut plain = Map::new();
     let mut secrets = BTreeMap::new();
     for (k, v) in config {
@@ -225,7 +238,8 @@ fn split(d: &ProviderDescriptor, config: Map<String, Value>) -> (Map<String, Val
 }
 
 fn is_keep_marker(v: &Value) -> bool {
-    v.as_object().is_some_and(|o| o.len() == 1 && o.get("set") == Some(&Value::Bool(true)))
+    v.as_object()
+        .is_some_and(|o| o.len() == 1 && o.get("set") == Some(&Value::Bool(true)))
 }
 
 /// Every service.
@@ -233,14 +247,19 @@ fn is_keep_marker(v: &Value) -> bool {
     responses((status = 200, body = Vec<ServiceView>), (status = 401, body = ErrorBody)))]
 pub async fn list_services(State(state): State<AppState>) -> ApiResult<ApiJson<Vec<ServiceView>>> {
     let recs = state.store.list_services().await?;
-    Ok(ApiJson(recs.iter().map(|r| service_view(&state, r)).collect()))
+    Ok(ApiJson(
+        recs.iter().map(|r| service_view(&state, r)).collect(),
+    ))
 }
 
 /// One service.
 #[utoipa::path(get, path = "/services/{name}", tag = "services",
     params(("name" = String, Path, description = "Service name")),
     responses((status = 200, body = ServiceView), (status = 404, body = ErrorBody)))]
-pub async fn get_service(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<ApiJson<ServiceView>> {
+pub async fn get_service(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<ApiJson<ServiceView>> {
     let rec = state.store.get_service(&name).await?;
     Ok(ApiJson(service_view(&state, &rec)))
 }
@@ -248,7 +267,10 @@ pub async fn get_service(State(state): State<AppState>, Path(name): Path<String>
 /// Creates a service (validated, no network call).
 #[utoipa::path(post, path = "/services", tag = "services", request_body = CreateService,
     responses((status = 201, body = ServiceView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_service(State(state): State<AppState>, ApiJson(body): ApiJson<CreateService>) -> ApiResult<Response> {
+pub async fn create_service(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreateService>,
+) -> ApiResult<Response> {
     check_name(&body.name)?;
     check_interval(body.interval_secs)?;
     let d = descriptor(&state, &body.provider)?;
@@ -274,7 +296,12 @@ pub async fn create_service(State(state): State<AppState>, ApiJson(body): ApiJso
     tracing::info!(service = %rec.name, provider = %rec.provider, "service created");
     state.refresh_views().await;
     let location = format!("/api/v1/services/{}", rec.name);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], ApiJson(service_view(&state, &rec))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        ApiJson(service_view(&state, &rec)),
+    )
+        .into_response())
 }
 
 /// Changes a service. Requires the version you read.
@@ -292,7 +319,10 @@ pub async fn patch_service(
         return Err(ApiError::Provisioned(name));
     }
     if body.version != rec.version {
-        return Err(ApiError::StaleVersion { expected: body.version, current: rec.version });
+        return Err(ApiError::StaleVersion {
+            expected: body.version,
+            current: rec.version,
+        });
     }
     let interval = body.interval_secs.unwrap_or(rec.interval_secs);
     check_interval(interval)?;
@@ -330,7 +360,10 @@ pub async fn patch_service(
         interval_secs: interval,
         provisioned: false,
     };
-    let updated = state.store.update_service(&name, Some(body.version), &data).await?;
+    let updated = state
+        .store
+        .update_service(&name, Some(body.version), &data)
+        .await?;
     state.runtime.forget(&name);
     tracing::info!(service = %name, version = updated.version, "service updated");
     state.refresh_views().await;
@@ -341,7 +374,10 @@ pub async fn patch_service(
 #[utoipa::path(delete, path = "/services/{name}", tag = "services",
     params(("name" = String, Path, description = "Service name")),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn delete_service(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete_service(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
     let rec = state.store.get_service(&name).await?;
     if rec.provisioned {
         return Err(ApiError::Provisioned(name));
@@ -359,10 +395,16 @@ pub async fn delete_service(State(state): State<AppState>, Path(name): Path<Stri
 #[utoipa::path(post, path = "/services/{name}/test", tag = "tests",
     params(("name" = String, Path, description = "Service name")),
     responses((status = 200, description = "The connection report", body = Object), (status = 404, body = ErrorBody)))]
-pub async fn test_service(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<ApiJson<ServiceReport>> {
+pub async fn test_service(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<ApiJson<ServiceReport>> {
     let rec = state.store.get_service(&name).await?;
     let report = state.runtime.test(&state.store, &rec).await?;
-    state.store.insert_result(&result_row(rec.id, &report, &state.instance)).await?;
+    state
+        .store
+        .insert_result(&result_row(rec.id, &report, &state.instance))
+        .await?;
     state.refresh_views().await;
     Ok(ApiJson(report))
 }
@@ -385,7 +427,10 @@ pub struct TestUnsaved {
 /// Tests a config without saving it (the setup wizard's step).
 #[utoipa::path(post, path = "/test", tag = "tests", request_body = TestUnsaved,
     responses((status = 200, description = "The connection report", body = Object), (status = 422, body = ErrorBody)))]
-pub async fn test_unsaved(State(state): State<AppState>, ApiJson(body): ApiJson<TestUnsaved>) -> ApiResult<ApiJson<ServiceReport>> {
+pub async fn test_unsaved(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<TestUnsaved>,
+) -> ApiResult<ApiJson<ServiceReport>> {
     let name = body.name.unwrap_or_else(|| "unsaved".to_owned());
     check_name(&name)?;
     descriptor(&state, &body.provider)?;
@@ -410,9 +455,21 @@ pub struct TestAllQuery {
 /// Tests every enabled service now; reports are stored and returned sorted by name.
 #[utoipa::path(post, path = "/test-all", tag = "tests", params(TestAllQuery),
     responses((status = 200, description = "One report per enabled service", body = Vec<Object>)))]
-pub async fn test_all(State(state): State<AppState>, Query(q): Query<TestAllQuery>) -> ApiResult<ApiJson<Vec<ServiceReport>>> {
-    let concurrency = q.concurrency.unwrap_or(state.settings.check_concurrency).clamp(1, 256);
-    let recs: Vec<ServiceRecord> = state.store.list_services().await?.into_iter().filter(|r| r.enabled).collect();
+pub async fn test_all(
+    State(state): State<AppState>,
+    Query(q): Query<TestAllQuery>,
+) -> ApiResult<ApiJson<Vec<ServiceReport>>> {
+    let concurrency = q
+        .concurrency
+        .unwrap_or(state.settings.check_concurrency)
+        .clamp(1, 256);
+    let recs: Vec<ServiceRecord> = state
+        .store
+        .list_services()
+        .await?
+        .into_iter()
+        .filter(|r| r.enabled)
+        .collect();
     let mut out: Vec<(i64, ServiceReport)> = futures::stream::iter(recs)
         .map(|rec| {
             let state = state.clone();
@@ -437,7 +494,10 @@ pub async fn test_all(State(state): State<AppState>, Query(q): Query<TestAllQuer
     out.sort_by(|a, b| a.1.service.cmp(&b.1.service));
     // One transaction for all results: on SQLite a commit per service would cost more than
     // the checks themselves.
-    let rows: Vec<_> = out.iter().map(|(id, r)| result_row(*id, r, &state.instance)).collect();
+    let rows: Vec<_> = out
+        .iter()
+        .map(|(id, r)| result_row(*id, r, &state.instance))
+        .collect();
     state.store.insert_results(&rows).await?;
     state.refresh_views().await;
     Ok(ApiJson(out.into_iter().map(|(_, r)| r).collect()))
@@ -447,7 +507,10 @@ pub async fn test_all(State(state): State<AppState>, Query(q): Query<TestAllQuer
 #[utoipa::path(get, path = "/services/{name}/metrics", tag = "services",
     params(("name" = String, Path, description = "Service name")),
     responses((status = 200, description = "Metrics, notes and error", body = Object), (status = 404, body = ErrorBody)))]
-pub async fn service_metrics(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<ApiJson<ServiceMetrics>> {
+pub async fn service_metrics(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<ApiJson<ServiceMetrics>> {
     let rec = state.store.get_service(&name).await?;
     let m = state.runtime.collect(&state.store, &rec).await?;
     if m.error.is_none() && rec.enabled {
@@ -463,7 +526,11 @@ pub async fn service_metrics(State(state): State<AppState>, Path(name): Path<Str
 /// Every service with its last report (the dashboard).
 #[utoipa::path(get, path = "/status", tag = "status", responses((status = 200, body = StatusDoc)))]
 pub async fn status(State(state): State<AppState>) -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], state.snapshot.status()).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        state.snapshot.status(),
+    )
+        .into_response()
 }
 
 // ---------- tokens ----------
@@ -501,7 +568,13 @@ pub async fn list_tokens(State(state): State<AppState>) -> ApiResult<ApiJson<Vec
     let list = state.store.list_tokens().await?;
     Ok(ApiJson(
         list.into_iter()
-            .map(|t| TokenView { id: t.id, name: t.name, role: t.role.as_str(), created_at: rfc3339(t.created_at), token: None })
+            .map(|t| TokenView {
+                id: t.id,
+                name: t.name,
+                role: t.role.as_str(),
+                created_at: rfc3339(t.created_at),
+                token: None,
+            })
             .collect(),
     ))
 }
@@ -509,11 +582,19 @@ pub async fn list_tokens(State(state): State<AppState>) -> ApiResult<ApiJson<Vec
 /// Creates a token; the response is the only time it is shown.
 #[utoipa::path(post, path = "/tokens", tag = "tokens", request_body = CreateToken,
     responses((status = 201, body = TokenView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_token(State(state): State<AppState>, ApiJson(body): ApiJson<CreateToken>) -> ApiResult<Response> {
+pub async fn create_token(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreateToken>,
+) -> ApiResult<Response> {
     let role = match body.role.as_deref() {
         None | Some("read") => Role::Read,
         Some("admin") => Role::Admin,
-        Some(other) => return Err(ApiError::field("role", format!("unknown role {other:?}; accepted: \"read\", \"admin\""))),
+        Some(other) => {
+            return Err(ApiError::field(
+                "role",
+                format!("unknown role {other:?}; accepted: \"read\", \"admin\""),
+            ));
+        }
     };
     if body.name.trim().is_empty() || body.name.len() > 100 {
         return Err(ApiError::field("name", "must be 1 to 100 characters"));
@@ -537,7 +618,10 @@ pub async fn create_token(State(state): State<AppState>, ApiJson(body): ApiJson<
 #[utoipa::path(delete, path = "/tokens/{id}", tag = "tokens",
     params(("id" = i64, Path, description = "Token id")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-pub async fn delete_token(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+pub async fn delete_token(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
     state.store.delete_token(id).await?;
     if let Err(e) = state.tokens.refresh(&state.store).await {
         tracing::warn!(error = %e, "could not reload tokens");

@@ -32,7 +32,10 @@ pub struct Tokens {
 impl Tokens {
     /// `env_admin` is `OPSDECK_ADMIN_TOKEN`; only its hash is kept.
     pub fn new(env_admin: Option<&str>) -> Self {
-        Self { env_admin_hash: env_admin.map(hash_token), by_hash: RwLock::default() }
+        Self {
+            env_admin_hash: env_admin.map(hash_token),
+            by_hash: RwLock::default(),
+        }
     }
 
     /// Reloads the stored tokens.
@@ -82,9 +85,14 @@ pub async fn require_token(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim);
-    let role = presented.and_then(|t| tokens.role_of(t)).ok_or(ApiError::Unauthorized)?;
+    let role = presented
+        .and_then(|t| tokens.role_of(t))
+        .ok_or(ApiError::Unauthorized)?;
     if required_role(req.method(), req.uri().path()) == Role::Admin && role != Role::Admin {
         return Err(ApiError::Forbidden);
     }

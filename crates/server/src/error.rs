@@ -39,7 +39,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     AlreadyExists(String),
-    #[error("version {expected} is stale; the current version is {current}: re-read the service and retry")]
+    #[error(
+        "version {expected} is stale; the current version is {current}: re-read the service and retry"
+    )]
     StaleVersion { expected: i64, current: i64 },
     #[error(
         "service {0:?} is provisioned from the server's config file; change it there and restart \
@@ -49,11 +51,17 @@ pub enum ApiError {
     #[error("{0}")]
     MalformedJson(String),
     #[error("{message}")]
-    InvalidBody { message: String, details: Vec<FieldProblem> },
+    InvalidBody {
+        message: String,
+        details: Vec<FieldProblem>,
+    },
     #[error("unknown provider {0:?}; GET /api/v1/providers lists the available ones")]
     UnknownProvider(String),
     #[error("{message}")]
-    InvalidConfig { message: String, details: Vec<FieldProblem> },
+    InvalidConfig {
+        message: String,
+        details: Vec<FieldProblem>,
+    },
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("internal error")]
@@ -73,7 +81,9 @@ impl ApiError {
             Self::InvalidBody { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
             Self::UnknownProvider(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_provider"),
             Self::InvalidConfig { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_config"),
-            Self::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            Self::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -96,13 +106,20 @@ impl IntoResponse for ApiError {
             tracing::error!(error = %detail, "internal error");
         }
         let details = match &self {
-            Self::InvalidBody { details, .. } | Self::InvalidConfig { details, .. } => details.clone(),
+            Self::InvalidBody { details, .. } | Self::InvalidConfig { details, .. } => {
+                details.clone()
+            }
             _ => Vec::new(),
         };
-        let body = ErrorBody { code, message: self.to_string(), details };
+        let body = ErrorBody {
+            code,
+            message: self.to_string(),
+            details,
+        };
         let mut resp = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         resp
     }
@@ -112,8 +129,12 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound { what } => Self::NotFound(format!("{what} not found")),
-            StoreError::AlreadyExists { what } => Self::AlreadyExists(format!("{what} already exists")),
-            StoreError::StaleVersion { expected, current } => Self::StaleVersion { expected, current },
+            StoreError::AlreadyExists { what } => {
+                Self::AlreadyExists(format!("{what} already exists"))
+            }
+            StoreError::StaleVersion { expected, current } => {
+                Self::StaleVersion { expected, current }
+            }
             other => Self::Internal(other.to_string()),
         }
     }
@@ -123,13 +144,32 @@ impl From<StoreError> for ApiError {
 /// the root); for unknown/missing fields serde reports the parent, so the name in backticks is
 /// appended.
 pub(crate) fn field_of(path: &str, message: &str) -> String {
-    let base = if path == "." { String::new() } else { path.to_owned() };
+    let base = if path == "." {
+        String::new()
+    } else {
+        path.to_owned()
+    };
     for marker in ["unknown field `", "missing field `"] {
-        if let Some(name) = message.split(marker).nth(1).and_then(|r| r.split('`').next()) {
-            return if base.is_empty() { name.to_owned() } else { format!("{base}.{name}") };
+        if let Some(name) = message
+            .split(marker)
+            .nth(1)
+            .and_then(|r| r.split('`').next())
+        {
+            // Depending on the serde path, the position is the parent or the field itself.
+            return if base.is_empty() {
+                name.to_owned()
+            } else if base == name || base.ends_with(&format!(".{name}")) {
+                base
+            } else {
+                format!("{base}.{name}")
+            };
         }
     }
-    if base.is_empty() { "body".to_owned() } else { base }
+    if base.is_empty() {
+        "body".to_owned()
+    } else {
+        base
+    }
 }
 
 /// Shorthand.

@@ -56,7 +56,11 @@ pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             serde_json::error::Category::Data => {
                 let message = inner.to_string();
                 // serde_json appends " at line L column C"; the field path is more useful.
-                let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+                let message = message
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or(&message)
+                    .to_owned();
                 let field = field_of(&path, &message);
                 ApiError::InvalidBody {
                     message: format!("{field}: {message}"),

@@ -104,7 +104,11 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(api::list_providers))
         .routes(routes!(api::get_provider))
         .routes(routes!(api::list_services, api::create_service))
-        .routes(routes!(api::get_service, api::patch_service, api::delete_service))
+        .routes(routes!(
+            api::get_service,
+            api::patch_service,
+            api::delete_service
+        ))
         .routes(routes!(api::test_service))
         .routes(routes!(api::test_unsaved))
         .routes(routes!(api::test_all))
@@ -137,7 +141,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/metrics", get(prometheus))
         .fallback(|| async { ApiError::NotFound("no such route; see /api/v1/openapi.json".into()) })
-        .layer(axum::middleware::from_fn_with_state(state.tokens.clone(), auth::require_token));
+        .layer(axum::middleware::from_fn_with_state(
+            state.tokens.clone(),
+            auth::require_token,
+        ));
     Router::new()
         .route("/healthz", get(healthz))
         .merge(authed)
@@ -145,9 +152,14 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> axum::response::Response {
+async fn healthz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> axum::response::Response {
     match state.store.ping().await {
-        Ok(()) => axum::Json(serde_json::json!({"status": "ok", "database": state.store.backend().as_str()})).into_response(),
+        Ok(()) => axum::Json(
+            serde_json::json!({"status": "ok", "database": state.store.backend().as_str()}),
+        )
+        .into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "health check: database unreachable");
             (
@@ -159,8 +171,16 @@ async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) ->
     }
 }
 
-async fn prometheus(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.snapshot.prometheus())
+async fn prometheus(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.snapshot.prometheus(),
+    )
 }
 
 /// A running server.
@@ -197,7 +217,10 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let store = Store::open(StoreOptions {
         database_url: settings.database_url.clone(),
         data_dir: settings.data_dir.clone(),
-        secret_key: settings.secret_key.as_ref().map(|s| s.expose_secret().to_owned()),
+        secret_key: settings
+            .secret_key
+            .as_ref()
+            .map(|s| s.expose_secret().to_owned()),
     })
     .await?;
     let instance = random_instance_id();
@@ -209,15 +232,28 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         "store open"
     );
     if store.backend() == opsdeck_store::Backend::Sqlite {
-        tracing::info!("SQLite runs a single opsdeckd instance; set OPSDECK_DATABASE_URL=postgres://… to run several");
+        tracing::info!(
+            "SQLite runs a single opsdeckd instance; set OPSDECK_DATABASE_URL=postgres://… to run several"
+        );
     }
 
-    let http = HttpSettings { request_timeout: settings.check_timeout.min(HttpSettings::default().request_timeout), ..HttpSettings::default() };
+    let http = HttpSettings {
+        request_timeout: settings
+            .check_timeout
+            .min(HttpSettings::default().request_timeout),
+        ..HttpSettings::default()
+    };
     let factory = ServiceFactory::from_registry()?.with_http_settings(http);
     tracing::info!(providers = ?factory.ids(), "providers");
 
-    let tokens = Arc::new(Tokens::new(settings.admin_token.as_ref().map(|t| t.expose_secret())));
-    let bootstrap_token = if settings.admin_token.is_none() { store.bootstrap_admin().await? } else { None };
+    let tokens = Arc::new(Tokens::new(
+        settings.admin_token.as_ref().map(|t| t.expose_secret()),
+    ));
+    let bootstrap_token = if settings.admin_token.is_none() {
+        store.bootstrap_admin().await?
+    } else {
+        None
+    };
     tokens.refresh(&store).await?;
 
     if let Some(path) = &settings.config {
@@ -225,7 +261,10 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         tracing::info!(file = %path.display(), created = n.created, updated = n.updated, unchanged = n.unchanged, released = n.released, "provisioned services");
     }
 
-    let options = ManagerOptions { concurrency: settings.check_concurrency.max(1), timeout: settings.check_timeout };
+    let options = ManagerOptions {
+        concurrency: settings.check_concurrency.max(1),
+        timeout: settings.check_timeout,
+    };
     let state = AppState::new(Inner {
         store,
         runtime: Runtime::new(factory, options),
@@ -238,8 +277,14 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
 
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
-        .map_err(|source| StartError::Bind { addr: settings.listen, source })?;
-    let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: settings.listen, source })?;
+        .map_err(|source| StartError::Bind {
+            addr: settings.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: settings.listen,
+        source,
+    })?;
     let (stop, stop_rx) = watch::channel(false);
 
     let mut tasks = Vec::new();
@@ -249,7 +294,10 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         let shutdown = async move {
             let _ = rx.wait_for(|s| *s).await;
         };
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
             tracing::error!(error = %e, "HTTP server failed");
         }
     }));
@@ -258,7 +306,13 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     }
     tasks.push(tokio::spawn(refresher(state.clone(), stop_rx)));
     tracing::info!(%addr, "opsdeckd listening");
-    Ok(Server { addr, bootstrap_token, state, stop, tasks })
+    Ok(Server {
+        addr,
+        bootstrap_token,
+        state,
+        stop,
+        tasks,
+    })
 }
 
 /// Keeps the views and token cache fresh: soon after local changes, and every two seconds for

@@ -12,13 +12,17 @@ use tracing_subscriber::EnvFilter;
 async fn main() -> ExitCode {
     opsdeck_core::install_crypto_provider();
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     let settings = cli.settings();
     let result = match &cli.command {
-        Some(Command::RotateKey { new_key_file }) => rotate(&settings, new_key_file.as_deref()).await,
+        Some(Command::RotateKey { new_key_file }) => {
+            rotate(&settings, new_key_file.as_deref()).await
+        }
         None => serve(settings).await,
     };
     match result {
@@ -31,7 +35,9 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(settings: opsdeck_server::Settings) -> Result<(), String> {
-    let server = opsdeck_server::start(settings).await.map_err(|e| e.to_string())?;
+    let server = opsdeck_server::start(settings)
+        .await
+        .map_err(|e| e.to_string())?;
     if let Some(token) = &server.bootstrap_token {
         // Printed once, on the first start only; only its hash is stored.
         eprintln!(
@@ -40,7 +46,10 @@ async fn serve(settings: opsdeck_server::Settings) -> Result<(), String> {
             token.expose_secret()
         );
     }
-    eprintln!("opsdeckd: serving http://{} (API under /api/v1, Prometheus at /metrics)", server.addr);
+    eprintln!(
+        "opsdeckd: serving http://{} (API under /api/v1, Prometheus at /metrics)",
+        server.addr
+    );
     shutdown_signal().await;
     tracing::info!("shutting down");
     server.shutdown().await;
@@ -71,21 +80,32 @@ async fn shutdown_signal() {
 /// Re-encrypts every secret under a new key. With a key file, the new key is written beside the
 /// old one before the database commit and renamed over it after, so a crash in between is
 /// finished on the next start.
-async fn rotate(settings: &opsdeck_server::Settings, new_key_file: Option<&std::path::Path>) -> Result<(), String> {
-    let env_key = std::env::var("OPSDECK_NEW_SECRET_KEY").ok().filter(|v| !v.is_empty());
+async fn rotate(
+    settings: &opsdeck_server::Settings,
+    new_key_file: Option<&std::path::Path>,
+) -> Result<(), String> {
+    let env_key = std::env::var("OPSDECK_NEW_SECRET_KEY")
+        .ok()
+        .filter(|v| !v.is_empty());
     let new_key = match (new_key_file, env_key) {
         (Some(path), _) => {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             SecretKey::parse(&text, &path.display().to_string()).map_err(|e| e.to_string())?
         }
-        (None, Some(v)) => SecretKey::parse(&v, "OPSDECK_NEW_SECRET_KEY").map_err(|e| e.to_string())?,
+        (None, Some(v)) => {
+            SecretKey::parse(&v, "OPSDECK_NEW_SECRET_KEY").map_err(|e| e.to_string())?
+        }
         (None, None) => SecretKey::generate("generated").map_err(|e| e.to_string())?,
     };
     let uses_file = settings.secret_key.is_none();
     let mut store = Store::open(StoreOptions {
         database_url: settings.database_url.clone(),
         data_dir: settings.data_dir.clone(),
-        secret_key: settings.secret_key.as_ref().map(|s| s.expose_secret().to_owned()),
+        secret_key: settings
+            .secret_key
+            .as_ref()
+            .map(|s| s.expose_secret().to_owned()),
     })
     .await
     .map_err(|e| e.to_string())?;
@@ -94,12 +114,20 @@ async fn rotate(settings: &opsdeck_server::Settings, new_key_file: Option<&std::
     if uses_file {
         opsdeck_store::crypto::write_key_file(&pending, &new_key).map_err(|e| e.to_string())?;
     }
-    let n = store.rotate_key(new_key.clone()).await.map_err(|e| e.to_string())?;
+    let n = store
+        .rotate_key(new_key.clone())
+        .await
+        .map_err(|e| e.to_string())?;
     store.close().await;
     if uses_file {
         let file = opsdeck_store::crypto::key_file_path(&settings.data_dir);
-        std::fs::rename(&pending, &file).map_err(|e| format!("cannot rename {}: {e}", pending.display()))?;
-        eprintln!("opsdeckd: re-encrypted {n} secrets; key {old_id} → {} in {}", new_key.id(), file.display());
+        std::fs::rename(&pending, &file)
+            .map_err(|e| format!("cannot rename {}: {e}", pending.display()))?;
+        eprintln!(
+            "opsdeckd: re-encrypted {n} secrets; key {old_id} → {} in {}",
+            new_key.id(),
+            file.display()
+        );
     } else {
         eprintln!(
             "opsdeckd: re-encrypted {n} secrets; key {old_id} → {}. Set OPSDECK_SECRET_KEY to this new key \

@@ -18,7 +18,11 @@ const FIELDS: &[FieldSpec] = &[
     FieldSpec::new("token", FieldKind::String, "Bearer token the mock expects.")
         .required()
         .secret(),
-    FieldSpec::new("team", FieldKind::String, "A non-secret field, echoed nowhere."),
+    FieldSpec::new(
+        "team",
+        FieldKind::String,
+        "A non-secret field, echoed nowhere.",
+    ),
 ];
 
 /// The descriptor.
@@ -52,7 +56,9 @@ impl MockService {
     fn build(ctx: BuildContext) -> Result<Arc<dyn BaseService>> {
         let base = ctx.config.require("base_url", ConfigValues::url)?;
         let token = ctx.config.require("token", ConfigValues::secret)?;
-        let http = HttpClient::builder("Mock", base, &ctx.http).bearer(token).build()?;
+        let http = HttpClient::builder("Mock", base, &ctx.http)
+            .bearer(token)
+            .build()?;
         Ok(Arc::new(MockService { http }))
     }
 }
@@ -65,7 +71,10 @@ impl BaseService for MockService {
 
     async fn probe(&self) -> Result<Connected> {
         let (c, _): (Check, _) = self.http.get_json("/check", &[]).await?;
-        Ok(Connected::new(Some(c.login.clone()), format!("Authenticated as {}", c.login)))
+        Ok(Connected::new(
+            Some(c.login.clone()),
+            format!("Authenticated as {}", c.login),
+        ))
     }
 
     async fn collect_metrics(&self) -> Result<MetricSet> {

@@ -69,7 +69,9 @@ pub fn parse(
             continue;
         }
         let Some(services) = value.as_table() else {
-            problems.push(ConfigProblem::file("\"services\" must be a table of [services.NAME] tables"));
+            problems.push(ConfigProblem::file(
+                "\"services\" must be a table of [services.NAME] tables",
+            ));
             continue;
         };
         for (name, table) in services {
@@ -79,7 +81,10 @@ pub fn parse(
             let map = match serde_json::to_value(table) {
                 Ok(Value::Object(m)) => m,
                 _ => {
-                    problems.push(ConfigProblem::service(name, "must be a table ([services.NAME] followed by key = value lines)"));
+                    problems.push(ConfigProblem::service(
+                        name,
+                        "must be a table ([services.NAME] followed by key = value lines)",
+                    ));
                     continue;
                 }
             };
@@ -105,25 +110,44 @@ pub fn parse(
             }
         }
     }
-    if problems.is_empty() { Ok(out) } else { Err(ConfigErrors { problems }) }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(ConfigErrors { problems })
+    }
 }
 
 /// Applies the file to the store. Validation covers every service before anything is written.
-pub async fn apply(store: &Store, factory: &ServiceFactory, path: &Path) -> Result<Provisioned, ProvisionError> {
+pub async fn apply(
+    store: &Store,
+    factory: &ServiceFactory,
+    path: &Path,
+) -> Result<Provisioned, ProvisionError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ProvisionError::Read { path: shown.clone(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ProvisionError::Read {
+        path: shown.clone(),
+        source,
+    })?;
     let env = |k: &str| std::env::var(k).ok();
-    let parsed = parse(&text, &env).map_err(|errors| ProvisionError::Config { path: shown.clone(), errors })?;
+    let parsed = parse(&text, &env).map_err(|errors| ProvisionError::Config {
+        path: shown.clone(),
+        errors,
+    })?;
     let specs: Vec<ServiceSpec> = parsed.iter().map(|(s, _)| s.clone()).collect();
     factory
         .validate_all(&specs)
-        .map_err(|errors| ProvisionError::Config { path: shown.clone(), errors })?;
+        .map_err(|errors| ProvisionError::Config {
+            path: shown.clone(),
+            errors,
+        })?;
 
     let mut counts = Provisioned::default();
     let mut declared = BTreeSet::new();
     for (spec, interval) in parsed {
         declared.insert(spec.name.clone());
-        let Some(d) = factory.descriptor(&spec.provider) else { continue };
+        let Some(d) = factory.descriptor(&spec.provider) else {
+            continue;
+        };
         let mut config = serde_json::Map::new();
         let mut secrets = BTreeMap::new();
         for (k, v) in spec.config.0 {
@@ -155,7 +179,9 @@ pub async fn apply(store: &Store, factory: &ServiceFactory, path: &Path) -> Resu
                 let old = store.decrypt_secrets(&rec)?;
                 let same_secrets = old.len() == data.secrets.len()
                     && old.iter().all(|(k, v)| {
-                        data.secrets.get(k).is_some_and(|n| n.expose_secret() == v.expose_secret())
+                        data.secrets
+                            .get(k)
+                            .is_some_and(|n| n.expose_secret() == v.expose_secret())
                     });
                 let same = rec.provisioned
                     && rec.provider == data.provider

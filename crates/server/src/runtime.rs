@@ -35,14 +35,21 @@ pub struct Runtime {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime").field("options", &self.options).finish_non_exhaustive()
+        f.debug_struct("Runtime")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
     }
 }
 
 impl Runtime {
     /// A runtime building services with `factory`.
     pub fn new(factory: ServiceFactory, options: ManagerOptions) -> Self {
-        Runtime { factory, options, cache: Mutex::default(), locks: Mutex::default() }
+        Runtime {
+            factory,
+            options,
+            cache: Mutex::default(),
+            locks: Mutex::default(),
+        }
     }
 
     /// The factory (provider list).
@@ -62,23 +69,40 @@ impl Runtime {
 
     /// Drops the cached instance of a deleted or changed service.
     pub fn forget(&self, name: &str) {
-        self.cache.lock().unwrap_or_else(|p| p.into_inner()).remove(name);
-        self.locks.lock().unwrap_or_else(|p| p.into_inner()).remove(name);
-    }
-
-    /// The instance for a stored service, built on first use and after every config change.
-    pub fn instance(&self, store: &Store, rec: &ServiceRecord) -> Result<Arc<dyn BaseService>, ApiError> {
-        if let Some(c) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&rec.name) {
-            if c.version == rec.version {
-                return Ok(c.service.clone());
-            }
-        }
-        let spec = spec_of(store, rec)?;
-        let service = build(&self.factory, &spec)?;
         self.cache
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(rec.name.clone(), Cached { version: rec.version, service: service.clone() });
+            .remove(name);
+        self.locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
+    }
+
+    /// The instance for a stored service, built on first use and after every config change.
+    pub fn instance(
+        &self,
+        store: &Store,
+        rec: &ServiceRecord,
+    ) -> Result<Arc<dyn BaseService>, ApiError> {
+        if let Some(c) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&rec.name)
+            .filter(|c| c.version == rec.version)
+        {
+            return Ok(c.service.clone());
+        }
+        let spec = spec_of(store, rec)?;
+        let service = build(&self.factory, &spec)?;
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            rec.name.clone(),
+            Cached {
+                version: rec.version,
+                service: service.clone(),
+            },
+        );
         Ok(service)
     }
 
@@ -96,27 +120,33 @@ impl Runtime {
     }
 
     /// Tests one stored service under its lock.
-    pub async fn test(&self, store: &Store, rec: &ServiceRecord) -> Result<ServiceReport, ApiError> {
+    pub async fn test(
+        &self,
+        store: &Store,
+        rec: &ServiceRecord,
+    ) -> Result<ServiceReport, ApiError> {
         let service = self.instance(store, rec)?;
         let lock = self.lock_for(&rec.name);
         let _guard = lock.lock().await;
         let manager = self.manager_for(rec, service);
-        manager
-            .test(&rec.name)
-            .await
-            .ok_or_else(|| ApiError::Internal(format!("service {} vanished from its manager", rec.name)))
+        manager.test(&rec.name).await.ok_or_else(|| {
+            ApiError::Internal(format!("service {} vanished from its manager", rec.name))
+        })
     }
 
     /// Collects one stored service's metrics under its lock.
-    pub async fn collect(&self, store: &Store, rec: &ServiceRecord) -> Result<ServiceMetrics, ApiError> {
+    pub async fn collect(
+        &self,
+        store: &Store,
+        rec: &ServiceRecord,
+    ) -> Result<ServiceMetrics, ApiError> {
         let service = self.instance(store, rec)?;
         let lock = self.lock_for(&rec.name);
         let _guard = lock.lock().await;
         let manager = self.manager_for(rec, service);
-        manager
-            .collect(&rec.name)
-            .await
-            .ok_or_else(|| ApiError::Internal(format!("service {} vanished from its manager", rec.name)))
+        manager.collect(&rec.name).await.ok_or_else(|| {
+            ApiError::Internal(format!("service {} vanished from its manager", rec.name))
+        })
     }
 
     /// Tests an unsaved spec (nothing cached, nothing stored).
@@ -137,7 +167,10 @@ impl Runtime {
 }
 
 /// Builds a service, mapping config problems to a 422 that names each field.
-pub fn build(factory: &ServiceFactory, spec: &ServiceSpec) -> Result<Arc<dyn BaseService>, ApiError> {
+pub fn build(
+    factory: &ServiceFactory,
+    spec: &ServiceSpec,
+) -> Result<Arc<dyn BaseService>, ApiError> {
     factory.build(spec).map_err(|e| match e {
         BuildError::Config(errs) => config_error(&errs),
         BuildError::Provider { source, .. } => ApiError::InvalidConfig {

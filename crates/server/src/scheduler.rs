@@ -70,20 +70,41 @@ async fn tick(
     let mut due = state.store.due_services(now, limit).await?;
     due.shuffle(&mut rand::rng());
     for claim in due {
-        let Ok(permit) = sem.clone().try_acquire_owned() else { break };
-        if running.lock().unwrap_or_else(|p| p.into_inner()).contains(&claim.service_id) {
+        let Ok(permit) = sem.clone().try_acquire_owned() else {
+            break;
+        };
+        if running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&claim.service_id)
+        {
             continue;
         }
-        if !state.store.claim(claim.service_id, &state.instance, now, ms(state.settings.lease)).await? {
+        if !state
+            .store
+            .claim(
+                claim.service_id,
+                &state.instance,
+                now,
+                ms(state.settings.lease),
+            )
+            .await?
+        {
             continue;
         }
-        running.lock().unwrap_or_else(|p| p.into_inner()).insert(claim.service_id);
+        running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(claim.service_id);
         let state = state.clone();
         let running = running.clone();
         tasks.spawn(async move {
             let id = claim.service_id;
             run_claimed(&state, claim).await;
-            running.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+            running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
             drop(permit);
         });
     }
@@ -112,12 +133,17 @@ async fn run_claimed(state: &AppState, claim: Claim) {
         Err(e) => ServiceReport {
             service: rec.name.clone(),
             provider: rec.provider.clone(),
-            report: ConnectionReport::from_error(&Error::invalid_config(e.to_string()), Duration::ZERO),
+            report: ConnectionReport::from_error(
+                &Error::invalid_config(e.to_string()),
+                Duration::ZERO,
+            ),
         },
     };
     let interval = rec
         .interval_secs
-        .map_or(ms(state.settings.check_interval), |s| s.saturating_mul(1000));
+        .map_or(ms(state.settings.check_interval), |s| {
+            s.saturating_mul(1000)
+        });
     let now = now_ms();
     // Keep the cadence (due + interval) unless we fell behind, then restart from now: no drift,
     // and no burst of catch-up checks after downtime.

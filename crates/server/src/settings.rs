@@ -67,7 +67,11 @@ pub fn default_lease(check_timeout: Duration) -> Duration {
 
 /// `opsdeckd` command line.
 #[derive(Debug, Parser)]
-#[command(name = "opsdeckd", version, about = "opsdeck server: REST API, Prometheus export and scheduled connection checks")]
+#[command(
+    name = "opsdeckd",
+    version,
+    about = "opsdeck server: REST API, Prometheus export and scheduled connection checks"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub common: CommonArgs,
@@ -153,7 +157,11 @@ pub fn default_data_dir() -> PathBuf {
 impl Cli {
     /// Resolves the command line and environment into [`Settings`].
     pub fn settings(&self) -> Settings {
-        let data_dir = self.common.data_dir.clone().unwrap_or_else(default_data_dir);
+        let data_dir = self
+            .common
+            .data_dir
+            .clone()
+            .unwrap_or_else(default_data_dir);
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         Settings {
             listen: self.listen,
@@ -165,7 +173,9 @@ impl Cli {
             check_timeout: self.check_timeout,
             check_concurrency: self.check_concurrency.max(1),
             scheduler_tick: self.scheduler_tick,
-            lease: self.scheduler_lease.unwrap_or_else(|| default_lease(self.check_timeout)),
+            lease: self
+                .scheduler_lease
+                .unwrap_or_else(|| default_lease(self.check_timeout)),
             scheduler: !self.no_scheduler,
             data_dir,
         }

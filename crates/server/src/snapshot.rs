@@ -85,7 +85,10 @@ impl Snapshot {
 
     /// The Prometheus text.
     pub fn prometheus(&self) -> Bytes {
-        self.prometheus.read().map(|b| b.clone()).unwrap_or_default()
+        self.prometheus
+            .read()
+            .map(|b| b.clone())
+            .unwrap_or_default()
     }
 
     /// Asks the refresher for a rebuild soon (scheduler results).
@@ -163,19 +166,31 @@ fn status_doc(services: &[ServiceRecord], latest: &HashMap<i64, CheckResult>) ->
             e
         })
         .collect();
-    StatusDoc { generated_at: rfc3339(opsdeck_store::now_ms()), summary, services: entries }
+    StatusDoc {
+        generated_at: rfc3339(opsdeck_store::now_ms()),
+        summary,
+        services: entries,
+    }
 }
 
 /// Escapes a Prometheus label value.
 fn esc(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Makes a provider label name Prometheus-safe.
 fn label_name(k: &str) -> String {
     let mut out: String = k
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if out.starts_with(|c: char| c.is_ascii_digit()) || out.is_empty() {
         out.insert(0, '_');
@@ -190,12 +205,20 @@ fn prometheus_text(
 ) -> String {
     let mut out = String::new();
     let by_id: HashMap<i64, &ServiceRecord> = services.iter().map(|s| (s.id, s)).collect();
-    let base = |s: &ServiceRecord| format!("service=\"{}\",provider=\"{}\"", esc(&s.name), esc(&s.provider));
+    let base = |s: &ServiceRecord| {
+        format!(
+            "service=\"{}\",provider=\"{}\"",
+            esc(&s.name),
+            esc(&s.provider)
+        )
+    };
 
     out.push_str("# HELP opsdeck_service_up 1 if the service's last check connected, else 0.\n");
     out.push_str("# TYPE opsdeck_service_up gauge\n");
     for s in services {
-        let up = latest.get(&s.id).is_some_and(|r| s.enabled && r.result.status == "connected");
+        let up = latest
+            .get(&s.id)
+            .is_some_and(|r| s.enabled && r.result.status == "connected");
         let _ = writeln!(out, "opsdeck_service_up{{{}}} {}", base(s), u8::from(up));
     }
     out.push_str("# HELP opsdeck_check_latency_seconds Duration of the service's last check.\n");
@@ -210,7 +233,9 @@ fn prometheus_text(
             );
         }
     }
-    out.push_str("# HELP opsdeck_last_check_timestamp_seconds Unix time of the service's last check.\n");
+    out.push_str(
+        "# HELP opsdeck_last_check_timestamp_seconds Unix time of the service's last check.\n",
+    );
     out.push_str("# TYPE opsdeck_last_check_timestamp_seconds gauge\n");
     for s in services {
         if let Some(r) = latest.get(&s.id) {
@@ -229,14 +254,23 @@ fn prometheus_text(
             .get(&s.id)
             .filter(|_| s.enabled)
             .map_or("unknown", |r| r.result.status.as_str());
-        let _ = writeln!(out, "opsdeck_service_status{{{},status=\"{}\"}} 1", base(s), esc(status));
+        let _ = writeln!(
+            out,
+            "opsdeck_service_status{{{},status=\"{}\"}} 1",
+            base(s),
+            esc(status)
+        );
     }
 
     // Provider metrics, grouped by name so each gets one HELP/TYPE header.
     let mut by_name: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (service_id, _, value) in metrics {
-        let Some(s) = by_id.get(service_id) else { continue };
-        let Ok(list) = serde_json::from_value::<Vec<Metric>>(value.clone()) else { continue };
+        let Some(s) = by_id.get(service_id) else {
+            continue;
+        };
+        let Ok(list) = serde_json::from_value::<Vec<Metric>>(value.clone()) else {
+            continue;
+        };
         for m in list {
             if !m.value.is_finite() {
                 continue;
@@ -246,10 +280,17 @@ fn prometheus_text(
                 let k = label_name(k);
                 // `service` and `provider` are ours; a provider label with the same name would
                 // produce a duplicate label, which Prometheus rejects.
-                let k = if k == "service" || k == "provider" { format!("exported_{k}") } else { k };
+                let k = if k == "service" || k == "provider" {
+                    format!("exported_{k}")
+                } else {
+                    k
+                };
                 let _ = write!(labels, ",{k}=\"{}\"", esc(v));
             }
-            by_name.entry(m.name.clone()).or_default().push(format!("{}{{{labels}}} {}", m.name, m.value));
+            by_name
+                .entry(m.name.clone())
+                .or_default()
+                .push(format!("{}{{{labels}}} {}", m.name, m.value));
         }
     }
     for (name, lines) in by_name {

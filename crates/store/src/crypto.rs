@@ -48,6 +48,14 @@ impl SecretKey {
         };
         let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
             hex::decode(text).map_err(|_| invalid("not valid hex"))?
+        } else if !text.is_empty()
+            && text.bytes().all(|b| b.is_ascii_hexdigit())
+            && text.len() != 44
+        {
+            return Err(invalid(&format!(
+                "it is {} hex characters; expected 64 (32 bytes, e.g. `openssl rand -hex 32`)",
+                text.len()
+            )));
         } else {
             B64.decode(text).map_err(|_| {
                 invalid("expected 64 hex characters or base64 of 32 bytes (e.g. `openssl rand -hex 32`)")

@@ -1,1 +1,13 @@
-//! placeholder
+//! opsdeckd integration tests: the real server on port 0 against SQLite (temp dir) and
+//! PostgreSQL (a fresh database per test), talking HTTP to it; process tests start the
+//! `opsdeckd` binary itself.
+
+// Tests fail by panicking on unexpected values.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod api;
+mod auth;
+mod process;
+mod scheduler;
+mod secrets;
+mod support;

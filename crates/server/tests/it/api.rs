@@ -1,0 +1,372 @@
+//! Service CRUD, optimistic concurrency, tests, metrics, status and body errors.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::on_both;
+use crate::support::{ADMIN, Db, spawn_app, spawn_with};
+
+on_both!(
+    crud_and_versions,
+    tests_status_and_metrics,
+    body_errors,
+    provisioned_services
+);
+
+async fn crud_and_versions(db: Db) {
+    let Some(app) = spawn_app(db).await else {
+        return;
+    };
+    let created = app.create("gh-main").await;
+    assert_eq!(created.body["version"], 1);
+    assert_eq!(created.body["config"]["token"], json!({"set": true}));
+    assert_eq!(created.body["config"]["team"], "platform");
+    assert_eq!(created.body["provisioned"], false);
+
+    let list = app.get("/api/v1/services").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert_eq!(list.body.as_array().map(Vec::len), Some(1));
+
+    // Same name again.
+    let dup = app
+        .post("/api/v1/services", app.mock_service("gh-main", "x"))
+        .await;
+    assert_eq!(dup.status, StatusCode::CONFLICT, "{}", dup.text);
+    assert_eq!(dup.body["code"], "already_exists");
+
+    // Read-modify-write: sending back the `{"set": true}` marker keeps the stored secret.
+    let mut config = created.body["config"].clone();
+    config["team"] = json!("infra");
+    let patched = app
+        .patch(
+            "/api/v1/services/gh-main",
+            json!({"version": 1, "config": config, "enabled": false}),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
+    assert_eq!(patched.body["version"], 2);
+    assert_eq!(patched.body["config"]["team"], "infra");
+    assert_eq!(patched.body["enabled"], false);
+
+    let stale = app
+        .patch(
+            "/api/v1/services/gh-main",
+            json!({"version": 1, "tags": []}),
+        )
+        .await;
+    assert_eq!(stale.status, StatusCode::CONFLICT);
+    assert_eq!(stale.body["code"], "stale_version");
+
+    let again = app
+        .patch(
+            "/api/v1/services/gh-main",
+            json!({"version": 2, "enabled": true, "interval_secs": 60}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+    assert_eq!(again.body["interval_secs"], 60);
+    // The kept secret still works.
+    let tested = app
+        .call(
+            Method::POST,
+            "/api/v1/services/gh-main/test",
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(tested.body["status"], "connected", "{}", tested.text);
+
+    let missing_version = app
+        .patch("/api/v1/services/gh-main", json!({"tags": []}))
+        .await;
+    assert_eq!(missing_version.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(missing_version.body["details"][0]["field"], "version");
+
+    let del = app.delete("/api/v1/services/gh-main").await;
+    assert_eq!(del.status, StatusCode::NO_CONTENT);
+    let gone = app.get("/api/v1/services/gh-main").await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    assert_eq!(gone.body["code"], "not_found");
+    app.finish().await;
+}
+
+async fn tests_status_and_metrics(db: Db) {
+    let Some(app) = spawn_app(db).await else {
+        return;
+    };
+    app.create("good").await;
+    let bad = app
+        .post("/api/v1/services", app.mock_service("bad", "wrong-token"))
+        .await;
+    assert_eq!(bad.status, StatusCode::CREATED);
+
+    let before = app.get("/api/v1/status").await;
+    assert_eq!(before.body["summary"]["unknown"], 2, "{}", before.text);
+    assert_eq!(
+        before.body["services"][0]["checked_at"],
+        serde_json::Value::Null
+    );
+
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/services/good/test",
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["service"], "good");
+    assert_eq!(r.body["provider"], "mock");
+    assert_eq!(r.body["status"], "connected");
+    assert_eq!(r.body["failure"], serde_json::Value::Null);
+    assert_eq!(r.body["identity"], "octo");
+
+    let all = app
+        .call(
+            Method::POST,
+            "/api/v1/test-all?concurrency=4",
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.text);
+    let reports = all.body.as_array().unwrap();
+    assert_eq!(reports.len(), 2);
+    assert_eq!(reports[0]["service"], "bad");
+    assert_eq!(reports[0]["status"], "failed");
+    assert_eq!(reports[0]["failure"], "invalid_credentials");
+
+    let status = app.get("/api/v1/status").await;
+    assert_eq!(status.body["summary"]["connected"], 1, "{}", status.text);
+    assert_eq!(status.body["summary"]["failed"], 1);
+    let bad_entry = &status.body["services"][0];
+    assert_eq!(bad_entry["service"], "bad");
+    assert_eq!(bad_entry["failure"], "invalid_credentials");
+    assert!(bad_entry["checked_at"].as_str().is_some());
+
+    // Unsaved config: tested, not stored.
+    let unsaved = app
+        .post(
+            "/api/v1/test",
+            json!({"provider": "mock", "config": {"base_url": app.mock.uri(), "token": "nope"}}),
+        )
+        .await;
+    assert_eq!(unsaved.status, StatusCode::OK, "{}", unsaved.text);
+    assert_eq!(unsaved.body["failure"], "invalid_credentials");
+    assert_eq!(
+        app.get("/api/v1/services")
+            .await
+            .body
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+
+    let m = app.get("/api/v1/services/good/metrics").await;
+    assert_eq!(m.status, StatusCode::OK, "{}", m.text);
+    assert_eq!(m.body["metrics"][0]["name"], "mock_value");
+    assert_eq!(m.body["metrics"][0]["value"], 42);
+    assert_eq!(m.body["error"], serde_json::Value::Null);
+
+    // Prometheus text picks up the stored metrics after the (debounced) refresh.
+    let mut prom = String::new();
+    for _ in 0..50 {
+        prom = app.get("/metrics").await.text;
+        if prom.contains("mock_value{") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        prom.contains("opsdeck_service_up{service=\"good\",provider=\"mock\"} 1"),
+        "{prom}"
+    );
+    assert!(
+        prom.contains("opsdeck_service_up{service=\"bad\",provider=\"mock\"} 0"),
+        "{prom}"
+    );
+    assert!(
+        prom.contains("# TYPE opsdeck_check_latency_seconds gauge"),
+        "{prom}"
+    );
+    assert!(
+        prom.contains("opsdeck_last_check_timestamp_seconds{service=\"good\""),
+        "{prom}"
+    );
+    assert!(
+        prom.contains("mock_value{service=\"good\",provider=\"mock\",kind=\"test\"} 42"),
+        "{prom}"
+    );
+
+    let providers = app.get("/api/v1/providers").await;
+    assert!(
+        providers
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == "mock")
+    );
+    let one = app.get("/api/v1/providers/mock").await;
+    assert_eq!(one.body["schema"]["properties"]["token"]["writeOnly"], true);
+    assert_eq!(
+        app.get("/api/v1/providers/nope").await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    let spec = app.get("/api/v1/openapi.json").await;
+    assert_eq!(spec.status, StatusCode::OK);
+    assert!(
+        spec.body["paths"]["/services/{name}"]["patch"].is_object(),
+        "{}",
+        spec.text
+    );
+    app.finish().await;
+}
+
+async fn body_errors(db: Db) {
+    let Some(app) = spawn_app(db).await else {
+        return;
+    };
+    let url = format!("{}/api/v1/services", app.base);
+
+    let syntax = app
+        .client
+        .post(&url)
+        .bearer_auth(ADMIN)
+        .header("content-type", "application/json")
+        .body("{\"name\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(syntax.status(), StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = syntax.json().await.unwrap();
+    assert_eq!(body["code"], "malformed_json");
+
+    let no_type = app
+        .client
+        .post(&url)
+        .bearer_auth(ADMIN)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_type.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    let mut unknown = app.mock_service("x", "t");
+    unknown["colour"] = json!("red");
+    let r = app.post("/api/v1/services", unknown).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(r.body["code"], "invalid_body");
+    assert_eq!(r.body["details"][0]["field"], "colour");
+
+    let mut wrong_type = app.mock_service("x", "t");
+    wrong_type["enabled"] = json!("yes");
+    let r = app.post("/api/v1/services", wrong_type).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(r.body["details"][0]["field"], "enabled");
+
+    let r = app
+        .post(
+            "/api/v1/services",
+            json!({"name": "x", "provider": "nope", "config": {}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.body["code"], "unknown_provider");
+
+    let r = app
+        .post("/api/v1/services", json!({"name": "x", "provider": "mock", "config": {"base_url": "ftp://x", "tokn": "a"}}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(r.body["code"], "invalid_config");
+    let fields: Vec<&str> = r.body["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["field"].as_str())
+        .collect();
+    for f in ["config.tokn", "config.base_url", "config.token"] {
+        assert!(fields.contains(&f), "{f} missing in {fields:?}");
+    }
+
+    let r = app
+        .post("/api/v1/services", app.mock_service("bad name!", "t"))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.body["details"][0]["field"], "name");
+
+    let r = app
+        .post("/api/v1/services", app.mock_service("x", "t"))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let r = app
+        .patch(
+            "/api/v1/services/x",
+            json!({"version": 1, "provider": "other"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.body["details"][0]["field"], "provider");
+    app.finish().await;
+}
+
+async fn provisioned_services(db: Db) {
+    let mock = crate::support::mock_vendor().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("opsdeck.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[services.from-file]\nprovider = \"mock\"\nbase_url = \"{}\"\ntoken = \"{}\"\ninterval = \"90s\"\ntags = [\"prov\"]\n",
+            mock.uri(),
+            crate::support::GOOD_TOKEN
+        ),
+    )
+    .unwrap();
+    // A file referring to an unset variable is refused at start, naming it.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[services.x]\nprovider = \"mock\"\nbase_url = \"http://x\"\ntoken = \"${OPSDECK_SURELY_UNSET_VAR}\"\n").unwrap();
+    let dir2 = tempfile::tempdir().unwrap();
+    let mut s = crate::support::settings(&dir2, None);
+    s.config = Some(bad);
+    let err = opsdeck_server::start(s)
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("OPSDECK_SURELY_UNSET_VAR"), "{err}");
+
+    let file2 = file.clone();
+    let Some(app) = spawn_with(db, move |s| s.config = Some(file2)).await else {
+        return;
+    };
+    let svc = app.get("/api/v1/services/from-file").await;
+    assert_eq!(svc.status, StatusCode::OK, "{}", svc.text);
+    assert_eq!(svc.body["provisioned"], true);
+    assert_eq!(svc.body["interval_secs"], 90);
+    assert_eq!(svc.body["config"]["token"], json!({"set": true}));
+
+    let r = app
+        .patch(
+            "/api/v1/services/from-file",
+            json!({"version": 1, "enabled": false}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.body["code"], "provisioned");
+    assert!(r.body["message"].as_str().unwrap().contains("config file"));
+    let r = app.delete("/api/v1/services/from-file").await;
+    assert_eq!(r.body["code"], "provisioned");
+    let tested = app
+        .call(
+            Method::POST,
+            "/api/v1/services/from-file/test",
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(tested.body["status"], "connected", "{}", tested.text);
+    app.finish().await;
+}
