@@ -62,10 +62,21 @@ pub struct StatusDoc {
     pub services: Vec<StatusEntry>,
 }
 
+/// The status document in the forms we serve it.
+#[derive(Debug, Clone, Default)]
+pub struct RenderedStatus {
+    /// JSON.
+    pub plain: Bytes,
+    /// The same JSON, gzip-compressed once per rebuild instead of once per request.
+    pub gzip: Bytes,
+    /// Strong validator for `If-None-Match`.
+    pub etag: String,
+}
+
 /// Pre-rendered views.
 #[derive(Debug, Default)]
 pub struct Snapshot {
-    status: RwLock<Bytes>,
+    status: RwLock<RenderedStatus>,
     prometheus: RwLock<Bytes>,
     changed: Notify,
 }
@@ -78,8 +89,8 @@ pub fn rfc3339(ms: i64) -> String {
 }
 
 impl Snapshot {
-    /// The status document as JSON bytes.
-    pub fn status(&self) -> Bytes {
+    /// The status document.
+    pub fn status(&self) -> RenderedStatus {
         self.status.read().map(|b| b.clone()).unwrap_or_default()
     }
 
@@ -117,13 +128,37 @@ impl Snapshot {
             detail: e.to_string(),
         })?;
         let prom = prometheus_text(&services, &latest, &metrics);
+        // The ETag covers the content, not `generated_at`, so it changes only when a service or
+        // a result does and polling clients get 304s in between.
+        let content = serde_json::to_vec(&(&doc.summary, &doc.services)).unwrap_or_default();
+        let rendered = render(json, &content);
         if let Ok(mut g) = self.status.write() {
-            *g = Bytes::from(json);
+            *g = rendered;
         }
         if let Ok(mut g) = self.prometheus.write() {
             *g = Bytes::from(prom);
         }
         Ok(())
+    }
+}
+
+fn render(json: Vec<u8>, content: &[u8]) -> RenderedStatus {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    content.hash(&mut h);
+    let etag = format!("\"{:016x}\"", h.finish());
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(json.len() / 8),
+        flate2::Compression::fast(),
+    );
+    let gzip = std::io::Write::write_all(&mut enc, &json)
+        .and_then(|()| enc.finish())
+        .map(Bytes::from)
+        .unwrap_or_default();
+    RenderedStatus {
+        plain: Bytes::from(json),
+        gzip,
+        etag,
     }
 }
 

@@ -199,6 +199,34 @@ async fn tests_status_and_metrics(db: Db) {
         "{prom}"
     );
 
+    // Dashboards poll the status: gzip and ETag are honoured.
+    let url = format!("{}/api/v1/status", app.base);
+    let gz = app
+        .client
+        .get(&url)
+        .bearer_auth(ADMIN)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gz.headers()["content-encoding"], "gzip");
+    let etag = gz.headers()["etag"].to_str().unwrap().to_owned();
+    let bytes = gz.bytes().await.unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text)
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc["summary"]["connected"], 1);
+    let same = app
+        .client
+        .get(&url)
+        .bearer_auth(ADMIN)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same.status(), StatusCode::NOT_MODIFIED);
+
     let providers = app.get("/api/v1/providers").await;
     assert!(
         providers

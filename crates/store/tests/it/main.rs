@@ -147,6 +147,10 @@ async fn exercise(url: Option<String>) {
     assert_eq!(s2.list_services().await.unwrap().len(), 1);
     s2.delete_service("gh").await.unwrap();
     assert!(s2.latest_results().await.unwrap().is_empty());
+    s2.close().await;
+    if let Some(url) = &url {
+        let _ = sqlx::Any::force_drop_database(url).await;
+    }
     if url.is_none() {
         let bytes = std::fs::read(dir.path().join("opsdeck.db")).unwrap();
         let wal = std::fs::read(dir.path().join("opsdeck.db-wal")).unwrap_or_default();
