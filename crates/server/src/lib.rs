@@ -288,6 +288,12 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let (stop, stop_rx) = watch::channel(false);
 
     let mut tasks = Vec::new();
+    // Without TCP_NODELAY a large response's last segment can wait on the client's delayed ACK.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let app = router(state.clone());
     let mut rx = stop_rx.clone();
     tasks.push(tokio::spawn(async move {

@@ -104,27 +104,31 @@ impl SecretKey {
         &self.source_name
     }
 
-    /// Loads the key: `env_value` (from `OPSDECK_SECRET_KEY`) wins; otherwise the key file in
-    /// the data directory, created with mode 0600 on first start.
-    pub fn load_or_create(env_value: Option<&str>, key_file: &Path) -> Result<Self> {
+    /// Loads the key: `env_value` (from `OPSDECK_SECRET_KEY`) wins; otherwise the key file.
+    /// `Ok(None)` when there is no key file yet (the caller decides whether creating one is
+    /// right: only for a database that holds no secrets yet).
+    pub fn load(env_value: Option<&str>, key_file: &Path) -> Result<Option<Self>> {
         if let Some(v) = env_value {
-            return Self::parse(v, "OPSDECK_SECRET_KEY");
+            return Self::parse(v, "OPSDECK_SECRET_KEY").map(Some);
         }
         let source = key_file.display().to_string();
         match std::fs::read_to_string(key_file) {
-            Ok(text) => Self::parse(&text, &source),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let key = Self::generate(&source)?;
-                write_key_file(key_file, &key)?;
-                tracing::info!(path = %key_file.display(), key_id = %key.id(), "created a new secret key file");
-                Ok(key)
-            }
+            Ok(text) => Self::parse(&text, &source).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(StoreError::io(
                 "cannot read the secret key file",
                 key_file,
                 e,
             )),
         }
+    }
+
+    /// Creates the key file with a fresh key (mode 0600).
+    pub fn create_file(key_file: &Path) -> Result<Self> {
+        let key = Self::generate(&key_file.display().to_string())?;
+        write_key_file(key_file, &key)?;
+        tracing::info!(path = %key_file.display(), key_id = %key.id(), "created a new secret key file");
+        Ok(key)
     }
 
     fn cipher(&self) -> XChaCha20Poly1305 {

@@ -48,6 +48,17 @@ pub enum StoreError {
         /// Key id of the key we were given.
         got: String,
     },
+    /// The database holds secrets but no key was given.
+    #[error(
+        "no secret key: this database was encrypted with key id {expected}, but OPSDECK_SECRET_KEY \
+         is not set and {path} does not exist; restore the key file or set OPSDECK_SECRET_KEY"
+    )]
+    MissingKey {
+        /// Key id recorded in the database.
+        expected: String,
+        /// The key file that was looked for.
+        path: PathBuf,
+    },
     /// A stored secret could not be decrypted (tampered row or wrong key).
     #[error("secret field {field:?} of service {service:?} cannot be decrypted")]
     Decrypt {

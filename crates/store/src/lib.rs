@@ -67,12 +67,25 @@ impl Store {
             Backend::Sqlite => Some(std::sync::Arc::new(lock_data_dir(&opts.data_dir)?)),
             Backend::Postgres => None,
         };
-        let key = SecretKey::load_or_create(
-            opts.secret_key.as_deref(),
-            &crypto::key_file_path(&opts.data_dir),
-        )?;
+        let key_file = crypto::key_file_path(&opts.data_dir);
+        let loaded = SecretKey::load(opts.secret_key.as_deref(), &key_file)?;
         let pool = db::connect(&url, backend).await?;
         db::migrate(&pool, backend).await?;
+        let key = match loaded {
+            Some(key) => key,
+            None => match meta_value(&pool, "key_id").await? {
+                // Generating a key for a database that already holds secrets would only lock
+                // them away for good: say what is missing instead.
+                Some(expected) => {
+                    pool.close().await;
+                    return Err(StoreError::MissingKey {
+                        expected,
+                        path: key_file,
+                    });
+                }
+                None => SecretKey::create_file(&key_file)?,
+            },
+        };
         let mut store = Self {
             pool,
             backend,
@@ -158,14 +171,7 @@ impl Store {
 
     /// Reads a `meta` value.
     pub async fn meta(&self, key: &str) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT value FROM meta WHERE key = $1")
-            .bind(key.to_owned())
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(match row {
-            Some(r) => Some(r.try_get(0)?),
-            None => None,
-        })
+        meta_value(&self.pool, key).await
     }
 
     /// Inserts a `meta` value unless the key exists; returns whether this call inserted it.
@@ -180,6 +186,17 @@ impl Store {
         .await?;
         Ok(r.rows_affected() == 1)
     }
+}
+
+async fn meta_value(pool: &AnyPool, key: &str) -> Result<Option<String>> {
+    let row = sqlx::query("SELECT value FROM meta WHERE key = $1")
+        .bind(key.to_owned())
+        .fetch_optional(pool)
+        .await?;
+    Ok(match row {
+        Some(r) => Some(r.try_get(0)?),
+        None => None,
+    })
 }
 
 fn create_data_dir(dir: &Path) -> Result<()> {

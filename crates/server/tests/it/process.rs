@@ -296,3 +296,88 @@ async fn two_instances_share_the_work_and_take_over() {
     }
     drop_database(&url).await;
 }
+
+/// Key file created 0600 on first start; a missing key is a clear error; `opsdeckd rotate-key`
+/// re-encrypts every secret and the server starts with the new key.
+#[tokio::test(flavor = "multi_thread")]
+async fn key_file_rotation_and_missing_key() {
+    use std::os::unix::fs::PermissionsExt;
+    let mock = mock_vendor().await;
+    let dir = tempfile::tempdir().unwrap();
+    let envs = vec![("OPSDECK_DATA_DIR", dir.path().display().to_string())];
+    let client = reqwest::Client::new();
+    let mut first = spawn_proc(&envs);
+    create(&client, &first.base, "rot", &mock.uri()).await;
+    kill9(&mut first);
+    let key_file = dir.path().join("secret.key");
+    let mode = std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "key file mode {mode:o}");
+    let old_key = std::fs::read_to_string(&key_file).unwrap();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_opsdeckd"))
+        .arg("rotate-key")
+        .env("OPSDECK_DATA_DIR", dir.path())
+        .env_remove("OPSDECK_DATABASE_URL")
+        .env_remove("OPSDECK_SECRET_KEY")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("re-encrypted 1 secrets"), "{err}");
+    let new_key = std::fs::read_to_string(&key_file).unwrap();
+    assert_ne!(old_key, new_key);
+    assert!(!dir.path().join("secret.key.new").exists());
+
+    let mut second = spawn_proc(&envs);
+    let r: serde_json::Value = client
+        .post(format!("{}/api/v1/services/rot/test", second.base))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        r["status"], "connected",
+        "secrets readable under the new key: {r}"
+    );
+    kill9(&mut second);
+
+    // The old key (e.g. a stale OPSDECK_SECRET_KEY) is refused with both key ids.
+    let out = Command::new(env!("CARGO_BIN_EXE_opsdeckd"))
+        .args(["--listen", "127.0.0.1:0"])
+        .env("OPSDECK_DATA_DIR", dir.path())
+        .env("OPSDECK_SECRET_KEY", old_key.trim())
+        .env("OPSDECK_ADMIN_TOKEN", ADMIN)
+        .env_remove("OPSDECK_DATABASE_URL")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("does not match the key this database was encrypted with"),
+        "{err}"
+    );
+
+    // A lost key file: a clear error, and no new key is made up.
+    std::fs::remove_file(&key_file).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_opsdeckd"))
+        .args(["--listen", "127.0.0.1:0"])
+        .env("OPSDECK_DATA_DIR", dir.path())
+        .env("OPSDECK_ADMIN_TOKEN", ADMIN)
+        .env_remove("OPSDECK_DATABASE_URL")
+        .env_remove("OPSDECK_SECRET_KEY")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("no secret key") && err.contains("restore the key file"),
+        "{err}"
+    );
+    assert!(
+        !key_file.exists(),
+        "no key may be generated for a database that has secrets"
+    );
+}
