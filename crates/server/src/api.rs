@@ -8,7 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use opsdeck_core::config::{RawConfig, ServiceSpec, check_service_name};
-use opsdeck_core::{ProviderDescriptor, ServiceMetrics, ServiceReport, Status};
+use opsdeck_core::{ProviderDescriptor, ServiceMetrics, ServiceReport};
 use opsdeck_store::{Role, ServiceData, ServiceRecord, now_ms};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -647,9 +647,4 @@ pub async fn delete_token(
     }
     tracing::info!(token_id = id, "token revoked");
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Whether a report counts as up (for logs).
-pub fn is_up(r: &ServiceReport) -> bool {
-    r.report.status == Status::Connected
 }

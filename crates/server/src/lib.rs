@@ -321,14 +321,17 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     })
 }
 
-/// Keeps the views and token cache fresh: soon after local changes, and every two seconds for
-/// changes made by other instances.
+/// Keeps the views and token cache fresh: shortly after scheduler results (coalesced, so a busy
+/// scheduler costs at most one rebuild a second), and every two seconds for changes made by
+/// other instances. API writes rebuild the views themselves before they answer.
 async fn refresher(state: AppState, mut stop: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(Duration::from_secs(2));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = stop.changed() => return,
-            () = state.snapshot.changed() => tokio::time::sleep(Duration::from_millis(50)).await,
-            () = tokio::time::sleep(Duration::from_secs(2)) => {
+            () = state.snapshot.changed() => tokio::time::sleep(Duration::from_secs(1)).await,
+            _ = every.tick() => {
                 if let Err(e) = state.tokens.refresh(&state.store).await {
                     tracing::warn!(error = %e, "could not reload tokens");
                 }
