@@ -98,7 +98,15 @@ pub struct Cli {
     #[arg(long, env = "OPSDECK_SCHEDULER_LEASE", value_parser = humantime_duration, hide = true)]
     pub scheduler_lease: Option<Duration>,
     /// Do not run scheduled checks on this instance.
-    #[arg(long, env = "OPSDECK_NO_SCHEDULER", hide = true)]
+    #[arg(
+        long,
+        env = "OPSDECK_NO_SCHEDULER",
+        hide = true,
+        value_parser = clap::builder::BoolishValueParser::new(),
+        num_args = 0..=1,
+        default_value_t = false,
+        default_missing_value = "true"
+    )]
     pub no_scheduler: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
