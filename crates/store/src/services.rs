@@ -214,19 +214,16 @@ impl Store {
     ) -> Result<ServiceRecord> {
         let now = now_ms();
         let secrets = seal_all(self.key(), name, &data.secrets)?;
+        // The compare-and-set UPDATE is the transaction's first statement on purpose: on SQLite
+        // a transaction that reads first and writes later fails with SQLITE_BUSY when another
+        // writer commits in between, whereas a first write simply waits for the lock.
+        // `-1` means "any version" (provisioning overwrites whatever is stored).
+        let expected = expected_version.unwrap_or(-1);
         let mut tx = self.pool.begin().await?;
-        let current: Option<i64> = sqlx::query("SELECT version FROM services WHERE name = $1")
-            .bind(name.to_owned())
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| r.try_get(0))
-            .transpose()?;
-        let current = current.ok_or_else(|| not_found(name))?;
-        let expected = expected_version.unwrap_or(current);
         let sql = sqlx::AssertSqlSafe(format!(
             "UPDATE services SET provider = $1, config = $2, secrets = $3, tags = $4, enabled = $5, \
              provisioned = $6, interval_secs = $7, version = version + 1, updated_at = $8 \
-             WHERE name = $9 AND version = $10 RETURNING {COLUMNS}"
+             WHERE name = $9 AND (version = $10 OR $10 = -1) RETURNING {COLUMNS}"
         ));
         let row = sqlx::query(sql)
             .bind(data.provider.clone())
@@ -242,11 +239,10 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
         let Some(row) = row else {
-            // Either the caller's version was stale from the start, or a concurrent writer won
-            // between our read and the update; both are a conflict for the caller.
+            tx.rollback().await?;
             let latest: i64 = sqlx::query("SELECT version FROM services WHERE name = $1")
                 .bind(name.to_owned())
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&self.pool)
                 .await?
                 .map(|r| r.try_get(0))
                 .transpose()?

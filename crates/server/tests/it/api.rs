@@ -76,6 +76,22 @@ async fn crud_and_versions(db: Db) {
         .await;
     assert_eq!(tested.body["status"], "connected", "{}", tested.text);
 
+    // Two writers with the same version at the same time: exactly one wins.
+    let v = again.body["version"].as_i64().unwrap();
+    let (a, b) = tokio::join!(
+        app.patch(
+            "/api/v1/services/gh-main",
+            json!({"version": v, "tags": ["a"]})
+        ),
+        app.patch(
+            "/api/v1/services/gh-main",
+            json!({"version": v, "tags": ["b"]})
+        ),
+    );
+    let mut codes = [a.status.as_u16(), b.status.as_u16()];
+    codes.sort_unstable();
+    assert_eq!(codes, [200, 409], "{} / {}", a.text, b.text);
+
     let missing_version = app
         .patch("/api/v1/services/gh-main", json!({"tags": []}))
         .await;
