@@ -18,6 +18,7 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("features") => features(),
+        Some("tls") => tls(),
         Some("providers") => {
             for id in provider_features(&root)? {
                 println!("{id}");
@@ -25,7 +26,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         _ => {
-            eprintln!("usage: cargo xtask <ci|features|providers>");
+            eprintln!("usage: cargo xtask <ci|features|tls|providers>");
             std::process::exit(2);
         }
     }
@@ -85,7 +86,37 @@ fn ci() -> Result<()> {
     }
     // The CLI without any provider must build, run and say so.
     cargo(&["test", "-p", "opsdeck-cli", "--no-default-features"])?;
+    tls()?;
     features()
+}
+
+/// One TLS stack: rustls + aws-lc-rs. Fails if ring, OpenSSL or native-tls enter the build.
+fn tls() -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    for banned in ["ring", "openssl-sys", "native-tls"] {
+        let out = Command::new(&cargo)
+            .args([
+                "tree",
+                "--workspace",
+                "--all-features",
+                "-e",
+                "normal,build",
+                "-i",
+                banned,
+            ])
+            .output()
+            .with_context(|| format!("cannot run {cargo} tree"))?;
+        // `cargo tree -i X` fails with "did not match any packages" when X is absent: that is
+        // the passing case.
+        if out.status.success() && !out.stdout.is_empty() {
+            bail!(
+                "{banned} is in the dependency graph; opsdeck uses rustls + aws-lc-rs only:\n{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+    }
+    eprintln!("tls: no ring / openssl / native-tls in the graph");
+    Ok(())
 }
 
 /// Provider features of the facade: those that enable an `opsdeck-provider-*` dependency.
