@@ -90,7 +90,7 @@ impl RailwayErrors {
     }
 
     /// Turn the first GraphQL error into an opsdeck error.
-    fn from_graphql(&self, e: &GraphQlError, http_status: u16) -> Error {
+    fn classify_graphql(&self, e: &GraphQlError, http_status: u16) -> Error {
         let msg = e.message.trim();
         let lower = msg.to_ascii_lowercase();
         let trace = e.trace();
@@ -210,7 +210,7 @@ impl VendorErrors for RailwayErrors {
             return cloudflare_error(response, default);
         }
         if let Some(first) = errors_of(response).first() {
-            let mapped = self.from_graphql(first, code);
+            let mapped = self.classify_graphql(first, code);
             // The HTTP status decides for rate limits and server errors; the GraphQL message
             // decides for 4xx answers (a 400 validation error is our query, not the config).
             // An unrecognised message (mapped to provider_error) keeps the status-based kind,
@@ -230,7 +230,7 @@ impl VendorErrors for RailwayErrors {
         match errors_of(response).first() {
             None => Ok(()),
             Some(first) => {
-                let err = self.from_graphql(first, response.status.as_u16());
+                let err = self.classify_graphql(first, response.status.as_u16());
                 tracing::debug!(kind = %err.kind(), code = ?first.code(), "Railway answered with GraphQL errors");
                 Err(err.with_rate_limit(response.rate_limit()))
             }

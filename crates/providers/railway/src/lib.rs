@@ -12,7 +12,7 @@ mod client;
 mod config;
 mod error;
 mod metrics;
-mod queries;
+pub mod queries;
 mod service;
 
 pub use config::{FIELDS, RailwayConfig, TokenKind};

@@ -635,7 +635,7 @@ impl DeploymentSource for RailwayService {
                 }),
             })
             .collect();
-        out.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        out.sort_by_key(|d| std::cmp::Reverse(d.created_at));
         Ok(out)
     }
 }
