@@ -94,11 +94,13 @@ pub(crate) fn assemble(g: &Gathered, set: &mut MetricSet) {
         set.push(Metric::new("railway_projects", *n as f64, Unit::Count).label("workspace", ws));
     }
     for ((ws, project), n) in &g.services {
-        set.push(
-            Metric::new("railway_services", *n as f64, Unit::Count)
-                .label("workspace", ws)
-                .label("project", project),
-        );
+        let mut m =
+            Metric::new("railway_services", *n as f64, Unit::Count).label("project", project);
+        // Project tokens do not reveal their workspace; leave the label out rather than empty.
+        if !ws.is_empty() {
+            m = m.label("workspace", ws);
+        }
+        set.push(m);
     }
     for (status, n) in count_by_status(g.deployment_statuses.iter().map(String::as_str)) {
         set.push(

@@ -84,8 +84,15 @@ struct ProjectTokenData {
 struct ProjectToken {
     project_id: String,
     environment_id: String,
-    project: Project,
+    project: TokenProject,
     environment: Named,
+}
+
+/// The project of a project token (its id is `projectId` above).
+#[derive(Debug, Deserialize)]
+struct TokenProject {
+    name: String,
+    services: Connection<Named>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -304,9 +311,6 @@ impl RailwayService {
                 services: t.project.services.edges.len() as u64,
                 services_capped: t.project.services.page_info.has_next_page,
             });
-            // The nested project id is the same project; keep the field read so a schema
-            // change that drops it fails loudly rather than silently.
-            let _ = t.project.id;
             return Ok(inv);
         }
         inv.workspaces = self.workspaces().await?;
@@ -381,7 +385,7 @@ impl RailwayService {
         &self,
         projects: &[ProjectRef],
         window: TimeWindow,
-    ) -> Result<Vec<(ProjectRef, DeploymentNode)>> {
+    ) -> Result<(Vec<(ProjectRef, DeploymentNode)>, Vec<String>)> {
         // The futures are built up front (not in a stream closure) so the async-trait callers
         // stay `Send` without higher-ranked lifetime trouble.
         let futures: Vec<_> = projects
@@ -393,13 +397,14 @@ impl RailwayService {
             .try_collect()
             .await?;
         let mut out = Vec::new();
+        let mut capped_projects = Vec::new();
         for (p, list, capped) in per_project {
             if capped {
-                tracing::debug!(project = %p.name, "deployment list capped");
+                capped_projects.push(p.name.clone());
             }
             out.extend(list.into_iter().map(|d| (p.clone(), d)));
         }
-        Ok(out)
+        Ok((out, capped_projects))
     }
 
     /// Usage cost of one workspace: `currentUsage` and the priced end-of-period estimate.
@@ -557,7 +562,13 @@ impl BaseService for RailwayService {
             }
         }
         let window = TimeWindow::last(Duration::hours(24));
-        let deployments = self.all_deployments(&inv.projects, window).await?;
+        let (deployments, capped) = self.all_deployments(&inv.projects, window).await?;
+        for name in capped {
+            set.note(format!(
+                "Project {name}: only the newest {} deployments were read; the 24 h counts may be low.",
+                MAX_DEPLOYMENT_PAGES as u32 * queries::PAGE_SIZE
+            ));
+        }
         g.deployment_statuses = deployments.iter().map(|(_, d)| d.status.clone()).collect();
 
         if self.config.token_kind == TokenKind::Project {
@@ -616,7 +627,10 @@ impl InfrastructureService for RailwayService {
 impl DeploymentSource for RailwayService {
     async fn deployments(&self, window: TimeWindow) -> Result<Vec<Deployment>> {
         let inv = self.inventory().await?;
-        let list = self.all_deployments(&inv.projects, window).await?;
+        let (list, capped) = self.all_deployments(&inv.projects, window).await?;
+        if !capped.is_empty() {
+            tracing::warn!(projects = ?capped, "Railway deployment list capped; older deployments in the window were not read");
+        }
         let mut out: Vec<Deployment> = list
             .into_iter()
             .map(|(p, d)| Deployment {
