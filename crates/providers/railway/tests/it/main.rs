@@ -597,6 +597,12 @@ async fn project_token_metrics_cover_its_environment_and_skip_billing() {
         get(&set, "railway_services", &[("project", "shop-api")]),
         Some(2.0)
     );
+    // A project token does not reveal its workspace: no empty label.
+    assert!(
+        set.metrics
+            .iter()
+            .all(|m| m.labels.get("workspace").is_none_or(|w| !w.is_empty()))
+    );
     assert_eq!(
         get(&set, "railway_deployments_24h", &[("status", "success")]),
         Some(1.0)
