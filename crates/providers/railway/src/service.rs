@@ -479,6 +479,8 @@ impl RailwayService {
     }
 }
 
+/// Dollars as exact money, to the cent. Railway sends a float; a non-finite one (never seen)
+/// would become 0 rather than poison a cross-provider sum.
 fn money(dollars: f64) -> Money {
     let amount = Decimal::from_f64(dollars)
         .map(|d| d.round_dp(2))
@@ -658,8 +660,7 @@ impl DeploymentSource for RailwayService {
 impl CostSource for RailwayService {
     /// Railway reports usage for the current billing period only, so the report covers that
     /// period (start to now) whatever `window` asks for; the report's window says so.
-    async fn cost(&self, window: TimeWindow) -> Result<CostReport> {
-        let _ = window;
+    async fn cost(&self, _window: TimeWindow) -> Result<CostReport> {
         let workspaces = self.workspaces().await?;
         let mut lines = Vec::new();
         let mut start: Option<DateTime<Utc>> = None;
