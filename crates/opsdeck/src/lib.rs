@@ -27,12 +27,16 @@ pub use opsdeck_core::*;
 pub mod providers {
     #[cfg(feature = "github")]
     pub use opsdeck_provider_github as github;
+    #[cfg(feature = "railway")]
+    pub use opsdeck_provider_railway as railway;
 }
 
 /// Ids of the providers enabled by Cargo features, sorted.
 pub const ENABLED_PROVIDERS: &[&str] = &[
     #[cfg(feature = "github")]
     "github",
+    #[cfg(feature = "railway")]
+    "railway",
 ];
 
 /// A factory over every registered provider (see [`ServiceFactory::from_registry`]).
