@@ -77,13 +77,19 @@ impl VendorErrors for JiraErrors {
 
     fn classify(&self, response: &HttpResponse, default: Error) -> Error {
         let said = self.vendor_message(response);
+        // ": <what Jira said>" without a trailing full stop, for use inside our sentences.
+        let quoted = said
+            .as_deref()
+            .map(|m| format!(": {}", m.trim_end_matches('.')))
+            .unwrap_or_default();
         let agile = response.path.contains("/rest/agile/");
-        match response.status.as_u16() {
+        let code = response.status.as_u16();
+        match code {
             401 if contains(&said, "scope does not match") => default
                 .with_kind(FailureKind::PermissionDenied)
-                .with_hint(
-                    "The scoped API token is valid but lacks a scope this call needs: grant read:jira-user (connection test), read:jira-work (issue counts) and read:sprint:jira-software (sprints), or the granular read:user:jira, read:issue-details:jira, read:jql:jira.",
-                ),
+                .with_message(format!(
+                    "The Atlassian API gateway accepted the scoped API token but it lacks a scope this call needs (HTTP 401{quoted}). Grant read:jira-user (connection test), read:jira-work (issue counts) and read:sprint:jira-software (sprints), or the granular read:user:jira, read:issue-details:jira, read:jql:jira."
+                )),
             401 if self.gateway => default.with_hint(
                 "Check email and api_token, that the token has not expired, and that cloud_id is this site's cloud id (https://<site>.atlassian.net/_edge/tenant_info).",
             ),
@@ -92,29 +98,31 @@ impl VendorErrors for JiraErrors {
             ),
             403 if response.header("x-authentication-denied-reason").is_some() => default
                 .with_kind(FailureKind::InvalidCredentials)
-                .with_hint(
-                    "Jira asks for a CAPTCHA after repeated failed logins: sign in once in a browser, then check email and api_token.",
+                .with_message(
+                    "Jira refused the login and asks for a CAPTCHA after repeated failed logins (HTTP 403). Sign in once in a browser, then check email and api_token.",
                 ),
             403 if agile => default.with_hint(
                 "The Jira Software (Agile) API answers 403 when the account has no Jira Software licence.",
             ),
-            404 if agile => default.with_hint(
-                "Jira answers 404 both when the board does not exist and when the account may not see it: check board_id and the board's filter permissions.",
-            ),
-            404 => default.with_hint(
-                "Jira answers 404 both when something does not exist and when the account may not see it; also check that base_url is your site (https://<site>.atlassian.net).",
-            ),
+            404 if agile => default.with_message(format!(
+                "Jira answered 404 for {}{quoted}. Jira says this both when the board does not exist and when the account may not see it: check board_id and the board's filter permissions.",
+                response.path
+            )),
+            404 => default.with_message(format!(
+                "Jira answered 404 Not Found for {}{quoted}. Check that base_url is your Jira Cloud site (https://<site>.atlassian.net); Jira also answers 404 when the account may not see a resource.",
+                response.path
+            )),
             400 if contains(&said, "does not exist for the field 'project'") => default
                 .with_kind(FailureKind::NotFound)
-                .with_hint(
-                    "A configured project key does not exist or the account lacks the Browse projects permission on it: check `projects`.",
-                ),
-            400 if contains(&said, "does not support sprints") => default.with_hint(
-                "board_id points at a Kanban board, which has no sprints: use a Scrum board's id or remove board_id.",
-            ),
+                .with_message(format!(
+                    "Jira rejected the query (HTTP 400{quoted}). A key in `projects` does not exist or the account lacks the Browse projects permission on it."
+                )),
+            400 if contains(&said, "does not support sprints") => default.with_message(format!(
+                "board_id points at a Kanban board, which has no sprints (HTTP 400{quoted}). Use a Scrum board's id or remove board_id."
+            )),
             429 => match response.header("ratelimit-reason") {
                 Some(reason) => default.with_hint(format!(
-                    "Jira's limit: {reason}. API-token traffic is subject to Jira's burst limits; fewer projects or a longer interval help."
+                    "Jira's reason: {reason}. API-token traffic is subject to Jira's burst limits; fewer projects or a longer interval help."
                 )),
                 None => default,
             },

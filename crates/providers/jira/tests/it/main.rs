@@ -647,3 +647,105 @@ fn config_rejects_keys_and_ids_that_would_break_jql_or_urls() {
         assert!(!text.contains(TOKEN));
     }
 }
+
+fn mount_gateway_success(server: &MockServer) -> MountFuture<'_> {
+    Box::pin(async move {
+        myself_mock(&format!("/ex/jira/{CLOUD_ID}"), MYSELF)
+            .expect(1..)
+            .mount(server)
+            .await;
+    })
+}
+
+/// The same suite with a scoped token: every call must go to the gateway path.
+#[tokio::test]
+async fn conformance_through_the_gateway() {
+    Conformance::new("jira", |base| {
+        json!({
+            "base_url": "https://acme.atlassian.net",
+            "email": EMAIL,
+            "api_token": TOKEN,
+            "cloud_id": CLOUD_ID,
+            "gateway_url": base,
+        })
+    })
+    .secret(TOKEN)
+    .success(mount_gateway_success)
+    .error_body(jira_error_body)
+    .run()
+    .await;
+}
+
+#[tokio::test]
+async fn a_short_retry_after_is_honoured() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/myself"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "1")
+                .insert_header("ratelimit-reason", "jira-burst-based"),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    myself_mock("", MYSELF).expect(1).mount(&server).await;
+    let started = std::time::Instant::now();
+    let report = service(full_config(&server.uri())).test_connection().await;
+    assert_eq!(report.status, Status::Connected, "{}", report.message);
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "did not wait"
+    );
+}
+
+#[tokio::test]
+async fn per_project_search_stops_at_the_page_cap_and_says_so() {
+    let server = MockServer::start().await;
+    for jql in [
+        "statusCategory = 2",
+        "statusCategory = 4",
+        "created >= -7d",
+        "resolved >= -7d",
+    ] {
+        count_mock(jql, 1).mount(&server).await;
+    }
+    // A site so large that every page has a next page.
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/search/jql"))
+        .respond_with(json_body(SEARCH_PAGE1))
+        .expect(10)
+        .mount(&server)
+        .await;
+    let set = service(json!({ "base_url": server.uri(), "email": EMAIL, "api_token": TOKEN }))
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        get(&set, "jira_open_issues_by_project", &[("project", "OPS")]),
+        Some(20.0)
+    );
+    assert!(
+        set.notes.iter().any(|n| n.contains("first 10 pages")),
+        "{:?}",
+        set.notes
+    );
+}
+
+#[tokio::test]
+async fn html_from_a_proxy_is_not_a_credentials_verdict() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/myself"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            "<!DOCTYPE html><html><head><title>Log in</title></head></html>",
+            "text/html;charset=UTF-8",
+        ))
+        .mount(&server)
+        .await;
+    let report = service(full_config(&server.uri())).test_connection().await;
+    assert_eq!(report.failure, Some(FailureKind::InvalidResponse));
+    assert!(report.message.contains("HTML page"), "{}", report.message);
+}
