@@ -27,6 +27,8 @@ pub use opsdeck_core::*;
 pub mod providers {
     #[cfg(feature = "github")]
     pub use opsdeck_provider_github as github;
+    #[cfg(feature = "jira")]
+    pub use opsdeck_provider_jira as jira;
     #[cfg(feature = "railway")]
     pub use opsdeck_provider_railway as railway;
 }
@@ -35,6 +37,8 @@ pub mod providers {
 pub const ENABLED_PROVIDERS: &[&str] = &[
     #[cfg(feature = "github")]
     "github",
+    #[cfg(feature = "jira")]
+    "jira",
     #[cfg(feature = "railway")]
     "railway",
 ];
