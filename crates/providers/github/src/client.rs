@@ -334,9 +334,7 @@ impl GithubClient {
             repo.owner, repo.name
         );
         let query = [("per_page", "1".to_owned())];
-        let (statuses, _) = self
-            .get::<Vec<GhDeploymentStatus>>(&path, &query)
-            .await?;
+        let (statuses, _) = self.get::<Vec<GhDeploymentStatus>>(&path, &query).await?;
         Ok(statuses.into_iter().next())
     }
 }

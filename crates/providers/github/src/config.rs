@@ -160,7 +160,15 @@ mod tests {
     fn repo_names_parse_strictly() {
         let ok = RepoName::parse(" octo-cat/hello.world_2 ").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(ok.full_name(), "octo-cat/hello.world_2");
-        for bad in ["", "octocat", "/x", "x/", "a/b/c", "a b/c", "https://github.com/a/b"] {
+        for bad in [
+            "",
+            "octocat",
+            "/x",
+            "x/",
+            "a/b/c",
+            "a b/c",
+            "https://github.com/a/b",
+        ] {
             assert!(RepoName::parse(bad).is_err(), "{bad:?} accepted");
         }
     }

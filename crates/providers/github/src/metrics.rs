@@ -37,16 +37,24 @@ pub fn push_rate_limits(set: &mut MetricSet, limits: &RateLimits) {
             continue;
         };
         set.push(
-            Metric::new("github_rate_limit_remaining", b.remaining as f64, Unit::Count)
-                .label("resource", *name),
+            Metric::new(
+                "github_rate_limit_remaining",
+                b.remaining as f64,
+                Unit::Count,
+            )
+            .label("resource", *name),
         );
         set.push(
             Metric::new("github_rate_limit_limit", b.limit as f64, Unit::Count)
                 .label("resource", *name),
         );
         set.push(
-            Metric::new("github_rate_limit_reset_timestamp", b.reset as f64, Unit::Timestamp)
-                .label("resource", *name),
+            Metric::new(
+                "github_rate_limit_reset_timestamp",
+                b.reset as f64,
+                Unit::Timestamp,
+            )
+            .label("resource", *name),
         );
     }
 }
@@ -63,8 +71,7 @@ pub fn push_repo(set: &mut MetricSet, stats: &RepoStats) {
         );
     }
     if let Some(runs) = &stats.runs {
-        let mut by: BTreeMap<&str, u64> =
-            ALWAYS_REPORTED.iter().map(|c| (*c, 0)).collect();
+        let mut by: BTreeMap<&str, u64> = ALWAYS_REPORTED.iter().map(|c| (*c, 0)).collect();
         for (outcome, n) in &runs.by_outcome {
             *by.entry(outcome.as_str()).or_default() += n;
         }
@@ -83,7 +90,11 @@ pub fn push_repo(set: &mut MetricSet, stats: &RepoStats) {
 
 /// How many repositories were covered, and whether discovery was capped.
 pub fn push_coverage(set: &mut MetricSet, repos: usize, truncated: bool) {
-    set.push(Metric::new("github_repositories", repos as f64, Unit::Count));
+    set.push(Metric::new(
+        "github_repositories",
+        repos as f64,
+        Unit::Count,
+    ));
     set.push(Metric::new(
         "github_repositories_truncated",
         if truncated { 1.0 } else { 0.0 },

@@ -248,9 +248,13 @@ impl BaseService for GithubService {
             None => format!("Authenticated as {login} on {host}."),
         };
         match &scopes {
-            Some(s) if s.is_empty() => message.push_str(" The token has no scopes: it can read public data only."),
+            Some(s) if s.is_empty() => {
+                message.push_str(" The token has no scopes: it can read public data only.")
+            }
             Some(s) => message.push_str(&format!(" Token scopes: {}.", s.join(", "))),
-            None => message.push_str(" Fine-grained or app token: GitHub reports no scopes for it."),
+            None => {
+                message.push_str(" Fine-grained or app token: GitHub reports no scopes for it.")
+            }
         }
         if let Some(at) = expires {
             let days = (at - Utc::now()).num_days();
@@ -321,7 +325,13 @@ impl BaseService for GithubService {
 #[async_trait]
 impl DevelopmentService for GithubService {
     async fn repositories(&self) -> Result<Vec<Repository>> {
-        Ok(self.targets().await?.repos.iter().map(to_repository).collect())
+        Ok(self
+            .targets()
+            .await?
+            .repos
+            .iter()
+            .map(to_repository)
+            .collect())
     }
 
     async fn activity(&self, window: TimeWindow) -> Result<DevActivity> {
@@ -351,24 +361,23 @@ impl DevelopmentService for GithubService {
 impl DeploymentSource for GithubService {
     async fn deployments(&self, window: TimeWindow) -> Result<Vec<Deployment>> {
         let targets = self.targets().await?;
-        let listed: Vec<(RepoName, Result<(Vec<client::GhDeployment>, bool)>)> =
-            stream::iter(
-                targets
-                    .repos
-                    .iter()
-                    .filter_map(|r| RepoName::parse(&r.full_name).ok())
-                    .collect::<Vec<_>>(),
-            )
-                .map(|name| async move {
-                    let r = self
-                        .client
-                        .deployments(&name, window.start, Some(window.end))
-                        .await;
-                    (name, r)
-                })
-                .buffered(CONCURRENCY)
-                .collect()
+        let listed: Vec<(RepoName, Result<(Vec<client::GhDeployment>, bool)>)> = stream::iter(
+            targets
+                .repos
+                .iter()
+                .filter_map(|r| RepoName::parse(&r.full_name).ok())
+                .collect::<Vec<_>>(),
+        )
+        .map(|name| async move {
+            let r = self
+                .client
+                .deployments(&name, window.start, Some(window.end))
                 .await;
+            (name, r)
+        })
+        .buffered(CONCURRENCY)
+        .collect()
+        .await;
         let mut found = Vec::new();
         for (name, r) in listed {
             match r {
@@ -377,7 +386,7 @@ impl DeploymentSource for GithubService {
                 Err(e) => return Err(e),
             }
         }
-        found.sort_by(|a, b| b.1.created_at.cmp(&a.1.created_at));
+        found.sort_by_key(|(_, d)| std::cmp::Reverse(d.created_at));
         let wanted: Vec<(RepoName, u64)> = found
             .iter()
             .take(MAX_DEPLOYMENT_STATUSES)
