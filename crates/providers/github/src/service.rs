@@ -305,6 +305,11 @@ impl BaseService for GithubService {
         for n in targets.notes.into_iter().chain(notes) {
             set.note(n);
         }
+        tracing::debug!(
+            repos = stats.len(),
+            notes = set.notes.len(),
+            "github metrics collected"
+        );
         Ok(set)
     }
 
