@@ -87,6 +87,9 @@ pub struct WorkflowRun {
     /// `success`, `failure`, … or null until the run completes.
     #[serde(default)]
     pub conclusion: Option<String>,
+    /// Creation time; checked against the window even when the server filtered.
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -245,6 +248,12 @@ impl GithubClient {
     }
 
     /// Workflow runs created at or after `since` (and before `until`), counted by outcome.
+    ///
+    /// Asks GitHub to filter with `created=>=<since>` (search date syntax). A GitHub-compatible
+    /// server that rejects that syntax (HTTP 400/422: the OpenAPI description types `created`
+    /// as a plain date-time) is asked again without the filter, reading the newest-first list
+    /// until it reaches past `since`. Either way each run's `created_at` is checked too, so a
+    /// server that ignores the filter cannot inflate the counts.
     pub async fn workflow_runs(
         &self,
         repo: &RepoName,
@@ -257,18 +266,47 @@ impl GithubClient {
             Some(end) => format!("{}..{}", fmt(since), fmt(end)),
             None => format!(">={}", fmt(since)),
         };
+        let filtered = [("created", created), ("per_page", PER_PAGE.to_owned())];
+        match self.runs_pages(repo, &filtered, since, until, false).await {
+            Err(e) if e.kind() == FailureKind::InvalidConfig => {
+                tracing::debug!(repo = %repo, "created filter rejected; listing runs unfiltered");
+                let plain = [("per_page", PER_PAGE.to_owned())];
+                self.runs_pages(repo, &plain, since, until, true).await
+            }
+            other => other,
+        }
+    }
+
+    async fn runs_pages(
+        &self,
+        repo: &RepoName,
+        query: &[(&str, String)],
+        since: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
+        stop_at_since: bool,
+    ) -> Result<RunCounts> {
         let path = format!("/repos/{}/{}/actions/runs", repo.owner, repo.name);
-        let query = [("created", created), ("per_page", PER_PAGE.to_owned())];
         let mut counts = RunCounts::default();
         let mut next: Option<String> = None;
-        let mut seen = 0u64;
+        let mut returned = 0u64;
         for page in 0..MAX_PAGES {
             let (body, resp) = match &next {
-                None => self.get::<WorkflowRunsPage>(&path, &query).await?,
+                None => self.get::<WorkflowRunsPage>(&path, query).await?,
                 Some(url) => self.get::<WorkflowRunsPage>(url, &[]).await?,
             };
             counts.total = counts.total.max(body.total_count);
+            returned += body.workflow_runs.len() as u64;
+            let mut reached_past = false;
             for run in &body.workflow_runs {
+                if let Some(t) = run.created_at {
+                    if t < since {
+                        reached_past = true;
+                        continue;
+                    }
+                    if until.is_some_and(|u| t >= u) {
+                        continue;
+                    }
+                }
                 let outcome = run
                     .conclusion
                     .as_deref()
@@ -276,18 +314,18 @@ impl GithubClient {
                     .filter(|s| !s.is_empty())
                     .unwrap_or("unknown");
                 *counts.by_outcome.entry(outcome.to_owned()).or_default() += 1;
-                seen += 1;
             }
             next = next_link(&resp);
-            if next.is_none() || body.workflow_runs.is_empty() {
-                break;
+            if next.is_none() || body.workflow_runs.is_empty() || (stop_at_since && reached_past) {
+                if !stop_at_since && counts.total > returned {
+                    // GitHub stops filtered lists at 1,000 runs but reports the full total.
+                    counts.truncated = true;
+                }
+                return Ok(counts);
             }
             if page + 1 == MAX_PAGES {
                 counts.truncated = true;
             }
-        }
-        if counts.total > seen {
-            counts.truncated = true;
         }
         Ok(counts)
     }

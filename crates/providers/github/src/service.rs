@@ -157,8 +157,7 @@ impl GithubService {
             Ok(r) => {
                 if r.truncated {
                     notes.push(format!(
-                        "{name}: {} workflow runs in the window; only the first {} were counted (GitHub caps filtered run lists at 1,000).",
-                        r.total,
+                        "{name}: more workflow runs in the window than one GitHub query lists; {} were counted (a lower bound).",
                         r.by_outcome.values().sum::<u64>()
                     ));
                 }

@@ -134,6 +134,30 @@ fn deployments_body(ages_hours: &[i64]) -> String {
     serde_json::to_string(&list).unwrap_or_default()
 }
 
+/// The workflow-runs fixture with creation times inside the last 24 h, so the client-side
+/// window check passes whatever the date; `extra_old` adds a run from two days ago.
+fn runs_body(extra_old: bool) -> String {
+    let mut body: Value = serde_json::from_str(fixture("runs")).unwrap_or_default();
+    let recent = (Utc::now() - Duration::hours(2))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    if let Some(runs) = body["workflow_runs"].as_array_mut() {
+        for r in runs.iter_mut() {
+            r["created_at"] = json!(recent);
+        }
+        if extra_old && let Some(mut old) = runs.first().cloned() {
+            old["created_at"] = json!(
+                (Utc::now() - Duration::hours(48))
+                    .format("%Y-%m-%dT%H:%M:%SZ")
+                    .to_string()
+            );
+            old["conclusion"] = json!("failure");
+            runs.push(old);
+        }
+    }
+    body.to_string()
+}
+
 /// Mocks for `repos = ["acme/api"]`: everything a collection asks for, exactly.
 fn mount_single_repo(server: &MockServer) -> MountFuture<'_> {
     Box::pin(async move {
@@ -161,7 +185,9 @@ fn mount_single_repo(server: &MockServer) -> MountFuture<'_> {
             .and(query_param("per_page", "100"))
             .and(CreatedSinceHoursAgo(24))
             .and(QueryKeys(&["created", "per_page"]))
-            .respond_with(json_body("runs"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_raw(runs_body(false), "application/json"),
+            )
             .mount(server)
             .await;
         github_get("/repos/acme/api/deployments")
@@ -551,7 +577,7 @@ async fn mount_org(server: &MockServer, calls: std::ops::RangeFrom<u64>) {
         .await;
     github_get("/repos/acme/api/actions/runs")
         .and(QueryKeys(&["created", "per_page"]))
-        .respond_with(json_body("runs").insert_header(
+        .respond_with(ResponseTemplate::new(200).set_body_raw(runs_body(false), "application/json").insert_header(
             "link",
             format!("<{uri}/repositories/1001/actions/runs?created=%3E%3D2026-11-26&per_page=100&page=2>; rel=\"next\"").as_str(),
         ))
@@ -559,7 +585,9 @@ async fn mount_org(server: &MockServer, calls: std::ops::RangeFrom<u64>) {
         .await;
     let page2 = json!({
         "total_count": 7,
-        "workflow_runs": [{"id": 1, "status": "completed", "conclusion": "success", "created_at": "2026-11-27T01:00:00Z", "some_future_field": true}]
+        "workflow_runs": [{"id": 1, "status": "completed", "conclusion": "success",
+            "created_at": (Utc::now() - Duration::hours(3)).format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            "some_future_field": true}]
     });
     github_get("/repositories/1001/actions/runs")
         .and(query_param("page", "2"))
@@ -827,4 +855,56 @@ async fn without_repositories_the_deployments_ability_says_why() {
     let svc = service(&server, json!({}));
     let reason = svc.deployment_source().err().map(|u| u.reason.into_owned());
     assert!(reason.is_some_and(|r| r.contains("repos")));
+}
+
+#[tokio::test]
+async fn a_server_that_rejects_the_created_range_gets_an_unfiltered_newest_first_read() {
+    let server = MockServer::start().await;
+    github_get("/rate_limit")
+        .respond_with(json_body("rate_limit"))
+        .mount(&server)
+        .await;
+    github_get("/repos/acme/api")
+        .respond_with(json_body("repo"))
+        .mount(&server)
+        .await;
+    github_get("/repos/acme/api/pulls")
+        .respond_with(json_body("pulls"))
+        .mount(&server)
+        .await;
+    github_get("/repos/acme/api/deployments")
+        .respond_with(json_body("deployments_empty"))
+        .mount(&server)
+        .await;
+    // A mock that validates `created` as a plain date-time, as the OpenAPI types it.
+    github_get("/repos/acme/api/actions/runs")
+        .and(QueryKeys(&["created", "per_page"]))
+        .respond_with(
+            ResponseTemplate::new(422)
+                .set_body_json(json!({"message": "Validation Failed", "status": "422"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    github_get("/repos/acme/api/actions/runs")
+        .and(QueryKeys(&["per_page"]))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(runs_body(true), "application/json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let set = service(&server, json!({ "repos": ["acme/api"] }))
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let runs = |c: &str| {
+        value(
+            &set,
+            "github_workflow_runs",
+            &[("repo", "acme/api"), ("conclusion", c)],
+        )
+    };
+    // The 48-hour-old failure is outside the window.
+    assert_eq!(runs("success"), Some(2.0));
+    assert_eq!(runs("failure"), Some(1.0));
+    assert!(set.notes.is_empty(), "{:?}", set.notes);
 }
