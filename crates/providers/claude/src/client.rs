@@ -207,12 +207,8 @@ impl ClaudeClient {
 
     /// Messages usage over `window`, daily buckets grouped by model, all pages.
     pub(crate) async fn usage(&self, window: &TimeWindow) -> Result<Vec<UsageRow>> {
-        self.report(
-            "/v1/organizations/usage_report/messages",
-            window,
-            "model",
-        )
-        .await
+        self.report("/v1/organizations/usage_report/messages", window, "model")
+            .await
     }
 
     /// Cost over `window`, daily buckets grouped by description, all pages.

@@ -95,8 +95,9 @@ impl ClaudeConfig {
 
     /// Whether the admin key looks like an ordinary API key instead of an Admin key.
     pub(crate) fn admin_key_looks_wrong(&self) -> bool {
-        self.admin_key
-            .as_ref()
-            .is_some_and(|k| k.expose_secret().starts_with("sk-ant-") && !k.expose_secret().starts_with(ADMIN_KEY_PREFIX))
+        self.admin_key.as_ref().is_some_and(|k| {
+            k.expose_secret().starts_with("sk-ant-")
+                && !k.expose_secret().starts_with(ADMIN_KEY_PREFIX)
+        })
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use opsdeck_core::domain::{CostLine, CostReport, Money, ModelUsage, TimeWindow, sum_by_currency};
+use opsdeck_core::domain::{CostLine, CostReport, ModelUsage, Money, TimeWindow, sum_by_currency};
 use opsdeck_core::rust_decimal::Decimal;
 use opsdeck_core::rust_decimal::prelude::ToPrimitive;
 use opsdeck_core::{Error, Metric, MetricSet, Result, Unit};
@@ -158,12 +158,20 @@ pub(crate) fn push_usage(set: &mut MetricSet, totals: &BTreeMap<String, ModelTot
             Unit::Tokens,
         ));
         set.push(
-            m("claude_cache_creation_input_tokens", t.cache_write_5m, Unit::Tokens)
-                .label("ttl", "5m"),
+            m(
+                "claude_cache_creation_input_tokens",
+                t.cache_write_5m,
+                Unit::Tokens,
+            )
+            .label("ttl", "5m"),
         );
         set.push(
-            m("claude_cache_creation_input_tokens", t.cache_write_1h, Unit::Tokens)
-                .label("ttl", "1h"),
+            m(
+                "claude_cache_creation_input_tokens",
+                t.cache_write_1h,
+                Unit::Tokens,
+            )
+            .label("ttl", "1h"),
         );
         set.push(m(
             "claude_web_search_requests",
@@ -205,7 +213,10 @@ mod tests {
 
     #[test]
     fn cents_convert_exactly() {
-        assert_eq!(cents_to_major("123.45").ok(), Decimal::from_str("1.2345").ok());
+        assert_eq!(
+            cents_to_major("123.45").ok(),
+            Decimal::from_str("1.2345").ok()
+        );
         assert_eq!(
             cents_to_major("123.78912").ok(),
             Decimal::from_str("1.2378912").ok()

@@ -45,7 +45,10 @@ impl ClaudeService {
     async fn fetch_usage(
         &self,
         window: &TimeWindow,
-    ) -> Result<(BTreeMap<String, metrics::ModelTotals>, Vec<metrics::ParsedCost>)> {
+    ) -> Result<(
+        BTreeMap<String, metrics::ModelTotals>,
+        Vec<metrics::ParsedCost>,
+    )> {
         let (usage, cost) =
             futures::future::join(self.client.usage(window), self.client.cost(window)).await;
         let totals = metrics::usage_by_model(&usage?);
@@ -81,13 +84,16 @@ impl BaseService for ClaudeService {
                 details
                     .checks
                     .push(SubCheck::skipped("admin_api", NEEDS_ADMIN_KEY));
-                message.push_str(" No admin_key is set, so token usage and cost will not be collected.");
+                message.push_str(
+                    " No admin_key is set, so token usage and cost will not be collected.",
+                );
             }
             Some(Ok(org)) => {
                 if let Some(id) = &org.id {
-                    details
-                        .extra
-                        .insert("organization_id".into(), serde_json::Value::from(id.clone()));
+                    details.extra.insert(
+                        "organization_id".into(),
+                        serde_json::Value::from(id.clone()),
+                    );
                 }
                 details.checks.push(SubCheck::passed(
                     "admin_api",
