@@ -190,6 +190,11 @@ impl ClaudeClient {
         for _ in 0..MAX_PAGES {
             let (page, _) = self.models_page(MODELS_PAGE_SIZE, after.as_deref()).await?;
             out.extend(page.data);
+            tracing::debug!(
+                models = out.len(),
+                more = page.has_more,
+                "anthropic models page"
+            );
             match (page.has_more, page.last_id) {
                 (true, Some(last)) if seen.insert(last.clone()) => after = Some(last),
                 (true, _) => return Err(stuck_cursor("/v1/models")),
@@ -241,6 +246,12 @@ impl ClaudeClient {
             }
             let (body, _): (ReportPage<R>, _) = client.get_json(path, &query).await?;
             rows.extend(body.data.into_iter().flat_map(|b| b.results));
+            tracing::debug!(
+                path,
+                rows = rows.len(),
+                more = body.has_more,
+                "anthropic report page"
+            );
             match (body.has_more, body.next_page) {
                 (true, Some(next)) if seen.insert(next.clone()) => page = Some(next),
                 (true, _) => return Err(stuck_cursor(path)),

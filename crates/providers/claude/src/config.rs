@@ -75,6 +75,12 @@ impl ClaudeConfig {
         })
     }
 
+    /// Add an organization Admin API key (enables usage and cost).
+    pub fn with_admin_key(mut self, admin_key: SecretString) -> Self {
+        self.admin_key = Some(admin_key);
+        self
+    }
+
     /// From validated values (the registry path).
     pub fn from_values(values: &ConfigValues) -> Result<Self> {
         Ok(ClaudeConfig {
