@@ -94,9 +94,14 @@ impl VendorErrors for ClaudeErrors {
                 };
                 default.with_hint(hint)
             }
-            (402, _) => default.with_kind(FailureKind::PermissionDenied).with_hint(
-                "Anthropic reports a billing problem (402 billing_error): check the payment details and credit balance in the Claude Console.",
-            ),
+            (402, _) => {
+                let said = self.vendor_message(response).unwrap_or_default();
+                default
+                    .with_kind(FailureKind::PermissionDenied)
+                    .with_message(format!(
+                        "Anthropic refused the request because of a billing problem (HTTP 402 {said}). Check the payment details and credit balance in the Claude Console."
+                    ))
+            }
             (404, KeyRole::Admin { .. }) => default.with_hint(
                 "The Admin API is unavailable for individual accounts and for Claude Platform on AWS organizations.",
             ),
@@ -108,10 +113,16 @@ impl VendorErrors for ClaudeErrors {
             ),
             (400, _) if etype.as_deref() == Some("invalid_request_error") => {
                 let msg = self.vendor_message(response).unwrap_or_default().to_ascii_lowercase();
-                if msg.contains("credit balance") || msg.contains("spend limit") || msg.contains("usage limit") {
-                    default.with_kind(FailureKind::PermissionDenied).with_hint(
-                        "The organization or workspace reached a spend limit or ran out of credits; raise the limit or add credits in the Claude Console.",
-                    )
+                if msg.contains("credit balance")
+                    || msg.contains("spend limit")
+                    || msg.contains("usage limit")
+                {
+                    let said = self.vendor_message(response).unwrap_or_default();
+                    default
+                        .with_kind(FailureKind::PermissionDenied)
+                        .with_message(format!(
+                            "Anthropic refused the request (HTTP 400 {said}): the organization or workspace reached a spend limit or ran out of credits. Raise the limit or add credits in the Claude Console."
+                        ))
                 } else {
                     default
                 }

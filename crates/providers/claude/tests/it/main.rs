@@ -426,6 +426,27 @@ async fn admin_key_in_the_api_key_field_gets_a_hint() {
 }
 
 #[tokio::test]
+async fn spend_limit_400_is_permission_denied() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/models"))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .set_body_raw(include_str!("fixtures/error_400.json"), "application/json"),
+        )
+        .mount(&server)
+        .await;
+    let report = service(&server, false).await.test_connection().await;
+    assert_eq!(report.failure, Some(FailureKind::PermissionDenied));
+    assert!(
+        report.message.contains("credit balance"),
+        "{}",
+        report.message
+    );
+    assert!(report.message.contains("add credits"), "{}", report.message);
+}
+
+#[tokio::test]
 async fn billing_error_402_is_permission_denied() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
