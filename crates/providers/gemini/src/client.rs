@@ -86,7 +86,11 @@ impl GeminiClient {
         for _ in 0..MAX_PAGES {
             let (page, _) = self.models_page(PAGE_SIZE, token.as_deref()).await?;
             out.extend(page.models);
-            tracing::debug!(models = out.len(), more = page.next_page_token.is_some(), "gemini models page");
+            tracing::debug!(
+                models = out.len(),
+                more = page.next_page_token.is_some(),
+                "gemini models page"
+            );
             match page.next_page_token.filter(|t| !t.is_empty()) {
                 None => return Ok(out),
                 Some(next) if seen.insert(next.clone()) => token = Some(next),
