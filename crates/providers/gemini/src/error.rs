@@ -129,24 +129,36 @@ impl VendorErrors for GeminiErrors {
                     .is_some_and(|m| m.contains("API key not valid")))
         {
             let why = if has("API_KEY_EXPIRED") {
-                "Google says the API key has expired"
+                "the API key has expired"
             } else {
-                "Google says the API key is not valid"
+                "the API key is not valid"
             };
-            return default.with_kind(FailureKind::InvalidCredentials).with_hint(format!(
-                "{why} (Gemini answers a bad key with HTTP 400). Create or copy a key in Google AI Studio (aistudio.google.com → Get API key) and set api_key."
-            ));
+            let said = self
+                .vendor_message(response)
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default();
+            let code = response.status.as_u16();
+            // Replace the generic "invalid request" wording: this is a credentials verdict.
+            return default
+                .with_kind(FailureKind::InvalidCredentials)
+                .with_message(format!(
+                    "Gemini rejected the credentials: {why} (HTTP {code}{said}; Gemini answers a bad key with 400, not 401). Create or copy a key in Google AI Studio (aistudio.google.com → Get API key) and set api_key."
+                ));
         }
         match (response.status.as_u16(), code) {
-            (400, "FAILED_PRECONDITION") => default
-                .with_kind(FailureKind::PermissionDenied)
-                .with_hint(
-                    "The free tier is not available in this region: enable billing for the key's project in Google AI Studio.",
-                ),
+            (400, "FAILED_PRECONDITION") => {
+                let said = self.vendor_message(response).unwrap_or_default();
+                default.with_kind(FailureKind::PermissionDenied).with_message(format!(
+                    "Gemini refused the request for this project (HTTP 400 {said}). The free tier is not available in every region: enable billing for the key's project in Google AI Studio."
+                ))
+            }
             (403, _) => {
                 let hint = if has("SERVICE_DISABLED") {
                     "The Generative Language API is disabled in the key's Google Cloud project: enable it (APIs & Services → Generative Language API) or use a key from AI Studio."
-                } else if reasons.iter().any(|r| r.starts_with("API_KEY_") && r.ends_with("_BLOCKED")) {
+                } else if reasons
+                    .iter()
+                    .any(|r| r.starts_with("API_KEY_") && r.ends_with("_BLOCKED"))
+                {
                     "The key's API restrictions do not allow the Generative Language API (or this client): allow generativelanguage.googleapis.com in the key's restrictions."
                 } else {
                     "Check that the key belongs to a project with the Generative Language API enabled and that its restrictions allow it."
