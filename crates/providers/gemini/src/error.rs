@@ -135,7 +135,7 @@ impl VendorErrors for GeminiErrors {
             };
             let said = self
                 .vendor_message(response)
-                .map(|m| format!(" ({m})"))
+                .map(|m| format!(": {m}"))
                 .unwrap_or_default();
             let code = response.status.as_u16();
             // Replace the generic "invalid request" wording: this is a credentials verdict.
