@@ -25,6 +25,10 @@ pub use opsdeck_core::*;
 /// Naming each crate here is also what links it: without a reference, a provider crate is not
 /// linked and its `inventory` registration silently disappears.
 pub mod providers {
+    #[cfg(feature = "claude")]
+    pub use opsdeck_provider_claude as claude;
+    #[cfg(feature = "gemini")]
+    pub use opsdeck_provider_gemini as gemini;
     #[cfg(feature = "github")]
     pub use opsdeck_provider_github as github;
     #[cfg(feature = "jira")]
@@ -35,6 +39,10 @@ pub mod providers {
 
 /// Ids of the providers enabled by Cargo features, sorted.
 pub const ENABLED_PROVIDERS: &[&str] = &[
+    #[cfg(feature = "claude")]
+    "claude",
+    #[cfg(feature = "gemini")]
+    "gemini",
     #[cfg(feature = "github")]
     "github",
     #[cfg(feature = "jira")]
