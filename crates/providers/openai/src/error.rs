@@ -301,7 +301,9 @@ mod tests {
     #[test]
     fn scopes_are_extracted() {
         assert_eq!(
-            missing_scope("You have insufficient permissions for this operation. Missing scopes: api.usage.read. Check that"),
+            missing_scope(
+                "You have insufficient permissions for this operation. Missing scopes: api.usage.read. Check that"
+            ),
             Some("api.usage.read".to_owned())
         );
         assert_eq!(missing_scope("nothing"), None);

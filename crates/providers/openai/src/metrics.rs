@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use opsdeck_core::domain::{CostLine, CostReport, Money, ModelUsage, TimeWindow, sum_by_currency};
+use opsdeck_core::domain::{CostLine, CostReport, ModelUsage, Money, TimeWindow, sum_by_currency};
 use opsdeck_core::rust_decimal::Decimal;
 use opsdeck_core::rust_decimal::prelude::ToPrimitive;
 use opsdeck_core::{Metric, MetricSet, Unit};
@@ -83,7 +83,12 @@ impl CostTotals {
                     .label("project_id", project.clone()),
             );
         }
-        for m in self.totals() {
+        let mut totals = self.totals();
+        if totals.is_empty() {
+            // No cost results means nothing was spent; OpenAI bills in USD.
+            totals.push(Money::new(Decimal::ZERO, "usd"));
+        }
+        for m in totals {
             let cur = m.currency.to_ascii_lowercase();
             set.push(
                 Metric::new("openai_cost_total", to_f64(m.amount), Unit::currency(&cur))
@@ -94,7 +99,9 @@ impl CostTotals {
 }
 
 /// Completions usage summed per model over a window.
-pub fn usage_by_model<'a>(results: impl IntoIterator<Item = &'a CompletionsResult>) -> Vec<ModelUsage> {
+pub fn usage_by_model<'a>(
+    results: impl IntoIterator<Item = &'a CompletionsResult>,
+) -> Vec<ModelUsage> {
     let mut by_model: BTreeMap<String, ModelUsage> = BTreeMap::new();
     for r in results {
         let model = label_or_none(r.model.as_deref());
@@ -120,9 +127,17 @@ pub fn push_usage_metrics(usage: &[ModelUsage], set: &mut MetricSet) {
             Metric::new(name, v as f64, unit).label("model", u.model.clone())
         };
         set.push(m("openai_input_tokens", u.input_tokens, Unit::Tokens));
-        set.push(m("openai_cached_input_tokens", u.cached_input_tokens, Unit::Tokens));
+        set.push(m(
+            "openai_cached_input_tokens",
+            u.cached_input_tokens,
+            Unit::Tokens,
+        ));
         set.push(m("openai_output_tokens", u.output_tokens, Unit::Tokens));
-        set.push(m("openai_requests", u.requests.unwrap_or(0), Unit::Requests));
+        set.push(m(
+            "openai_requests",
+            u.requests.unwrap_or(0),
+            Unit::Requests,
+        ));
     }
 }
 

@@ -99,7 +99,13 @@ impl OpenAiService {
             .map(str::to_owned)
             .or_else(|| self.config.organization.clone())
             .or_else(|| self.config.project.clone())
-            .unwrap_or_else(|| self.config.base_url.host_str().unwrap_or("OpenAI").to_owned())
+            .unwrap_or_else(|| {
+                self.config
+                    .base_url
+                    .host_str()
+                    .unwrap_or("OpenAI")
+                    .to_owned()
+            })
     }
 
     /// The metrics window: today (partial) and the previous whole UTC days.
@@ -287,7 +293,10 @@ fn push_models(set: &mut MetricSet, n: usize) {
 
 /// Say which half failed: the model count worked or was not the problem.
 fn admin_failed(e: Error, what: &str) -> Error {
-    let msg = format!("Collecting OpenAI {what} with admin_key failed: {}", e.message());
+    let msg = format!(
+        "Collecting OpenAI {what} with admin_key failed: {}",
+        e.message()
+    );
     e.with_message(msg)
 }
 
@@ -340,7 +349,10 @@ mod tests {
 
     #[test]
     fn report_query_covers_the_window_with_repeated_group_by() {
-        let end = Utc.timestamp_opt(1_764_374_400, 0).single().unwrap_or_default();
+        let end = Utc
+            .timestamp_opt(1_764_374_400, 0)
+            .single()
+            .unwrap_or_default();
         let w = TimeWindow {
             start: end - ChronoDuration::days(40),
             end,
