@@ -8,9 +8,9 @@
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
+use opsdeck_core::Result;
 use opsdeck_core::http::{HttpClient, HttpResponse};
 use opsdeck_core::rust_decimal::Decimal;
-use opsdeck_core::{Error, Result};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -174,11 +174,12 @@ pub async fn costs_probe(admin: &HttpClient, now: DateTime<Utc>) -> Result<HttpR
 }
 
 /// Fetch every page of an `/organization/*` report for `[start, end)`, following `next_page`.
+/// Returns the pages and, when it stopped before `has_more` turned false, why (for a note).
 pub async fn all_pages(
     admin: &HttpClient,
     path: &str,
     base_query: Vec<(&'static str, String)>,
-) -> Result<(Vec<Page>, bool)> {
+) -> Result<(Vec<Page>, Option<String>)> {
     let mut pages = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -192,21 +193,29 @@ pub async fn all_pages(
             .clone()
             .filter(|c| page.has_more && !c.is_empty());
         pages.push(page);
-        match next {
-            // A cursor that repeats would loop forever; treat it as the end.
-            Some(c) if cursor.as_deref() != Some(c.as_str()) => {
-                if pages.len() >= MAX_PAGES {
-                    tracing::warn!(path, pages = pages.len(), "page cap reached");
-                    return Ok((pages, true));
-                }
-                cursor = Some(c);
-            }
-            Some(_) => {
-                return Err(Error::invalid_response(format!(
-                    "OpenAI returned the same next_page cursor twice for {path}; stopping instead of looping."
-                )));
-            }
-            None => return Ok((pages, false)),
+        let Some(next) = next else {
+            return Ok((pages, None));
+        };
+        // A cursor that repeats would loop forever (mock servers that replay the spec's
+        // example do this); keep what we have and say so rather than fail or spin.
+        if cursor.as_deref() == Some(next.as_str()) {
+            tracing::warn!(path, "next_page repeated; stopping");
+            return Ok((
+                pages,
+                Some(format!(
+                    "{path}: the server repeated the same next_page cursor; stopped there, figures may be partial."
+                )),
+            ));
         }
+        if pages.len() >= MAX_PAGES {
+            tracing::warn!(path, pages = pages.len(), "page cap reached");
+            return Ok((
+                pages,
+                Some(format!(
+                    "{path}: stopped after {MAX_PAGES} pages; figures are partial."
+                )),
+            ));
+        }
+        cursor = Some(next);
     }
 }

@@ -35,14 +35,14 @@ pub struct OpenAiService {
 struct CostData {
     totals: CostTotals,
     skipped: usize,
-    capped: bool,
+    stopped_early: Option<String>,
 }
 
 /// Usage of a window plus what could not be counted.
 struct UsageData {
     models: Vec<ModelUsage>,
     skipped: usize,
-    capped: bool,
+    stopped_early: Option<String>,
 }
 
 impl OpenAiService {
@@ -121,26 +121,26 @@ impl OpenAiService {
 
     async fn fetch_costs(&self, admin: &HttpClient, window: TimeWindow) -> Result<CostData> {
         let query = report_query(window, 180, &["line_item", "project_id"]);
-        let (pages, capped) = client::all_pages(admin, "/organization/costs", query).await?;
+        let (pages, stopped_early) = client::all_pages(admin, "/organization/costs", query).await?;
         let (results, skipped) = client::results_of::<CostResult>(&pages, COSTS_OBJECT);
         let totals = CostTotals::from_results(results.iter().map(|(_, r)| r));
         Ok(CostData {
             skipped: skipped + totals.without_amount,
             totals,
-            capped,
+            stopped_early,
         })
     }
 
     async fn fetch_usage(&self, admin: &HttpClient, window: TimeWindow) -> Result<UsageData> {
         let query = report_query(window, 31, &["model"]);
-        let (pages, capped) =
+        let (pages, stopped_early) =
             client::all_pages(admin, "/organization/usage/completions", query).await?;
         let (results, skipped) =
             client::results_of::<CompletionsResult>(&pages, COMPLETIONS_OBJECT);
         Ok(UsageData {
             models: usage_by_model(results.iter().map(|(_, r)| r)),
             skipped,
-            capped,
+            stopped_early,
         })
     }
 }
@@ -165,17 +165,14 @@ fn report_query(
     q
 }
 
-fn incomplete_notes(set: &mut MetricSet, what: &str, skipped: usize, capped: bool) {
+fn incomplete_notes(set: &mut MetricSet, what: &str, skipped: usize, stopped: Option<&String>) {
     if skipped > 0 {
         set.note(format!(
             "{skipped} {what} result(s) of an unknown kind or without an amount were skipped."
         ));
     }
-    if capped {
-        set.note(format!(
-            "{what}: stopped after {} pages; figures are partial.",
-            client::MAX_PAGES
-        ));
+    if let Some(why) = stopped {
+        set.note(why.clone());
     }
 }
 
@@ -265,8 +262,18 @@ impl BaseService for OpenAiService {
             window.start.format("%Y-%m-%d"),
             window.end.format("%Y-%m-%d %H:%M")
         ));
-        incomplete_notes(&mut set, "cost", costs.skipped, costs.capped);
-        incomplete_notes(&mut set, "usage", usage.skipped, usage.capped);
+        incomplete_notes(
+            &mut set,
+            "cost",
+            costs.skipped,
+            costs.stopped_early.as_ref(),
+        );
+        incomplete_notes(
+            &mut set,
+            "usage",
+            usage.skipped,
+            usage.stopped_early.as_ref(),
+        );
         Ok(set)
     }
 

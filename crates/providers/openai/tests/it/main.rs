@@ -757,25 +757,30 @@ async fn cost_and_usage_verbs_cover_the_requested_window() {
 }
 
 #[tokio::test]
-async fn a_repeated_cursor_stops_instead_of_looping() {
+async fn a_repeated_cursor_stops_with_a_note_instead_of_looping() {
     let server = MockServer::start().await;
     models_mock(MODELS).mount(&server).await;
-    // Every page says "more, same cursor".
+    // Like a mock that replays the spec's example: every page says "more, same cursor".
     Mock::given(path("/organization/costs"))
         .respond_with(body(COSTS_1))
+        .expect(2)
         .mount(&server)
         .await;
     Mock::given(path("/organization/usage/completions"))
         .respond_with(body(USAGE_EMPTY))
         .mount(&server)
         .await;
-    let err = service_with(&server, admin())
+    let set = service_with(&server, admin())
         .collect_metrics()
         .await
-        .err()
-        .unwrap_or_else(|| panic!("expected an error"));
-    assert_eq!(err.kind(), FailureKind::InvalidResponse);
-    assert!(err.message().contains("next_page"), "{}", err.message());
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Both fetched pages counted, then a note instead of a third request.
+    assert_eq!(
+        metric(&set, "openai_cost_total", &[("currency", "usd")]),
+        Some(2.72)
+    );
+    let notes = set.notes.join("\n");
+    assert!(notes.contains("same next_page cursor"), "{notes}");
 }
 
 #[test]
@@ -805,4 +810,50 @@ fn config_debug_hides_keys() {
     )
     .unwrap_or_else(|e| panic!("{e}"));
     no_secrets(&format!("{cfg:?}"));
+}
+
+/// The response examples of openapi.yaml (the /models one minus its trailing comma, which makes
+/// the published example invalid JSON), served the way a mock that replays them would: every
+/// request gets the same body, so `has_more: true` never ends.
+#[tokio::test]
+async fn spec_examples_parse() {
+    let server = MockServer::start().await;
+    Mock::given(path("/models"))
+        .respond_with(body(include_str!("fixtures/spec_example_models.json")))
+        .mount(&server)
+        .await;
+    Mock::given(path("/organization/costs"))
+        .respond_with(body(include_str!("fixtures/spec_example_costs.json")))
+        .mount(&server)
+        .await;
+    Mock::given(path("/organization/usage/completions"))
+        .respond_with(body(include_str!(
+            "fixtures/spec_example_usage_completions.json"
+        )))
+        .mount(&server)
+        .await;
+    let svc = service_with(&server, admin());
+    let report = svc.test_connection().await;
+    assert_eq!(report.status, Status::Connected, "{}", report.message);
+    assert_eq!(report.details.checks[0].status, Status::Connected);
+    let set = svc
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(metric(&set, "openai_models_available", &[]), Some(3.0));
+    // The costs example has has_more: false and one 0.06 USD result.
+    assert_eq!(
+        metric(&set, "openai_cost_total", &[("currency", "usd")]),
+        Some(0.06)
+    );
+    // The usage example says has_more: true with a fixed cursor: two pages, then a note.
+    assert_eq!(
+        metric(&set, "openai_requests", &[("model", "none")]),
+        Some(10.0)
+    );
+    assert!(
+        set.notes.join(" ").contains("same next_page cursor"),
+        "{:?}",
+        set.notes
+    );
 }
