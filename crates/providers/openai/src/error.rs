@@ -107,24 +107,24 @@ fn parse(response: &HttpResponse) -> VendorError {
     }
 }
 
-/// Replace key-looking words (`sk-…`) with a placeholder: OpenAI echoes a masked key in 401
-/// messages, and even a masked key's tail does not belong in reports or logs.
+/// Replace key-looking tokens (`sk-…`, `sess-…`) with `[key]`: OpenAI echoes a masked key in
+/// 401 messages, and even a masked key's tail does not belong in reports or logs.
 pub fn mask_keys(text: &str) -> String {
-    text.split(' ')
-        .map(|w| {
-            if w.starts_with("sk-") || w.starts_with("sess-") {
-                let tail: String = w
-                    .chars()
-                    .rev()
-                    .take_while(|c| matches!(c, '.' | ',' | ';' | ')' | '"'))
-                    .collect();
-                format!("[key]{}", tail.chars().rev().collect::<String>())
-            } else {
-                w.to_owned()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    let is_key_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '*');
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        let at_word_start = out.chars().last().is_none_or(|p| !is_key_char(p));
+        if at_word_start && (rest.starts_with("sk-") || rest.starts_with("sess-")) {
+            let len = rest.find(|c: char| !is_key_char(c)).unwrap_or(rest.len());
+            out.push_str("[key]");
+            rest = &rest[len..];
+        } else {
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out
 }
 
 /// The scope named in "Missing scopes: api.usage.read." messages.
@@ -295,7 +295,11 @@ mod tests {
             mask_keys("Incorrect API key provided: sk-proj-****abcd. You can find"),
             "Incorrect API key provided: [key]. You can find"
         );
-        assert_eq!(mask_keys("no key here"), "no key here");
+        assert_eq!(
+            mask_keys("no key here, task-sk-1"),
+            "no key here, task-sk-1"
+        );
+        assert_eq!(mask_keys("key \"sk-abc_12*34\" end"), "key \"[key]\" end");
     }
 
     #[test]

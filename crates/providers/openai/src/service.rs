@@ -213,6 +213,12 @@ impl BaseService for OpenAiService {
                     (Some(_), None) => {
                         message.push_str(" admin_key can read usage and cost.");
                     }
+                    (Some(_), Some(kind)) if kind.is_temporary() => {
+                        message.push_str(
+                            " Whether admin_key can read usage and cost could not be checked now: ",
+                        );
+                        message.push_str(&check.message);
+                    }
                     (Some(_), Some(_)) => {
                         message.push_str(" Usage and cost collection will NOT work: ");
                         message.push_str(&check.message);

@@ -857,3 +857,23 @@ async fn spec_examples_parse() {
         set.notes
     );
 }
+
+#[tokio::test]
+async fn a_throttled_admin_check_is_undecided_not_broken() {
+    let server = MockServer::start().await;
+    models_mock(MODELS).mount(&server).await;
+    costs_probe_mock()
+        .respond_with(error(429, E429_RATE).insert_header("retry-after", "600"))
+        .mount(&server)
+        .await;
+    let report = service_with(&server, admin()).test_connection().await;
+    assert_eq!(report.status, Status::Connected, "{}", report.message);
+    let check = &report.details.checks[0];
+    assert_eq!(check.status, Status::Unknown);
+    assert_eq!(check.failure, Some(FailureKind::RateLimited));
+    assert!(
+        report.message.contains("could not be checked now"),
+        "{}",
+        report.message
+    );
+}
