@@ -33,6 +33,8 @@ pub mod providers {
     pub use opsdeck_provider_github as github;
     #[cfg(feature = "jira")]
     pub use opsdeck_provider_jira as jira;
+    #[cfg(feature = "openai")]
+    pub use opsdeck_provider_openai as openai;
     #[cfg(feature = "railway")]
     pub use opsdeck_provider_railway as railway;
 }
@@ -47,6 +49,8 @@ pub const ENABLED_PROVIDERS: &[&str] = &[
     "github",
     #[cfg(feature = "jira")]
     "jira",
+    #[cfg(feature = "openai")]
+    "openai",
     #[cfg(feature = "railway")]
     "railway",
 ];
