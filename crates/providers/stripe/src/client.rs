@@ -4,6 +4,9 @@
 //! Lists are `{"object":"list","data":[…],"has_more":bool}`; the next page is requested with
 //! `starting_after=<id of the last object>` (https://docs.stripe.com/api/pagination).
 
+use std::time::{Duration, Instant};
+
+use opsdeck_core::deadline;
 use opsdeck_core::http::HttpClient;
 use opsdeck_core::{Error, Result};
 use serde::Deserialize;
@@ -175,7 +178,15 @@ pub struct Paged<T> {
 /// Page size: Stripe's maximum.
 pub const PAGE_SIZE: &str = "100";
 
-/// Fetch every page of `path` with `query` (up to `max_pages`).
+/// Whether another page still fits before the caller's deadline, judging by the slowest page
+/// so far. Stopping early keeps a partial (noted) figure instead of losing everything to a
+/// timeout.
+fn another_page_fits(slowest: Duration) -> bool {
+    deadline::remaining().is_none_or(|left| left > slowest * 2 + Duration::from_millis(200))
+}
+
+/// Fetch every page of `path` with `query` (up to `max_pages`, and only while another page
+/// fits before the deadline).
 pub async fn list_all<T: DeserializeOwned + HasId>(
     http: &HttpClient,
     path: &str,
@@ -184,13 +195,19 @@ pub async fn list_all<T: DeserializeOwned + HasId>(
 ) -> Result<Paged<T>> {
     let mut items: Vec<T> = Vec::new();
     let mut cursor: Option<String> = None;
-    for _ in 0..max_pages {
+    let mut slowest = Duration::ZERO;
+    for page_no in 0..max_pages {
+        if page_no > 0 && !another_page_fits(slowest) {
+            break;
+        }
+        let started = Instant::now();
         let mut q: Vec<(&str, String)> = query.to_vec();
         q.push(("limit", PAGE_SIZE.to_owned()));
         if let Some(c) = &cursor {
             q.push(("starting_after", c.clone()));
         }
         let (page, _): (List<T>, _) = http.get_json(path, &q).await?;
+        slowest = slowest.max(started.elapsed());
         let next = page.data.last().map(|o| o.id().to_owned());
         let more = page.has_more;
         items.extend(page.data);

@@ -316,7 +316,7 @@ impl BaseService for StripeService {
             push_charges(&mut set, &charge_totals(&c.items));
             if c.truncated {
                 set.note(format!(
-                    "Only the newest {} charges of the last {REVENUE_DAYS} days were read; revenue figures are partial.",
+                    "Only the newest {} charges of the last {REVENUE_DAYS} days were read (page cap or time limit); revenue figures are partial.",
                     c.items.len()
                 ));
             }

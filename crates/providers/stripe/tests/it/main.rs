@@ -469,3 +469,55 @@ fn descriptor_declares_a_secret_key_and_the_billing_category() {
         json!("https://api.stripe.com")
     );
 }
+
+/// Answers every charges page with one new charge and `has_more: true`, slowly: an endless
+/// list.
+#[derive(Default)]
+struct EndlessCharges(std::sync::atomic::AtomicU64);
+
+impl opsdeck_testkit::wiremock::Respond for EndlessCharges {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let body = json!({"object": "list", "has_more": true, "url": "/v1/charges", "data": [{
+            "id": format!("ch_{n}"), "object": "charge", "amount": 100,
+            "amount_captured": 100, "amount_refunded": 0, "currency": "usd",
+            "status": "succeeded", "captured": true, "livemode": false}]});
+        ResponseTemplate::new(200)
+            .set_body_json(body)
+            .set_delay(std::time::Duration::from_millis(400))
+    }
+}
+
+#[tokio::test]
+async fn paging_stops_before_the_deadline_and_says_so() {
+    let server = MockServer::start().await;
+    mount_balance(&server, KEY).await;
+    Mock::given(method("GET"))
+        .and(path("/v1/charges"))
+        .respond_with(EndlessCharges::default())
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/subscriptions"))
+        .respond_with(ok("subscriptions_empty.json"))
+        .mount(&server)
+        .await;
+    let svc = service(&server, KEY);
+    let started = std::time::Instant::now();
+    let set = opsdeck_core::deadline::with_timeout(
+        std::time::Duration::from_millis(1500),
+        svc.collect_metrics(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(started.elapsed() < std::time::Duration::from_millis(1500));
+    assert!(
+        set.notes
+            .iter()
+            .any(|n| n.contains("revenue figures are partial")),
+        "{:?}",
+        set.notes
+    );
+    let gross = value(&set, "stripe_gross_volume_30d", Some(("currency", "usd")));
+    assert!(gross.is_some_and(|g| g >= 100.0), "{gross:?}");
+}
