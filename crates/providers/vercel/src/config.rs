@@ -20,7 +20,7 @@ pub const FIELDS: &[FieldSpec] = &[
     FieldSpec::new(
         "team_id",
         FieldKind::String,
-        "Team id (team_…) to act on; sent as the teamId query parameter on every request.",
+        "Team id (team_…) to act on; sent as the teamId query parameter on deployment, project and billing requests.",
     )
     .example("team_a1b2c3d4e5"),
     base_url_field("https://api.vercel.com", "Vercel REST API root."),

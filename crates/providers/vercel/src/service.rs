@@ -3,9 +3,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{SecondsFormat, TimeZone, Utc};
+use opsdeck_core::deadline;
 use opsdeck_core::domain::{CostLine, CostReport, Deployment, DeploymentState, Money, TimeWindow};
 use opsdeck_core::http::{HttpClient, HttpSettings};
 use opsdeck_core::rust_decimal::prelude::ToPrimitive;
@@ -34,7 +36,14 @@ pub struct VercelService {
     http: HttpClient,
 }
 
-/// Deployments listed over a window.
+/// Whether another page still fits before the caller's deadline, judging by the slowest page
+/// so far. Stopping early keeps a partial (noted) figure instead of losing everything to a
+/// timeout.
+fn another_page_fits(slowest: Duration) -> bool {
+    deadline::remaining().is_none_or(|left| left > slowest * 2 + Duration::from_millis(200))
+}
+
+/// Objects listed from a paged endpoint, and whether paging stopped early.
 struct Listed<T> {
     items: Vec<T>,
     truncated: bool,
@@ -68,7 +77,9 @@ impl VercelService {
     }
 
     async fn user(&self) -> Result<UserResponse> {
-        let (u, _) = self.http.get_json("/v2/user", &self.scoped(vec![])).await?;
+        // `/v2/user` takes no team parameter (vercel/sdk `userGetAuthUser`): the user is the
+        // token's owner whatever team it acts on.
+        let (u, _) = self.http.get_json("/v2/user", &[]).await?;
         Ok(u)
     }
 
@@ -89,7 +100,12 @@ impl VercelService {
         let since = window.start.timestamp_millis();
         let mut until = window.end.timestamp_millis();
         let mut items = Vec::new();
-        for _ in 0..MAX_PAGES {
+        let mut slowest = Duration::ZERO;
+        for page_no in 0..MAX_PAGES {
+            if page_no > 0 && !another_page_fits(slowest) {
+                break;
+            }
+            let started = Instant::now();
             let query = self.scoped(vec![
                 ("since", since.to_string()),
                 ("until", until.to_string()),
@@ -97,6 +113,7 @@ impl VercelService {
             ]);
             let (page, _): (DeploymentsPage, _) =
                 self.http.get_json("/v7/deployments", &query).await?;
+            slowest = slowest.max(started.elapsed());
             items.extend(page.deployments.into_iter().filter(|d| d.created >= since));
             let next = page
                 .pagination
@@ -122,7 +139,12 @@ impl VercelService {
     async fn list_projects(&self) -> Result<Listed<client::Project>> {
         let mut items = Vec::new();
         let mut from: Option<String> = None;
-        for _ in 0..MAX_PAGES {
+        let mut slowest = Duration::ZERO;
+        for page_no in 0..MAX_PAGES {
+            if page_no > 0 && !another_page_fits(slowest) {
+                break;
+            }
+            let started = Instant::now();
             let mut query = vec![("limit", PAGE_SIZE.to_owned())];
             if let Some(f) = &from {
                 query.push(("from", f.clone()));
@@ -131,6 +153,7 @@ impl VercelService {
                 .http
                 .get_json("/v10/projects", &self.scoped(query))
                 .await?;
+            slowest = slowest.max(started.elapsed());
             let empty = page.projects.is_empty();
             items.extend(page.projects);
             match page.pagination.next_cursor() {

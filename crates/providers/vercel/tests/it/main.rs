@@ -94,20 +94,19 @@ fn month_start_iso() -> String {
         .unwrap_or_default()
 }
 
-async fn mount_user(server: &MockServer, team: bool) {
-    let mut m = Mock::given(method("GET"))
+async fn mount_user(server: &MockServer) {
+    // `/v2/user` takes no teamId, with or without a team configured.
+    Mock::given(method("GET"))
         .and(path("/v2/user"))
-        .and(bearer());
-    m = if team {
-        m.and(query_param("teamId", TEAM))
-    } else {
-        m.and(has_no("teamId"))
-    };
-    m.respond_with(ok("user.json")).mount(server).await;
+        .and(bearer())
+        .and(has_no("teamId"))
+        .respond_with(ok("user.json"))
+        .mount(server)
+        .await;
 }
 
 fn mount_success(server: &MockServer) -> MountFuture<'_> {
-    Box::pin(mount_user(server, false))
+    Box::pin(mount_user(server))
 }
 
 async fn mount_deployments(server: &MockServer, team: bool) {
@@ -241,7 +240,7 @@ fn value(set: &MetricSet, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
 #[tokio::test]
 async fn probe_without_team_names_the_user() {
     let server = MockServer::start().await;
-    mount_user(&server, false).await;
+    mount_user(&server).await;
     let report = service(&server, false).test_connection().await;
     assert_eq!(report.status, Status::Connected, "{}", report.message);
     assert_eq!(report.identity.as_deref(), Some("janedoe"));
@@ -250,7 +249,7 @@ async fn probe_without_team_names_the_user() {
 #[tokio::test]
 async fn probe_with_team_names_the_team() {
     let server = MockServer::start().await;
-    mount_user(&server, true).await;
+    mount_user(&server).await;
     Mock::given(method("GET"))
         .and(path(format!("/v2/teams/{TEAM}")))
         .and(bearer())
@@ -313,7 +312,7 @@ async fn not_authorized_403_is_invalid_credentials() {
 #[tokio::test]
 async fn team_the_token_cannot_see_is_permission_denied() {
     let server = MockServer::start().await;
-    mount_user(&server, true).await;
+    mount_user(&server).await;
     Mock::given(method("GET"))
         .and(path(format!("/v2/teams/{TEAM}")))
         .respond_with(
@@ -527,4 +526,63 @@ fn team_id_is_checked_before_it_reaches_a_url() {
         Err(e) => e.to_string(),
     };
     assert!(err.contains("team_id"), "{err}");
+}
+
+/// Answers every deployments page with one deployment and a `next` cursor one minute before
+/// the requested `until`: an endless history.
+struct EndlessHistory;
+
+impl opsdeck_testkit::wiremock::Respond for EndlessHistory {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let until = param(req, "until")
+            .and_then(|u| u.parse::<i64>().ok())
+            .unwrap_or_default();
+        let (mut p1, _, _) = deployment_pages();
+        if let Some(list) = p1["deployments"].as_array_mut() {
+            list.truncate(1);
+            list[0]["created"] = json!(until - 1);
+        }
+        p1["pagination"]["next"] = json!(until - 60_000);
+        ResponseTemplate::new(200)
+            .set_body_json(p1)
+            .set_delay(std::time::Duration::from_millis(400))
+    }
+}
+
+#[tokio::test]
+async fn paging_stops_before_the_deadline_and_says_so() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v7/deployments"))
+        .respond_with(EndlessHistory)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v10/projects"))
+        .respond_with(ok("projects_page2.json"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/billing/charges"))
+        .respond_with(jsonl())
+        .mount(&server)
+        .await;
+    let svc = service(&server, false);
+    let started = std::time::Instant::now();
+    let set = opsdeck_core::deadline::with_timeout(
+        std::time::Duration::from_millis(1500),
+        svc.collect_metrics(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(started.elapsed() < std::time::Duration::from_millis(1500));
+    assert!(
+        set.notes
+            .iter()
+            .any(|n| n.contains("vercel_deployments_24h is partial")),
+        "{:?}",
+        set.notes
+    );
+    let ready = value(&set, "vercel_deployments_24h", &[("state", "ready")]);
+    assert!(ready.is_some_and(|n| n >= 1.0), "{ready:?}");
 }
