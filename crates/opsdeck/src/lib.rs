@@ -27,6 +27,8 @@ pub use opsdeck_core::*;
 pub mod providers {
     #[cfg(feature = "claude")]
     pub use opsdeck_provider_claude as claude;
+    #[cfg(feature = "datadog")]
+    pub use opsdeck_provider_datadog as datadog;
     #[cfg(feature = "gemini")]
     pub use opsdeck_provider_gemini as gemini;
     #[cfg(feature = "github")]
@@ -37,12 +39,18 @@ pub mod providers {
     pub use opsdeck_provider_openai as openai;
     #[cfg(feature = "railway")]
     pub use opsdeck_provider_railway as railway;
+    #[cfg(feature = "stripe")]
+    pub use opsdeck_provider_stripe as stripe;
+    #[cfg(feature = "vercel")]
+    pub use opsdeck_provider_vercel as vercel;
 }
 
 /// Ids of the providers enabled by Cargo features, sorted.
 pub const ENABLED_PROVIDERS: &[&str] = &[
     #[cfg(feature = "claude")]
     "claude",
+    #[cfg(feature = "datadog")]
+    "datadog",
     #[cfg(feature = "gemini")]
     "gemini",
     #[cfg(feature = "github")]
@@ -53,6 +61,10 @@ pub const ENABLED_PROVIDERS: &[&str] = &[
     "openai",
     #[cfg(feature = "railway")]
     "railway",
+    #[cfg(feature = "stripe")]
+    "stripe",
+    #[cfg(feature = "vercel")]
+    "vercel",
 ];
 
 /// A factory over every registered provider (see [`ServiceFactory::from_registry`]).
