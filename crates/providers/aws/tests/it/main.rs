@@ -1,0 +1,2 @@
+//! Integration tests (placeholder while the library compiles).
+use opsdeck_provider_aws as _;
