@@ -1,0 +1,1 @@
+//! Wiremock tests: exact requests and parsed results.
