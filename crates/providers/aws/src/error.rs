@@ -197,15 +197,17 @@ impl VendorErrors for AwsErrors {
                     format!("{p} is throttling requests ({said}).{wait}"),
                 )
             }
-            "DataUnavailableException" => (
-                FailureKind::ProviderError,
+            // Not retried: the data will not appear within this check, and every request
+            // costs money.
+            "DataUnavailableException" | "BillExpirationException" => (
+                FailureKind::NotFound,
                 format!(
                     "{p} has no data for this period yet ({said}). New accounts and newly enabled Cost Explorer need up to 24 hours."
                 ),
             ),
-            "BillExpirationException" | "InvalidNextTokenException" | "RequestChangedException" => {
+            "InvalidNextTokenException" | "RequestChangedException" => {
                 (
-                    FailureKind::ProviderError,
+                    FailureKind::InvalidResponse,
                     format!("{p} could not complete the cost query ({said}). Try again later."),
                 )
             }
