@@ -22,7 +22,9 @@ use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_sts::error::{DisplayErrorContext, SdkError};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use opsdeck_core::http::{HttpResponse, HttpSettings, Redactor, Vendor, classify_transport, execute};
+use opsdeck_core::http::{
+    HttpResponse, HttpSettings, Redactor, Vendor, classify_transport, execute,
+};
 use opsdeck_core::secrecy::ExposeSecret;
 use opsdeck_core::{Error, FailureKind, Result};
 use tokio::sync::OnceCell;
@@ -72,7 +74,10 @@ impl std::fmt::Debug for AwsClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AwsClient")
             .field("region", &self.config.region)
-            .field("base_url", &self.config.base_url.as_ref().map(|u| u.as_str()))
+            .field(
+                "base_url",
+                &self.config.base_url.as_ref().map(|u| u.as_str()),
+            )
             .field("static_keys", &self.config.keys.is_some())
             .field("profile", &self.config.profile)
             .finish_non_exhaustive()
@@ -261,7 +266,9 @@ where
                 timeout.as_secs_f64()
             ),
         )),
-        SdkError::DispatchFailure(_) => Err(classify_transport(vendor.name, &vendor.host, &err, timeout)),
+        SdkError::DispatchFailure(_) => {
+            Err(classify_transport(vendor.name, &vendor.host, &err, timeout))
+        }
         SdkError::ConstructionFailure(_) => Err(Error::invalid_config(format!(
             "Could not build the {} request: {}. Check region and base_url.",
             vendor.name,

@@ -192,8 +192,7 @@ pub async fn costs_by_service(
                     [] => "(no service)".to_owned(),
                     keys => keys.join(" / "),
                 };
-                let (amount, unit) =
-                    amount_of(group.metrics().and_then(|m| m.get(COST_METRIC)))?;
+                let (amount, unit) = amount_of(group.metrics().and_then(|m| m.get(COST_METRIC)))?;
                 if let Some(u) = unit
                     && !currency_seen
                 {

@@ -153,7 +153,9 @@ impl VendorErrors for AwsErrors {
                     "{p} refused the request as too old or too far in the future ({said}): this machine's clock is off by more than 15 minutes. Fix the system time."
                 ),
             ),
-            "AccessDenied" | "AccessDeniedException" | "NotAuthorized"
+            "AccessDenied"
+            | "AccessDeniedException"
+            | "NotAuthorized"
             | "UnauthorizedOperation"
                 if lower.contains("not enabled for cost explorer") =>
             {
@@ -164,7 +166,9 @@ impl VendorErrors for AwsErrors {
                     ),
                 )
             }
-            "AccessDenied" | "AccessDeniedException" | "NotAuthorized"
+            "AccessDenied"
+            | "AccessDeniedException"
+            | "NotAuthorized"
             | "UnauthorizedOperation" => {
                 let scp = if lower.contains("explicit deny") {
                     " An explicit deny (e.g. an Organizations service control policy) overrides any allow: ask the account administrator."
@@ -205,17 +209,17 @@ impl VendorErrors for AwsErrors {
                     "{p} has no data for this period yet ({said}). New accounts and newly enabled Cost Explorer need up to 24 hours."
                 ),
             ),
-            "InvalidNextTokenException" | "RequestChangedException" => {
-                (
-                    FailureKind::InvalidResponse,
-                    format!("{p} could not complete the cost query ({said}). Try again later."),
-                )
-            }
+            "InvalidNextTokenException" | "RequestChangedException" => (
+                FailureKind::InvalidResponse,
+                format!("{p} could not complete the cost query ({said}). Try again later."),
+            ),
             "ValidationException" | "ValidationError" | "InvalidParameterValue" => (
                 FailureKind::InvalidConfig,
                 format!("{p} rejected the request as invalid ({said})."),
             ),
-            "InternalFailure" | "InternalError" | "ServiceUnavailable"
+            "InternalFailure"
+            | "InternalError"
+            | "ServiceUnavailable"
             | "ServiceUnavailableException" => (
                 FailureKind::ProviderError,
                 format!(

@@ -39,7 +39,10 @@ pub fn to_metric_set(snap: &CostSnapshot, age: Option<Duration>, ttl: Duration) 
     let mtd_total = match &snap.month_to_date {
         Some(mtd) => {
             for (service, amount) in &mtd.by_service {
-                set.push(Metric::new(MONTH_TO_DATE, value(*amount), unit.clone()).label("service", service));
+                set.push(
+                    Metric::new(MONTH_TO_DATE, value(*amount), unit.clone())
+                        .label("service", service),
+                );
             }
             if mtd.by_service.is_empty() {
                 set.note("Cost Explorer reported no cost for this month so far.");
@@ -60,7 +63,11 @@ pub fn to_metric_set(snap: &CostSnapshot, age: Option<Duration>, ttl: Duration) 
             Decimal::ZERO
         }
     };
-    set.push(Metric::new(MONTH_TO_DATE_TOTAL, value(mtd_total), unit.clone()));
+    set.push(Metric::new(
+        MONTH_TO_DATE_TOTAL,
+        value(mtd_total),
+        unit.clone(),
+    ));
 
     let daily_unit = Unit::currency(&snap.daily_currency);
     for day in &snap.daily {
@@ -73,8 +80,16 @@ pub fn to_metric_set(snap: &CostSnapshot, age: Option<Duration>, ttl: Duration) 
     match &snap.forecast {
         Ok((rest, currency)) => {
             let funit = Unit::currency(currency);
-            set.push(Metric::new(FORECAST_REST_OF_MONTH, value(*rest), funit.clone()));
-            set.push(Metric::new(FORECAST_MONTH_END, value(mtd_total + *rest), funit));
+            set.push(Metric::new(
+                FORECAST_REST_OF_MONTH,
+                value(*rest),
+                funit.clone(),
+            ));
+            set.push(Metric::new(
+                FORECAST_MONTH_END,
+                value(mtd_total + *rest),
+                funit,
+            ));
         }
         Err(why) => set.note(format!("No month-end forecast: {why}")),
     }
@@ -99,9 +114,9 @@ pub fn to_metric_set(snap: &CostSnapshot, age: Option<Duration>, ttl: Duration) 
 
 fn humanize(d: Duration) -> String {
     let s = d.as_secs();
-    if s % 3600 == 0 && s > 0 {
+    if s.is_multiple_of(3600) && s > 0 {
         format!("{}h", s / 3600)
-    } else if s % 60 == 0 && s > 0 {
+    } else if s.is_multiple_of(60) && s > 0 {
         format!("{}m", s / 60)
     } else {
         format!("{s}s")

@@ -188,11 +188,7 @@ impl CostSource for AwsService {
             total,
             lines,
             estimated: costs.estimated,
-            cached_at: age.and_then(|a| {
-                chrono::Duration::from_std(a)
-                    .ok()
-                    .map(|a| fetched - a)
-            }),
+            cached_at: age.and_then(|a| chrono::Duration::from_std(a).ok().map(|a| fetched - a)),
         })
     }
 }

@@ -62,9 +62,16 @@ pub fn keyed_config(base: &str) -> Value {
 }
 
 /// Matches a SigV4 `Authorization` header for our key with the given scope.
-pub fn signed_for(region: &'static str, svc: &'static str) -> impl Fn(&Request) -> bool + Send + Sync + 'static {
+pub fn signed_for(
+    region: &'static str,
+    svc: &'static str,
+) -> impl Fn(&Request) -> bool + Send + Sync + 'static {
     move |req: &Request| {
-        let Some(auth) = req.headers.get("authorization").and_then(|v| v.to_str().ok()) else {
+        let Some(auth) = req
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+        else {
             return false;
         };
         auth.starts_with(&format!("AWS4-HMAC-SHA256 Credential={KEY_ID}/"))

@@ -63,8 +63,14 @@ fn mount_cost_explorer(server: &MockServer) -> MountFuture<'_> {
 
 fn sts_error(status: u16) -> ResponseTemplate {
     let (code, message) = match status {
-        401 => ("AuthFailure", "AWS was not able to validate the provided access credentials"),
-        403 => ("InvalidClientTokenId", "The security token included in the request is invalid"),
+        401 => (
+            "AuthFailure",
+            "AWS was not able to validate the provided access credentials",
+        ),
+        403 => (
+            "InvalidClientTokenId",
+            "The security token included in the request is invalid",
+        ),
         404 => ("NotFound", "The requested resource was not found"),
         429 => ("Throttling", "Rate exceeded"),
         _ => ("ServiceUnavailable", "Service is unable to handle request."),
@@ -79,7 +85,7 @@ fn sts_error(status: u16) -> ResponseTemplate {
 
 #[tokio::test]
 async fn conformance() {
-    Conformance::new("aws", |base| keyed_config(base))
+    Conformance::new("aws", keyed_config)
         .secret(SECRET)
         .secret(TOKEN)
         .success(mount_sts)

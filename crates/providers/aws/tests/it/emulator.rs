@@ -100,8 +100,13 @@ async fn start_moto(auth_after: Option<u32>) -> Option<Moto> {
 
 fn xml_text(body: &str, tag: &str) -> String {
     let open = format!("<{tag}>");
-    let start = body.find(&open).map(|i| i + open.len()).unwrap_or_else(|| panic!("no <{tag}> in {body}"));
-    let end = body[start..].find(&format!("</{tag}>")).unwrap_or_else(|| panic!("no </{tag}> in {body}"));
+    let start = body
+        .find(&open)
+        .map(|i| i + open.len())
+        .unwrap_or_else(|| panic!("no <{tag}> in {body}"));
+    let end = body[start..]
+        .find(&format!("</{tag}>"))
+        .unwrap_or_else(|| panic!("no </{tag}> in {body}"));
     body[start..start + end].to_owned()
 }
 
@@ -134,7 +139,8 @@ impl Moto {
     /// Create an IAM user allowed to read costs; returns its (key id, secret). Uses exactly
     /// three unauthenticated actions.
     async fn cost_reader(&self) -> (String, String) {
-        self.iam(&[("Action", "CreateUser"), ("UserName", "opsdeck")]).await;
+        self.iam(&[("Action", "CreateUser"), ("UserName", "opsdeck")])
+            .await;
         let key = self
             .iam(&[("Action", "CreateAccessKey"), ("UserName", "opsdeck")])
             .await;
@@ -154,14 +160,20 @@ impl Moto {
             ("PolicyDocument", &policy),
         ])
         .await;
-        (xml_text(&key, "AccessKeyId"), xml_text(&key, "SecretAccessKey"))
+        (
+            xml_text(&key, "AccessKeyId"),
+            xml_text(&key, "SecretAccessKey"),
+        )
     }
 
     /// Queue Cost Explorer GetCostAndUsage results.
     async fn seed_costs(&self, results: Vec<Value>) {
         let resp = self
             .http
-            .post(format!("{}/moto-api/static/ce/cost-and-usage-results", self.url))
+            .post(format!(
+                "{}/moto-api/static/ce/cost-and-usage-results",
+                self.url
+            ))
             .json(&json!({ "results": results }))
             .send()
             .await
@@ -212,7 +224,10 @@ async fn emulator_signed_probe_and_seeded_costs() {
     if days.has_month_to_date() {
         seeds.push(by_service(
             &days,
-            json!([group("Amazon Elastic Compute Cloud - Compute", "123.4567"), group("Amazon Simple Storage Service", "4.2")]),
+            json!([
+                group("Amazon Elastic Compute Cloud - Compute", "123.4567"),
+                group("Amazon Simple Storage Service", "4.2")
+            ]),
             Some("page-2"),
         ));
         seeds.push(by_service(&days, json!([group("AWS Lambda", "0.5")]), None));
@@ -228,27 +243,62 @@ async fn emulator_signed_probe_and_seeded_costs() {
         Some("arn:aws:iam::123456789012:user/opsdeck (account 123456789012)")
     );
 
-    let set = svc.collect_metrics().await.unwrap_or_else(|e| panic!("{e}"));
+    let set = svc
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     if days.has_month_to_date() {
         let cost = |s| value(&set, "aws_cost_month_to_date", Some(("service", s)));
-        assert!(approx(cost("Amazon Elastic Compute Cloud - Compute"), 123.4567), "{set:?}");
-        assert!(approx(cost("Amazon Simple Storage Service"), 4.2), "{set:?}");
+        assert!(
+            approx(cost("Amazon Elastic Compute Cloud - Compute"), 123.4567),
+            "{set:?}"
+        );
+        assert!(
+            approx(cost("Amazon Simple Storage Service"), 4.2),
+            "{set:?}"
+        );
         assert!(approx(cost("AWS Lambda"), 0.5), "{set:?}");
-        assert!(approx(value(&set, "aws_cost_month_to_date_total", None), 128.1567));
+        assert!(approx(
+            value(&set, "aws_cost_month_to_date_total", None),
+            128.1567
+        ));
     }
-    let daily: Vec<_> = set.metrics.iter().filter(|m| m.name == "aws_cost_daily").collect();
+    let daily: Vec<_> = set
+        .metrics
+        .iter()
+        .filter(|m| m.name == "aws_cost_daily")
+        .collect();
     assert_eq!(daily.len(), 7, "{set:?}");
-    assert!(approx(value(&set, "aws_cost_daily", Some(("date", &ymd(days.week_start)))), 1.25));
+    assert!(approx(
+        value(
+            &set,
+            "aws_cost_daily",
+            Some(("date", &ymd(days.week_start)))
+        ),
+        1.25
+    ));
     // moto does not implement GetCostForecast (HTTP 500): the costs still come, with a note.
     assert!(find(&set, "aws_cost_forecast_month_end", None).is_none());
     assert!(
-        set.notes.iter().any(|n| n.contains("No month-end forecast") && n.contains("HTTP 500")),
+        set.notes
+            .iter()
+            .any(|n| n.contains("No month-end forecast") && n.contains("HTTP 500")),
         "{:?}",
         set.notes
     );
 
-    let again = svc.collect_metrics().await.unwrap_or_else(|e| panic!("{e}"));
-    assert!(again.notes.iter().any(|n| n.contains("come from the cache")), "{:?}", again.notes);
+    let again = svc
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        again
+            .notes
+            .iter()
+            .any(|n| n.contains("come from the cache")),
+        "{:?}",
+        again.notes
+    );
 }
 
 #[tokio::test]
@@ -259,15 +309,37 @@ async fn emulator_rejects_a_wrong_secret_and_an_unknown_key() {
     let (key, secret) = moto.cost_reader().await;
 
     let wrong_secret = format!("{}x", &secret[..secret.len() - 1]);
-    let report = service(moto.config(&key, &wrong_secret)).test_connection().await;
+    let report = service(moto.config(&key, &wrong_secret))
+        .test_connection()
+        .await;
     assert_eq!(report.status, Status::Failed, "{}", report.message);
-    assert_eq!(report.failure, Some(FailureKind::InvalidCredentials), "{}", report.message);
-    assert!(report.message.contains("SignatureDoesNotMatch"), "{}", report.message);
+    assert_eq!(
+        report.failure,
+        Some(FailureKind::InvalidCredentials),
+        "{}",
+        report.message
+    );
+    assert!(
+        report.message.contains("SignatureDoesNotMatch"),
+        "{}",
+        report.message
+    );
     assert!(!report.message.contains(&wrong_secret));
 
-    let report = service(moto.config("AKIAUNKNOWNKEY000000", &secret)).test_connection().await;
-    assert_eq!(report.failure, Some(FailureKind::InvalidCredentials), "{}", report.message);
-    assert!(report.message.contains("InvalidClientTokenId"), "{}", report.message);
+    let report = service(moto.config("AKIAUNKNOWNKEY000000", &secret))
+        .test_connection()
+        .await;
+    assert_eq!(
+        report.failure,
+        Some(FailureKind::InvalidCredentials),
+        "{}",
+        report.message
+    );
+    assert!(
+        report.message.contains("InvalidClientTokenId"),
+        "{}",
+        report.message
+    );
 
     // The valid key still works: the failures above were about the credentials.
     let report = service(moto.config(&key, &secret)).test_connection().await;
@@ -280,7 +352,10 @@ async fn emulator_without_cost_data_reports_zero() {
         return;
     };
     let svc = service(moto.config("AKIAIOSFODNN7EXAMPLE", "any-secret-moto-accepts"));
-    let set = svc.collect_metrics().await.unwrap_or_else(|e| panic!("{e}"));
+    let set = svc
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(value(&set, "aws_cost_month_to_date_total", None), Some(0.0));
     assert!(find(&set, "aws_cost_daily", None).is_none(), "{set:?}");
 }
