@@ -339,3 +339,86 @@ fn credentials_failure(creds: &CredentialsError, err: &(dyn std::error::Error + 
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_sts::error::ConnectorError;
+
+    fn vendor() -> Vendor {
+        Vendor {
+            name: Api::Sts.name(),
+            host: "sts.eu-west-1.amazonaws.com".to_owned(),
+            errors: Arc::new(AwsErrors {
+                action: "sts:GetCallerIdentity",
+            }),
+            redactor: Redactor::default(),
+        }
+    }
+
+    fn dispatch(source: CredentialsError) -> SdkError<std::io::Error, SdkHttpResponse> {
+        SdkError::dispatch_failure(ConnectorError::other(Box::new(source), None))
+    }
+
+    #[test]
+    fn missing_credentials_say_what_was_tried() {
+        let err = from_sdk_error(
+            dispatch(CredentialsError::not_loaded(
+                "no credentials found in chain. Attempted: Environment, Profile",
+            )),
+            &vendor(),
+            Duration::from_secs(5),
+        )
+        .err()
+        .unwrap_or_else(|| Error::provider("no error"));
+        assert_eq!(err.kind(), FailureKind::InvalidConfig, "{err}");
+        assert!(
+            err.message().contains("No AWS credentials were found"),
+            "{err}"
+        );
+        assert!(err.message().contains("Attempted: Environment"), "{err}");
+    }
+
+    #[test]
+    fn credential_provider_failures_are_classified() {
+        let cases = [
+            (
+                CredentialsError::provider_error("the SSO session has expired"),
+                FailureKind::InvalidCredentials,
+            ),
+            (
+                CredentialsError::provider_timed_out(Duration::from_secs(5)),
+                FailureKind::Timeout,
+            ),
+            (
+                CredentialsError::invalid_configuration("profile `prod` not found"),
+                FailureKind::InvalidConfig,
+            ),
+        ];
+        for (source, kind) in cases {
+            let err = from_sdk_error(dispatch(source), &vendor(), Duration::from_secs(5))
+                .err()
+                .unwrap_or_else(|| Error::provider("no error"));
+            assert_eq!(err.kind(), kind, "{err}");
+        }
+    }
+
+    #[test]
+    fn connection_failures_are_unreachable() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        let err = from_sdk_error(
+            SdkError::<std::io::Error, SdkHttpResponse>::dispatch_failure(ConnectorError::io(
+                Box::new(io),
+            )),
+            &vendor(),
+            Duration::from_secs(5),
+        )
+        .err()
+        .unwrap_or_else(|| Error::provider("no error"));
+        assert_eq!(err.kind(), FailureKind::Unreachable, "{err}");
+        assert!(
+            err.message().contains("sts.eu-west-1.amazonaws.com"),
+            "{err}"
+        );
+    }
+}

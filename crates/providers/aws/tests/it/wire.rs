@@ -201,6 +201,26 @@ async fn sts_error_codes_map_to_actionable_failures() {
         assert_eq!(report.details.http_status, Some(*status), "{file}");
     }
 
+    // A 403 without any AWS code: GetCallerIdentity needs no permission, so the credentials
+    // were refused.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(403))
+        .mount(&server)
+        .await;
+    let report = service(keyed_config(&server.uri())).test_connection().await;
+    assert_eq!(
+        report.failure,
+        Some(FailureKind::InvalidCredentials),
+        "{}",
+        report.message
+    );
+    assert!(
+        report.message.contains("needs no permission"),
+        "{}",
+        report.message
+    );
+
     // Signing-region and clock problems are configuration, not credentials.
     for (code, message, needle) in [
         (
