@@ -87,7 +87,7 @@ fn sts_error(status: u16) -> ResponseTemplate {
 async fn conformance() {
     Conformance::new("aws", keyed_config)
         // Not the access key id: AWS treats it as an identifier (it is in every Authorization
-        // header) and the SDK prints it in its own TRACE-level logs (`Credentials` Debug, which
+        // header) and the SDK prints it in its own DEBUG/TRACE logs (`Credentials` Debug, which
         // redacts the secret and the session token). opsdeck still stores it write-only and
         // scrubs it from messages; docs/providers/aws.md says so.
         .secret(SECRET)
