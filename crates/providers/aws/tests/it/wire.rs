@@ -350,6 +350,28 @@ async fn metrics_follow_pages_and_parse_costs_exactly_then_come_from_the_cache()
 }
 
 #[tokio::test]
+async fn concurrent_collections_share_one_fetch() {
+    let server = MockServer::start().await;
+    let days = Days::now();
+    mount_cost_explorer(&server, &days, 1).await;
+    let svc = service(keyed_config(&server.uri()));
+    let (a, b) = tokio::join!(svc.collect_metrics(), svc.collect_metrics());
+    let (a, b) = (
+        a.unwrap_or_else(|e| panic!("{e}")),
+        b.unwrap_or_else(|e| panic!("{e}")),
+    );
+    let cached =
+        |s: &opsdeck_core::MetricSet| s.notes.iter().any(|n| n.contains("come from the cache"));
+    assert!(
+        cached(&a) != cached(&b),
+        "exactly one collection fetched: {:?} / {:?}",
+        a.notes,
+        b.notes
+    );
+    server.verify().await;
+}
+
+#[tokio::test]
 async fn a_zero_cache_ttl_asks_cost_explorer_every_time() {
     let server = MockServer::start().await;
     let days = Days::now();
