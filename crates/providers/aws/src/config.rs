@@ -63,7 +63,7 @@ pub const FIELDS: &[FieldSpec] = &[
     FieldSpec::new(
         "base_url",
         FieldKind::Url,
-        "Endpoint for every AWS call, for emulators such as LocalStack or moto. Default: the AWS endpoints (the region is then only used for signing).",
+        "Endpoint for every AWS call, for emulators such as LocalStack or moto; when set, the region is only used for signing. Default: the AWS endpoints.",
     )
     .example("http://127.0.0.1:5000"),
 ];
