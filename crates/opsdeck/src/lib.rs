@@ -71,6 +71,23 @@ pub const ENABLED_PROVIDERS: &[&str] = &[
     "vercel",
 ];
 
+/// Log directives every binary applies on top of `RUST_LOG`/`-v`: third-party SDK targets that
+/// print credential identifiers in their own DEBUG/TRACE output (the AWS SDK logs the resolved
+/// identity, including the access key id, and the SigV4 signing input) are capped at `info`, so
+/// that no log line at any level carries a configured secret.
+pub const QUIET_LOG_DIRECTIVES: &[&str] = &[
+    #[cfg(feature = "aws")]
+    "aws_smithy_runtime=info",
+    #[cfg(feature = "aws")]
+    "aws_smithy_runtime_api=info",
+    #[cfg(feature = "aws")]
+    "aws_sigv4=info",
+    #[cfg(feature = "aws")]
+    "aws_config=info",
+    #[cfg(feature = "aws")]
+    "aws_credential_types=info",
+];
+
 /// A factory over every registered provider (see [`ServiceFactory::from_registry`]).
 pub fn factory() -> Result<ServiceFactory, registry::RegistryError> {
     ServiceFactory::from_registry()
