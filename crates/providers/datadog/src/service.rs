@@ -243,6 +243,9 @@ impl BaseService for DatadogService {
             }
         };
         if monitors.is_none() && cost.is_none() {
+            // Datadog answers a rejected API key on these endpoints with the same 403 as a
+            // missing permission; only the validate endpoints tell the two apart.
+            self.probe().await?;
             return Err(Error::new(
                 FailureKind::PermissionDenied,
                 "The application key can read neither monitors nor usage cost; grant it monitors_read (and usage_read, billing_read for cost).",

@@ -110,21 +110,7 @@ fn parse(response: &HttpResponse) -> VendorError {
 /// Replace key-looking tokens (`sk-…`, `sess-…`) with `[key]`: OpenAI echoes a masked key in
 /// 401 messages, and even a masked key's tail does not belong in reports or logs.
 pub fn mask_keys(text: &str) -> String {
-    let is_key_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '*');
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(c) = rest.chars().next() {
-        let at_word_start = out.chars().last().is_none_or(|p| !is_key_char(p));
-        if at_word_start && (rest.starts_with("sk-") || rest.starts_with("sess-")) {
-            let len = rest.find(|c: char| !is_key_char(c)).unwrap_or(rest.len());
-            out.push_str("[key]");
-            rest = &rest[len..];
-        } else {
-            out.push(c);
-            rest = &rest[c.len_utf8()..];
-        }
-    }
-    out
+    opsdeck_core::http::mask_keys(text, &["sk-", "sess-"])
 }
 
 /// The scope named in "Missing scopes: api.usage.read." messages.

@@ -71,6 +71,13 @@ pub fn describe_permission(permission: &str) -> String {
 pub struct StripeErrors;
 
 impl VendorErrors for StripeErrors {
+    /// Stripe's 401 message echoes the key, masked but with its last four characters
+    /// ("Invalid API Key provided: sk_test_****…Aso0"): drop it entirely.
+    fn vendor_message(&self, response: &HttpResponse) -> Option<String> {
+        opsdeck_core::http::default_vendor_message(response)
+            .map(|m| opsdeck_core::http::mask_keys(&m, &["sk_", "rk_", "pk_"]))
+    }
+
     fn classify(&self, response: &HttpResponse, default: Error) -> Error {
         let body = parse(response);
         match default.kind() {

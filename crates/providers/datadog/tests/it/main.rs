@@ -391,6 +391,51 @@ async fn monitors_without_permission_are_a_note() {
 }
 
 #[tokio::test]
+async fn a_rejected_api_key_is_invalid_credentials_in_metrics_too() {
+    // Datadog answers every endpoint with the same 403 for a bad API key; metrics must not
+    // call that a missing permission.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/validate"))
+        .respond_with(error(403, "validate_forbidden.json"))
+        .mount(&server)
+        .await;
+    mount_monitors(&server, error(403, "forbidden.json")).await;
+    mount_cost(&server, error(403, "forbidden.json")).await;
+    let err = service(&server, true)
+        .collect_metrics()
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("expected an error"));
+    assert_eq!(
+        err.kind(),
+        FailureKind::InvalidCredentials,
+        "{}",
+        err.message()
+    );
+}
+
+#[tokio::test]
+async fn both_reads_forbidden_with_valid_keys_is_permission_denied() {
+    let server = MockServer::start().await;
+    mount_validate(&server, true).await;
+    mount_validate_keys(&server).await;
+    mount_monitors(&server, error(403, "forbidden.json")).await;
+    mount_cost(&server, error(403, "forbidden.json")).await;
+    let err = service(&server, true)
+        .collect_metrics()
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("expected an error"));
+    assert_eq!(
+        err.kind(),
+        FailureKind::PermissionDenied,
+        "{}",
+        err.message()
+    );
+}
+
+#[tokio::test]
 async fn verbs_return_monitor_summary_and_exact_cost() {
     let server = MockServer::start().await;
     mount_metrics(&server).await;
