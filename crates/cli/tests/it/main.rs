@@ -4,6 +4,7 @@
 mod basics;
 #[cfg(feature = "github")]
 mod github;
+mod providers;
 
 use assert_cmd::Command;
 
