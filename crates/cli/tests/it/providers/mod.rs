@@ -4,6 +4,22 @@
 //! twice, once with `RUST_LOG=trace` and once with `-vvv`, and no secret value may appear in
 //! stdout or stderr of either run.
 
+// With only some provider features on, some helpers have no user.
+#![cfg_attr(
+    not(all(
+        feature = "claude",
+        feature = "datadog",
+        feature = "gemini",
+        feature = "github",
+        feature = "jira",
+        feature = "openai",
+        feature = "railway",
+        feature = "stripe",
+        feature = "vercel"
+    )),
+    allow(dead_code)
+)]
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -12,8 +28,37 @@ use wiremock::{Match, Request};
 
 use crate::{json, opsdeck};
 
+#[cfg(feature = "claude")]
+mod claude;
+#[cfg(feature = "datadog")]
+mod datadog;
+#[cfg(feature = "gemini")]
+mod gemini;
 #[cfg(feature = "github")]
 mod github;
+#[cfg(feature = "jira")]
+mod jira;
+#[cfg(feature = "openai")]
+mod openai;
+#[cfg(feature = "railway")]
+mod railway;
+#[cfg(feature = "stripe")]
+mod stripe;
+#[cfg(feature = "vercel")]
+mod vercel;
+
+#[cfg(all(
+    feature = "claude",
+    feature = "datadog",
+    feature = "gemini",
+    feature = "github",
+    feature = "jira",
+    feature = "openai",
+    feature = "railway",
+    feature = "stripe",
+    feature = "vercel"
+))]
+mod all_at_once;
 
 /// What a provider module tells the harness: how to configure it against a mock.
 pub struct Provider {
