@@ -200,10 +200,8 @@ async fn bad_credentials_fail_with_exit_1() {
         .run("test", &[])
         .await
         .assert_failed(&PROVIDER.service(), "invalid_credentials");
-    let m = setup.run("metrics", &[]).await;
-    assert_eq!(m.code, 1, "{}", m.json);
-    assert_eq!(
-        m.entry(&PROVIDER.service())["error"]["failure"],
-        "invalid_credentials"
-    );
+    setup
+        .run("metrics", &[])
+        .await
+        .assert_metrics_failed(&PROVIDER.service(), "invalid_credentials");
 }

@@ -3,7 +3,7 @@
 //! active sprint (Agile API) for the metrics.
 
 use serde_json::json;
-use wiremock::matchers::{body_json, header, method, path, query_param};
+use wiremock::matchers::{any, body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::{Provider, USER_AGENT};
@@ -135,9 +135,8 @@ async fn metrics_count_issues_and_the_active_sprint() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rejected_token_fails_with_exit_1() {
     let server = MockServer::start().await;
-    // The site's answer to bad Basic credentials: 401 in plain text.
-    Mock::given(method("GET"))
-        .and(path("/rest/api/3/myself"))
+    // The site's answer to bad Basic credentials, on every endpoint: 401 in plain text.
+    Mock::given(any())
         .respond_with(
             ResponseTemplate::new(401)
                 .insert_header("www-authenticate", "Basic realm=\"protected-area\"")
@@ -145,9 +144,13 @@ async fn a_rejected_token_fails_with_exit_1() {
         )
         .mount(&server)
         .await;
-    PROVIDER
-        .setup(&server.uri())
+    let setup = PROVIDER.setup(&server.uri());
+    setup
         .run("test", &[])
         .await
         .assert_failed(&PROVIDER.service(), "invalid_credentials");
+    setup
+        .run("metrics", &[])
+        .await
+        .assert_metrics_failed(&PROVIDER.service(), "invalid_credentials");
 }

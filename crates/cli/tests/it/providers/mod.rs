@@ -125,8 +125,8 @@ impl Setup {
     }
 
     /// `opsdeck <command> --json --config <file> [names]`, once with `RUST_LOG=trace` and once
-    /// with `-vvv`. Asserts that no secret is printed and both runs exit alike; returns the
-    /// first run.
+    /// with `-vvv`, then once more as a table (no `--json`). Asserts that no secret is printed
+    /// and all runs exit alike; returns the first run.
     pub async fn run(&self, command: &str, names: &[&str]) -> Outcome {
         let config = self.config.clone();
         let env = self.env.clone();
@@ -134,19 +134,29 @@ impl Setup {
         let command = command.to_owned();
         let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
         tokio::task::spawn_blocking(move || {
-            let first = run_once(&config, &env, &secrets, &command, &names, Tracing::Env);
-            let second = run_once(&config, &env, &secrets, &command, &names, Tracing::Flag);
-            assert_eq!(
-                first.code, second.code,
-                "`{command}` exited differently with RUST_LOG=trace and with -vvv: {first:?} / {second:?}"
-            );
-            first
+            let run = |tracing, json| {
+                run_once(&config, &env, &secrets, &command, &names, tracing, json)
+            };
+            let (code, stdout, stderr) = run(Tracing::Env, true);
+            for (tracing, json) in [(Tracing::Flag, true), (Tracing::Env, false)] {
+                let (other, out, err) = run(tracing, json);
+                assert_eq!(
+                    code, other,
+                    "`{command}` exited {code} with RUST_LOG=trace --json but {other} with {tracing:?}, json {json}: {out}\n{err}"
+                );
+            }
+            Outcome {
+                code,
+                json: json(stdout.as_bytes()),
+                stderr,
+            }
         })
         .await
         .unwrap_or_else(|e| panic!("{e}"))
     }
 }
 
+/// One run: exit code, stdout, stderr, after checking that no secret was printed.
 fn run_once(
     config: &PathBuf,
     env: &[(String, String)],
@@ -154,15 +164,20 @@ fn run_once(
     command: &str,
     names: &[String],
     tracing: Tracing,
-) -> Outcome {
+    json: bool,
+) -> (i32, String, String) {
     let mut cmd = opsdeck();
     cmd.envs(env.iter().map(|(k, v)| (k, v)));
     match tracing {
         Tracing::Env => cmd.env("RUST_LOG", "trace"),
         Tracing::Flag => cmd.arg("-vvv"),
     };
+    cmd.arg(command);
+    if json {
+        cmd.arg("--json");
+    }
     let out = cmd
-        .args([command, "--json", "--timeout", "10", "--config"])
+        .args(["--timeout", "10", "--config"])
         .arg(config)
         .args(names)
         .output()
@@ -173,7 +188,7 @@ fn run_once(
         for (stream, text) in [("stdout", &stdout), ("stderr", &stderr)] {
             if let Some(line) = text.lines().find(|l| l.contains(secret.as_str())) {
                 panic!(
-                    "`opsdeck {command}` ({tracing:?}) printed the secret {secret:?} on {stream}: {line}"
+                    "`opsdeck {command}` ({tracing:?}, json {json}) printed the secret {secret:?} on {stream}: {line}"
                 );
             }
         }
@@ -183,11 +198,7 @@ fn run_once(
         stderr.contains("TRACE") || stderr.contains("DEBUG"),
         "`opsdeck {command}` ({tracing:?}) logged nothing at debug/trace level: {stderr}"
     );
-    Outcome {
-        code: out.status.code().unwrap_or(-1),
-        json: json(&out.stdout),
-        stderr,
-    }
+    (out.status.code().unwrap_or(-1), stdout, stderr)
 }
 
 impl Outcome {
@@ -218,6 +229,14 @@ impl Outcome {
         assert_eq!(e["status"], "failed", "{e}");
         assert_eq!(e["failure"], failure, "{e}");
         assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "{e}");
+    }
+
+    /// `opsdeck metrics`: exit 1 and `service` failed with `failure`, without samples.
+    pub fn assert_metrics_failed(&self, service: &str, failure: &str) {
+        assert_eq!(self.code, 1, "{}\n{}", self.json, self.stderr);
+        let e = self.entry(service);
+        assert_eq!(e["error"]["failure"], failure, "{e}");
+        assert_eq!(e["metrics"], serde_json::json!([]), "{e}");
     }
 
     /// `opsdeck metrics`: exit 0 and no error for `service`.

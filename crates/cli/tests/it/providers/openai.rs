@@ -188,7 +188,6 @@ async fn metrics_sum_costs_and_tokens_over_pages() {
 async fn an_incorrect_api_key_fails_with_exit_1() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .and(path("/models"))
         .respond_with(
             ResponseTemplate::new(401)
                 .set_body_raw(E401, "application/json")
@@ -196,9 +195,13 @@ async fn an_incorrect_api_key_fails_with_exit_1() {
         )
         .mount(&server)
         .await;
-    PROVIDER
-        .setup(&server.uri())
+    let setup = PROVIDER.setup(&server.uri());
+    setup
         .run("test", &[])
         .await
         .assert_failed(&PROVIDER.service(), "invalid_credentials");
+    setup
+        .run("metrics", &[])
+        .await
+        .assert_metrics_failed(&PROVIDER.service(), "invalid_credentials");
 }

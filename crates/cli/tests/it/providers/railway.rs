@@ -155,9 +155,13 @@ async fn an_unknown_project_token_fails_with_exit_1() {
         .respond_with(body(PROJECT_TOKEN_NOT_FOUND))
         .mount(&server)
         .await;
-    PROVIDER
-        .setup(&server.uri())
+    let setup = PROVIDER.setup(&server.uri());
+    setup
         .run("test", &[])
         .await
         .assert_failed(&PROVIDER.service(), "invalid_credentials");
+    setup
+        .run("metrics", &[])
+        .await
+        .assert_metrics_failed(&PROVIDER.service(), "invalid_credentials");
 }

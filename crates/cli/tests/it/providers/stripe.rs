@@ -159,9 +159,13 @@ async fn an_invalid_key_fails_with_exit_1() {
         .respond_with(ResponseTemplate::new(401).set_body_raw(E401, "application/json"))
         .mount(&server)
         .await;
-    PROVIDER
-        .setup(&server.uri())
+    let setup = PROVIDER.setup(&server.uri());
+    setup
         .run("test", &[])
         .await
         .assert_failed(&PROVIDER.service(), "invalid_credentials");
+    setup
+        .run("metrics", &[])
+        .await
+        .assert_metrics_failed(&PROVIDER.service(), "invalid_credentials");
 }

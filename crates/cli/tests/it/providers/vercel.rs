@@ -173,9 +173,13 @@ async fn a_rejected_token_fails_with_exit_1() {
         .respond_with(ResponseTemplate::new(403).set_body_raw(NOT_AUTHORIZED, "application/json"))
         .mount(&server)
         .await;
-    PROVIDER
-        .setup(&server.uri())
+    let setup = PROVIDER.setup(&server.uri());
+    setup
         .run("test", &[])
         .await
         .assert_failed(&PROVIDER.service(), "invalid_credentials");
+    setup
+        .run("metrics", &[])
+        .await
+        .assert_metrics_failed(&PROVIDER.service(), "invalid_credentials");
 }
