@@ -116,4 +116,26 @@ async fn all_providers_in_one_file_then_one_server_stops() {
     for (p, _) in &servers {
         assert_eq!(out.entry(&p.service())["status"], "connected", "{}", p.id);
     }
+
+    let metrics = setup.run("metrics", &[]).await;
+    assert_eq!(metrics.code, 1, "{}\n{}", metrics.json, metrics.stderr);
+    assert_eq!(
+        metrics.entry(&stopped.service())["error"]["failure"],
+        "unreachable",
+        "{}",
+        metrics.json
+    );
+    for (p, _) in &servers {
+        assert_eq!(
+            metrics.entry(&p.service())["error"],
+            serde_json::Value::Null,
+            "{}",
+            p.id
+        );
+    }
+
+    // Naming services runs only those, still sorted.
+    let out = setup.run("test", &["stripe-main", "claude-main"]).await;
+    assert_eq!(out.code, 0, "{}", out.json);
+    assert_eq!(services(&out), ["claude-main", "stripe-main"]);
 }
