@@ -25,6 +25,8 @@ pub use opsdeck_core::*;
 /// Naming each crate here is also what links it: without a reference, a provider crate is not
 /// linked and its `inventory` registration silently disappears.
 pub mod providers {
+    #[cfg(feature = "aws")]
+    pub use opsdeck_provider_aws as aws;
     #[cfg(feature = "claude")]
     pub use opsdeck_provider_claude as claude;
     #[cfg(feature = "datadog")]
@@ -47,6 +49,8 @@ pub mod providers {
 
 /// Ids of the providers enabled by Cargo features, sorted.
 pub const ENABLED_PROVIDERS: &[&str] = &[
+    #[cfg(feature = "aws")]
+    "aws",
     #[cfg(feature = "claude")]
     "claude",
     #[cfg(feature = "datadog")]
