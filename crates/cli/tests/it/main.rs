@@ -6,6 +6,18 @@ mod aws;
 mod basics;
 #[cfg(feature = "github")]
 mod github;
+#[cfg(any(
+    feature = "claude",
+    feature = "datadog",
+    feature = "gemini",
+    feature = "github",
+    feature = "jira",
+    feature = "openai",
+    feature = "railway",
+    feature = "stripe",
+    feature = "vercel"
+))]
+mod providers;
 
 use assert_cmd::Command;
 
