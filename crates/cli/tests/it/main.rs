@@ -2,6 +2,15 @@
 //! provider features) real runs against local mock servers. Nothing here reaches the internet.
 
 mod basics;
+#[cfg(all(
+    feature = "openai",
+    feature = "claude",
+    feature = "gemini",
+    feature = "github",
+    feature = "vercel",
+    feature = "datadog"
+))]
+mod cross;
 #[cfg(feature = "github")]
 mod github;
 
