@@ -224,8 +224,33 @@ fn problem_cell<T>(e: &CrossProviderEntry<T>) -> Cell {
     }
 }
 
+/// The entries worth a row, and a line naming the services whose provider does not offer the
+/// question at all (a GitHub service in `ai-usage`): listed once instead of a row each.
+fn split<T>(entries: &[CrossProviderEntry<T>]) -> (Vec<&CrossProviderEntry<T>>, String) {
+    let not_offered = opsdeck::Unavailable::not_offered().reason;
+    let (skipped, shown): (Vec<_>, Vec<_>) = entries
+        .iter()
+        .partition(|e| e.unavailable.as_deref() == Some(not_offered.as_ref()));
+    let note = if skipped.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\nNot offered by the provider of: {}",
+            skipped
+                .iter()
+                .map(|e| format!("{} ({})", e.service, e.provider))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    (shown, note)
+}
+
+const NOTHING_TO_ASK: &str = "No enabled services to ask.";
+const NO_ONE_CAN_ANSWER: &str = "None of the services can answer this.";
+
 /// "2 answered, 1 unavailable, 1 failed".
-fn tally<T>(entries: &[CrossProviderEntry<T>]) -> String {
+fn tally<T>(entries: &[&CrossProviderEntry<T>]) -> String {
     let answered = entries.iter().filter(|e| e.result.is_some()).count();
     let unavailable = entries.iter().filter(|e| e.unavailable.is_some()).count();
     let failed = entries.iter().filter(|e| e.error.is_some()).count();
@@ -248,7 +273,11 @@ fn total_lines<'a>(costs: impl IntoIterator<Item = &'a Money>) -> String {
 
 pub fn ai_usage_table(entries: &[CrossProviderEntry<AiUsage>], window: TimeWindow) -> String {
     if entries.is_empty() {
-        return "No enabled services to ask.".into();
+        return NOTHING_TO_ASK.into();
+    }
+    let (entries, note) = split(entries);
+    if entries.is_empty() {
+        return format!("{NO_ONE_CAN_ANSWER}{note}");
     }
     let mut t = table(&[
         "SERVICE",
@@ -260,7 +289,7 @@ pub fn ai_usage_table(entries: &[CrossProviderEntry<AiUsage>], window: TimeWindo
         "COST",
         "NOTE",
     ]);
-    for e in entries {
+    for &e in &entries {
         let mut row = vec![Cell::new(&e.service), Cell::new(&e.provider)];
         match &e.result {
             Some(u) => {
@@ -299,18 +328,22 @@ pub fn ai_usage_table(entries: &[CrossProviderEntry<AiUsage>], window: TimeWindo
             .flat_map(|c| c.total.iter()),
     );
     format!(
-        "AI usage, {}\n{t}\n{totals}\n{}",
+        "AI usage, {}\n{t}\n{totals}\n{}{note}",
         format_window(&window),
-        tally(entries)
+        tally(&entries)
     )
 }
 
 pub fn costs_table(entries: &[CrossProviderEntry<CostReport>], window: TimeWindow) -> String {
     if entries.is_empty() {
-        return "No enabled services to ask.".into();
+        return NOTHING_TO_ASK.into();
+    }
+    let (entries, note) = split(entries);
+    if entries.is_empty() {
+        return format!("{NO_ONE_CAN_ANSWER}{note}");
     }
     let mut t = table(&["SERVICE", "PROVIDER", "COST", "PERIOD", "NOTE"]);
-    for e in entries {
+    for &e in &entries {
         let mut row = vec![Cell::new(&e.service), Cell::new(&e.provider)];
         match &e.result {
             Some(r) => {
@@ -341,9 +374,9 @@ pub fn costs_table(entries: &[CrossProviderEntry<CostReport>], window: TimeWindo
             .flat_map(|r| r.total.iter()),
     );
     format!(
-        "Costs, {}\n{t}\n{totals}\n{}",
+        "Costs, {}\n{t}\n{totals}\n{}{note}",
         format_window(&window),
-        tally(entries)
+        tally(&entries)
     )
 }
 
@@ -373,7 +406,11 @@ pub fn deployments_table(
     window: TimeWindow,
 ) -> String {
     if entries.is_empty() {
-        return "No enabled services to ask.".into();
+        return NOTHING_TO_ASK.into();
+    }
+    let (entries, note) = split(entries);
+    if entries.is_empty() {
+        return format!("{NO_ONE_CAN_ANSWER}{note}");
     }
     let mut t = table(&[
         "SERVICE",
@@ -385,7 +422,7 @@ pub fn deployments_table(
         "URL / MESSAGE",
     ]);
     let mut by_state: std::collections::BTreeMap<&'static str, usize> = Default::default();
-    for e in entries {
+    for &e in &entries {
         match &e.result {
             Some(list) if list.is_empty() => {
                 t.add_row(vec![
@@ -427,10 +464,10 @@ pub fn deployments_table(
         .collect::<Vec<_>>()
         .join(", ");
     format!(
-        "Deployments, {}\n{t}\n{total} deployment(s){}{states}\n{}",
+        "Deployments, {}\n{t}\n{total} deployment(s){}{states}\n{}{note}",
         format_window(&window),
         if states.is_empty() { "" } else { ": " },
-        tally(entries)
+        tally(&entries)
     )
 }
 

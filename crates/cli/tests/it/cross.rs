@@ -385,6 +385,11 @@ base_url = "{datadog}"
 provider = "datadog"
 api_key = "{DD_API}"
 base_url = "{datadog}"
+
+[services.gh]
+provider = "github"
+token = "{GH_TOKEN}"
+base_url = "{datadog}"
 "#,
             vercel = vercel.uri(),
             datadog = datadog.uri(),
@@ -414,6 +419,8 @@ base_url = "{datadog}"
             .is_some_and(|s| s.contains("app_key")),
         "{na}"
     );
+    // GitHub has no cost at all: an entry in JSON, one note line in the table.
+    assert_one_of(entry(&v, "gh"), "unavailable");
 
     let r = run(&cfg, &["costs"]).await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
@@ -425,9 +432,11 @@ base_url = "{datadog}"
         "unavailable: Set app_key",
         "Total cost: 105.97 USD",
         "2 answered, 1 unavailable, 0 failed",
+        "Not offered by the provider of: gh (github)",
     ] {
         assert!(r.stdout.contains(want), "missing {want:?} in\n{}", r.stdout);
     }
+    assert!(!r.stdout.contains("does not offer"), "{}", r.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -548,4 +557,15 @@ async fn cross_commands_reject_bad_windows_unknown_names_and_bad_configs_with_ex
     let r = run(&cfg, &["ai-usage", "--since", "mtd", "--json"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_one_of(entry(&r.json(), "gem"), "unavailable");
+
+    // Nobody here deploys: the table says so instead of drawing an empty grid.
+    let r = run(&cfg, &["deployments"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("None of the services can answer this.")
+            && r.stdout
+                .contains("Not offered by the provider of: gem (gemini)"),
+        "{}",
+        r.stdout
+    );
 }
