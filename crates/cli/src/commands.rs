@@ -318,6 +318,19 @@ fn load_selected(factory: &ServiceFactory, args: &RunArgs) -> Result<ServiceMana
     Ok(manager)
 }
 
+/// Table mode: name the disabled services, which cross-provider questions do not ask.
+fn disabled_note(manager: &ServiceManager) {
+    let off: Vec<String> = manager
+        .services()
+        .into_iter()
+        .filter(|s| !s.enabled)
+        .map(|s| s.name)
+        .collect();
+    if !off.is_empty() {
+        println!("note: disabled, not asked: {}", off.join(", "));
+    }
+}
+
 /// 0 when every service answered or said why it cannot, 1 when any call failed.
 fn cross_exit<T>(entries: &[CrossProviderEntry<T>]) -> u8 {
     if entries.iter().any(|e| e.error.is_some()) {
@@ -338,6 +351,7 @@ async fn ai_usage(factory: &ServiceFactory, args: &CrossArgs) -> u8 {
         render::print_json(&entries);
     } else {
         println!("{}", render::ai_usage_table(&entries, window));
+        disabled_note(&manager);
     }
     cross_exit(&entries)
 }
@@ -353,6 +367,7 @@ async fn costs(factory: &ServiceFactory, args: &CrossArgs) -> u8 {
         render::print_json(&entries);
     } else {
         println!("{}", render::costs_table(&entries, window));
+        disabled_note(&manager);
     }
     cross_exit(&entries)
 }
@@ -368,6 +383,7 @@ async fn deployments(factory: &ServiceFactory, args: &CrossArgs) -> u8 {
         render::print_json(&entries);
     } else {
         println!("{}", render::deployments_table(&entries, window));
+        disabled_note(&manager);
     }
     cross_exit(&entries)
 }

@@ -301,7 +301,14 @@ async fn ai_usage_asks_only_the_named_services_and_unavailable_is_not_a_failure(
         .await;
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let (cfg, _servers) = ai_config(&dir, &down).await;
-    let names = ["openai-org", "claude-org", "gemini", "openai-project"];
+    // A named but disabled service is not asked either.
+    let names = [
+        "openai-org",
+        "claude-org",
+        "gemini",
+        "openai-project",
+        "openai-off",
+    ];
 
     let mut args = vec!["ai-usage", "--json"];
     args.extend(names);
@@ -327,6 +334,11 @@ async fn ai_usage_asks_only_the_named_services_and_unavailable_is_not_a_failure(
         assert!(r.stdout.contains(want), "missing {want:?} in\n{}", r.stdout);
     }
     assert!(!r.stdout.contains("openai-down"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("note: disabled, not asked: openai-off"),
+        "{}",
+        r.stdout
+    );
 }
 
 fn month_start() -> chrono::DateTime<Utc> {
