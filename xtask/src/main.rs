@@ -3,7 +3,8 @@
 //! - `ci`: what CI runs — fmt check, clippy with `-D warnings` on every target and feature, the
 //!   whole test suite, then `features`.
 //! - `features`: builds the facade and the CLI with no provider and with each provider feature
-//!   alone, so a provider never depends on another by accident. The provider list is read from
+//!   alone, and runs each provider's tests alone, so a provider never depends on another by
+//!   accident. The provider list is read from
 //!   the facade's Cargo.toml: nothing else lists providers.
 
 use std::path::{Path, PathBuf};

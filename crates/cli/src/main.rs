@@ -33,7 +33,7 @@ fn main() -> ExitCode {
 fn init_logging(verbose: u8) {
     use tracing_subscriber::EnvFilter;
     // RUST_LOG wins; otherwise -v/-vv/-vvv raise the level from the default `warn`.
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         EnvFilter::new(match verbose {
             0 => "warn",
             1 => "info",
@@ -41,6 +41,12 @@ fn init_logging(verbose: u8) {
             _ => "trace",
         })
     });
+    // Applied last so they win over RUST_LOG: these SDK targets log credential identifiers.
+    for directive in opsdeck::QUIET_LOG_DIRECTIVES {
+        if let Ok(d) = directive.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

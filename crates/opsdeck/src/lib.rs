@@ -25,6 +25,8 @@ pub use opsdeck_core::*;
 /// Naming each crate here is also what links it: without a reference, a provider crate is not
 /// linked and its `inventory` registration silently disappears.
 pub mod providers {
+    #[cfg(feature = "aws")]
+    pub use opsdeck_provider_aws as aws;
     #[cfg(feature = "claude")]
     pub use opsdeck_provider_claude as claude;
     #[cfg(feature = "datadog")]
@@ -47,6 +49,8 @@ pub mod providers {
 
 /// Ids of the providers enabled by Cargo features, sorted.
 pub const ENABLED_PROVIDERS: &[&str] = &[
+    #[cfg(feature = "aws")]
+    "aws",
     #[cfg(feature = "claude")]
     "claude",
     #[cfg(feature = "datadog")]
@@ -65,6 +69,23 @@ pub const ENABLED_PROVIDERS: &[&str] = &[
     "stripe",
     #[cfg(feature = "vercel")]
     "vercel",
+];
+
+/// Log directives every binary applies on top of `RUST_LOG`/`-v`: third-party SDK targets that
+/// print credential identifiers in their own DEBUG/TRACE output (the AWS SDK logs the resolved
+/// identity, including the access key id, and the SigV4 signing input) are capped at `info`, so
+/// that no log line at any level carries a configured secret.
+pub const QUIET_LOG_DIRECTIVES: &[&str] = &[
+    #[cfg(feature = "aws")]
+    "aws_smithy_runtime=info",
+    #[cfg(feature = "aws")]
+    "aws_smithy_runtime_api=info",
+    #[cfg(feature = "aws")]
+    "aws_sigv4=info",
+    #[cfg(feature = "aws")]
+    "aws_config=info",
+    #[cfg(feature = "aws")]
+    "aws_credential_types=info",
 ];
 
 /// A factory over every registered provider (see [`ServiceFactory::from_registry`]).

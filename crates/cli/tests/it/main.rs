@@ -1,6 +1,8 @@
 //! End-to-end tests of the `opsdeck` binary: JSON shapes, exit codes, config errors, and (with
 //! provider features) real runs against local mock servers. Nothing here reaches the internet.
 
+#[cfg(feature = "aws")]
+mod aws;
 mod basics;
 #[cfg(all(
     feature = "openai",
