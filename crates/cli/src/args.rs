@@ -26,6 +26,15 @@ pub enum Command {
     Test(RunArgs),
     /// Collect metrics concurrently (exit 0 all collected, 1 any error, 2 config error).
     Metrics(RunArgs),
+    /// AI token usage and cost over a window across every AI service, saying which cannot
+    /// (exit 0 all answered or unavailable, 1 any error, 2 config error). Default window: 30d.
+    AiUsage(CrossArgs),
+    /// Cost over a window across every service that reports it (exit codes as ai-usage).
+    /// Default window: month to date.
+    Costs(CrossArgs),
+    /// Deployments over a window across every service that lists them (exit codes as
+    /// ai-usage). Default window: 24h.
+    Deployments(CrossArgs),
 }
 
 #[derive(Debug, Args)]
@@ -86,6 +95,43 @@ pub struct RunArgs {
     pub timeout: f64,
 }
 
+/// A cross-provider question: the usual run flags plus the window.
+#[derive(Debug, Args)]
+pub struct CrossArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// The window, ending now: a duration such as 24h, 7d or 30d, or `mtd` for month to date
+    /// (UTC). Default: 30d for ai-usage, mtd for costs, 24h for deployments.
+    #[arg(long, value_name = "DURATION", value_parser = parse_since)]
+    pub since: Option<Since>,
+}
+
+/// How far back a cross-provider question looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Since {
+    /// From the first instant of the current UTC month.
+    MonthToDate,
+    /// This long before now.
+    Last(std::time::Duration),
+}
+
+/// The longest window accepted (vendors keep at most about a year of usage and cost).
+const MAX_SINCE: std::time::Duration = std::time::Duration::from_secs(366 * 86_400);
+
+fn parse_since(s: &str) -> Result<Since, String> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("mtd") || t.eq_ignore_ascii_case("month") {
+        return Ok(Since::MonthToDate);
+    }
+    let d = humantime::parse_duration(t).map_err(|_| {
+        format!("\"{s}\" is not a duration; use e.g. 24h, 7d, 30d, or mtd for month to date")
+    })?;
+    if d.is_zero() || d > MAX_SINCE {
+        return Err("the window must be longer than 0 and at most 366 days".into());
+    }
+    Ok(Since::Last(d))
+}
+
 fn parse_timeout(s: &str) -> Result<f64, String> {
     let v: f64 = s
         .parse()
@@ -94,5 +140,26 @@ fn parse_timeout(s: &str) -> Result<f64, String> {
         Ok(v)
     } else {
         Err("the timeout must be between 0 and 3600 seconds".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_accepts_durations_and_month_to_date() {
+        assert_eq!(
+            parse_since("24h"),
+            Ok(Since::Last(std::time::Duration::from_secs(86_400)))
+        );
+        assert_eq!(
+            parse_since("30d"),
+            Ok(Since::Last(std::time::Duration::from_secs(30 * 86_400)))
+        );
+        assert_eq!(parse_since("MTD"), Ok(Since::MonthToDate));
+        assert!(parse_since("0s").is_err());
+        assert!(parse_since("400d").is_err());
+        assert!(parse_since("yesterday").is_err());
     }
 }

@@ -5,9 +5,13 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use futures::StreamExt;
+use opsdeck::domain::TimeWindow;
+use opsdeck::manager::CrossProviderEntry;
 use opsdeck::{ConfigErrors, ManagerOptions, ServiceFactory, ServiceManager, Status};
 
-use crate::args::{Cli, Command, InitArgs, ProvidersArgs, ProvidersCommand, RunArgs};
+use crate::args::{
+    Cli, Command, CrossArgs, InitArgs, ProvidersArgs, ProvidersCommand, RunArgs, Since,
+};
 use crate::render;
 
 /// Everything connected / collected.
@@ -30,6 +34,9 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Providers(args) => providers(&factory, &args),
         Command::Test(args) => test(&factory, &args).await,
         Command::Metrics(args) => metrics(&factory, &args).await,
+        Command::AiUsage(args) => ai_usage(&factory, &args).await,
+        Command::Costs(args) => costs(&factory, &args).await,
+        Command::Deployments(args) => deployments(&factory, &args).await,
     }
 }
 
@@ -283,4 +290,100 @@ async fn metrics(factory: &ServiceFactory, args: &RunArgs) -> u8 {
     } else {
         EXIT_FAILED
     }
+}
+
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// The window a cross-provider question covers, ending now.
+fn window(since: Option<Since>, default: Since) -> TimeWindow {
+    match since.unwrap_or(default) {
+        Since::MonthToDate => TimeWindow::month_to_date(),
+        Since::Last(d) => TimeWindow::last(
+            // `--since` is capped at 366 days, which always fits.
+            chrono::Duration::from_std(d).unwrap_or_else(|_| chrono::Duration::days(366)),
+        ),
+    }
+}
+
+/// [`load`], keeping only the services named on the command line (all when none are).
+fn load_selected(factory: &ServiceFactory, args: &RunArgs) -> Result<ServiceManager, u8> {
+    let mut manager = load(factory, args)?;
+    if let Some(names) = selection(args) {
+        for name in manager.names() {
+            if !names.contains(&name) {
+                manager.remove(&name);
+            }
+        }
+    }
+    Ok(manager)
+}
+
+/// Table mode: name the disabled services, which cross-provider questions do not ask.
+fn disabled_note(manager: &ServiceManager) {
+    let off: Vec<String> = manager
+        .services()
+        .into_iter()
+        .filter(|s| !s.enabled)
+        .map(|s| s.name)
+        .collect();
+    if !off.is_empty() {
+        println!("note: disabled, not asked: {}", off.join(", "));
+    }
+}
+
+/// 0 when every service answered or said why it cannot, 1 when any call failed.
+fn cross_exit<T>(entries: &[CrossProviderEntry<T>]) -> u8 {
+    if entries.iter().any(|e| e.error.is_some()) {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }
+}
+
+async fn ai_usage(factory: &ServiceFactory, args: &CrossArgs) -> u8 {
+    let manager = match load_selected(factory, &args.run) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let window = window(args.since, Since::Last(30 * DAY));
+    let entries = manager.ai_usage(window).await;
+    if args.run.json {
+        render::print_json(&entries);
+    } else {
+        println!("{}", render::ai_usage_table(&entries, window));
+        disabled_note(&manager);
+    }
+    cross_exit(&entries)
+}
+
+async fn costs(factory: &ServiceFactory, args: &CrossArgs) -> u8 {
+    let manager = match load_selected(factory, &args.run) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let window = window(args.since, Since::MonthToDate);
+    let entries = manager.costs(window).await;
+    if args.run.json {
+        render::print_json(&entries);
+    } else {
+        println!("{}", render::costs_table(&entries, window));
+        disabled_note(&manager);
+    }
+    cross_exit(&entries)
+}
+
+async fn deployments(factory: &ServiceFactory, args: &CrossArgs) -> u8 {
+    let manager = match load_selected(factory, &args.run) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let window = window(args.since, Since::Last(DAY));
+    let entries = manager.deployments(window).await;
+    if args.run.json {
+        render::print_json(&entries);
+    } else {
+        println!("{}", render::deployments_table(&entries, window));
+        disabled_note(&manager);
+    }
+    cross_exit(&entries)
 }

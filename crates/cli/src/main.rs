@@ -1,7 +1,8 @@
 //! `opsdeck`: a thin command line over the opsdeck library. It parses arguments, loads
 //! `opsdeck.toml`, hands the services to `ServiceManager` and renders the results as tables
 //! for people or JSON for machines. Exit codes: 0 all connected/collected, 1 any failed or
-//! unknown, 2 configuration or usage error.
+//! unknown, 2 configuration or usage error. The cross-provider questions (`ai-usage`, `costs`,
+//! `deployments`) exit 0 when every service answered or said why it cannot, 1 when any failed.
 
 mod args;
 mod commands;

@@ -4,6 +4,15 @@
 #[cfg(feature = "aws")]
 mod aws;
 mod basics;
+#[cfg(all(
+    feature = "openai",
+    feature = "claude",
+    feature = "gemini",
+    feature = "github",
+    feature = "vercel",
+    feature = "datadog"
+))]
+mod cross;
 #[cfg(feature = "github")]
 mod github;
 #[cfg(any(
