@@ -142,16 +142,10 @@ async fn a_rejected_api_key_fails_with_exit_1() {
         .await
         .assert_failed(&PROVIDER.service(), "invalid_credentials");
     // Datadog answers the metrics endpoints with the same 403 for a bad API key as for a
-    // missing permission, and the provider reports it as permission_denied ("grant
-    // monitors_read"), not invalid_credentials as `opsdeck test` does (reported, not fixed
-    // here). What must hold either way: exit 1, an error, no samples.
+    // missing permission; metrics must still call it a rejected key, like `opsdeck test`.
     let m = setup.run("metrics", &[]).await;
     assert_eq!(m.code, 1, "{}", m.json);
     let e = m.entry(&PROVIDER.service());
-    assert!(
-        ["invalid_credentials", "permission_denied"]
-            .contains(&e["error"]["failure"].as_str().unwrap_or("")),
-        "{e}"
-    );
+    assert_eq!(e["error"]["failure"], "invalid_credentials", "{e}");
     assert_eq!(e["metrics"], serde_json::json!([]), "{e}");
 }

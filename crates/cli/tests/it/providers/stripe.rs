@@ -12,10 +12,9 @@ const KEY: &str = "sk_test_51OpsdeckE2eCliKey0123456789Aso0";
 pub const PROVIDER: Provider = Provider {
     id: "stripe",
     env: &[("OPSDECK_E2E_STRIPE_KEY", KEY)],
-    // Not checked: "Aso0", the key's last four characters. Stripe's 401 body echoes the key
-    // masked (`sk_test_****…Aso0`) and the provider repeats it unscrubbed, unlike the OpenAI
-    // provider, which replaces the masked key with `[key]` (reported, not fixed here).
-    secrets: &[KEY],
+    // "Aso0" is the key's last four characters: Stripe's 401 body echoes the key masked
+    // (`sk_test_****…Aso0`), and even that tail must not reach our output.
+    secrets: &[KEY, "Aso0"],
     block,
 };
 
