@@ -183,3 +183,86 @@ fn usage_errors_exit_2() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn providers_show_json_is_a_valid_json_schema_for_every_provider() {
+    for id in opsdeck::ENABLED_PROVIDERS {
+        let out = opsdeck()
+            .args(["providers", "show", id, "--json"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let schema = json(&out);
+        if let Err(e) = jsonschema::meta::validate(&schema) {
+            panic!("{id}: not a valid JSON Schema: {e}");
+        }
+        let validator = jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{id}: {e}"));
+        // A config made of each required field's example (or a placeholder) must validate,
+        // and an unknown field must not.
+        let mut config = serde_json::Map::new();
+        for (name, field) in schema["properties"].as_object().into_iter().flatten() {
+            let required = schema["required"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|x| x == name));
+            if required {
+                let value = field["examples"][0].clone();
+                let value = if value.is_null() {
+                    match field["type"].as_str() {
+                        Some("array") => serde_json::json!(["x"]),
+                        Some("integer") => serde_json::json!(1),
+                        Some("boolean") => serde_json::json!(true),
+                        _ if field["format"] == "uri" => serde_json::json!("https://example.com"),
+                        _ => serde_json::json!("placeholder"),
+                    }
+                } else {
+                    value
+                };
+                config.insert(name.clone(), value);
+            }
+            if field["x-secret"] == true {
+                assert_eq!(
+                    field["writeOnly"], true,
+                    "{id}.{name}: secrets must be writeOnly"
+                );
+            }
+        }
+        let instance = serde_json::Value::Object(config.clone());
+        if let Err(e) = validator.validate(&instance) {
+            panic!("{id}: a config of required examples does not validate: {e}\n{instance}");
+        }
+        config.insert("no_such_field".into(), serde_json::json!(1));
+        assert!(
+            !validator.is_valid(&serde_json::Value::Object(config)),
+            "{id}: unknown fields must be rejected"
+        );
+    }
+}
+
+#[cfg(feature = "github")]
+#[test]
+fn github_token_is_listed_as_secret() {
+    let out = opsdeck()
+        .args(["providers", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v = json(&out);
+    let gh = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["id"] == "github")
+        .unwrap_or_else(|| panic!("github not listed"));
+    let token = gh["fields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["name"] == "token")
+        .unwrap_or_else(|| panic!("no token field"));
+    assert_eq!(token["secret"], true);
+    assert_eq!(token["required"], true);
+}
