@@ -472,38 +472,67 @@ pub fn interpolate(
     }
 }
 
+/// A config file parsed as far as possible: the specs that could be read, and every problem.
+#[derive(Debug, Clone, Default)]
+pub struct ParsedConfig {
+    /// Services whose table could be read (possibly with problems in some fields).
+    pub specs: Vec<ServiceSpec>,
+    /// Every problem found so far.
+    pub problems: Vec<ConfigProblem>,
+    /// `(service, field)` pairs whose value could not be read (e.g. a missing `${VAR}`); later
+    /// checks must not also call them "missing".
+    pub unreadable: Vec<(String, String)>,
+}
+
 /// Parse an `opsdeck.toml` document into service specs. Interpolates `${VAR}` in every string
 /// with `env`. Checks the file's own structure (tables, `provider`, `tags`, `enabled`); provider
-/// fields are checked later by [`crate::ServiceFactory::validate`].
+/// fields are checked by [`crate::ServiceFactory::load_config`], which also merges both
+/// stages' problems into one report.
 pub fn parse_config_file(
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<ServiceSpec>, ConfigErrors> {
-    let doc: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| ConfigProblem::file(format!("not valid TOML: {e}")))?;
-    let mut problems = Vec::new();
-    let mut specs = Vec::new();
+    let parsed = parse_config_partial(text, env);
+    if parsed.problems.is_empty() {
+        Ok(parsed.specs)
+    } else {
+        Err(ConfigErrors {
+            problems: parsed.problems,
+        })
+    }
+}
 
+/// Like [`parse_config_file`], but keeps going: returns what could be read and every problem.
+pub fn parse_config_partial(text: &str, env: &dyn Fn(&str) -> Option<String>) -> ParsedConfig {
+    let mut out = ParsedConfig::default();
+    let doc: toml::Table = match text.parse() {
+        Ok(d) => d,
+        Err(e) => {
+            let e: toml::de::Error = e;
+            out.problems
+                .push(ConfigProblem::file(format!("not valid TOML: {e}")));
+            return out;
+        }
+    };
     for (key, value) in &doc {
         if key != "services" {
-            problems.push(ConfigProblem::file(format!(
+            out.problems.push(ConfigProblem::file(format!(
                 "unknown top-level key \"{key}\"; accepted: [services.NAME] tables"
             )));
             continue;
         }
         let Some(services) = value.as_table() else {
-            problems.push(ConfigProblem::file(
+            out.problems.push(ConfigProblem::file(
                 "\"services\" must be a table of [services.NAME] tables",
             ));
             continue;
         };
         for (name, table) in services {
             if let Err(msg) = check_service_name(name) {
-                problems.push(ConfigProblem::service(name, msg));
+                out.problems.push(ConfigProblem::service(name, msg));
             }
             let Some(table) = table.as_table() else {
-                problems.push(ConfigProblem::service(
+                out.problems.push(ConfigProblem::service(
                     name,
                     "must be a table ([services.NAME] followed by key = value lines)",
                 ));
@@ -512,22 +541,24 @@ pub fn parse_config_file(
             let json = match serde_json::to_value(table) {
                 Ok(Value::Object(map)) => map,
                 _ => {
-                    problems.push(ConfigProblem::service(name, "could not be read as a table"));
+                    out.problems
+                        .push(ConfigProblem::service(name, "could not be read as a table"));
                     continue;
                 }
             };
-            match spec_from_map(name, json, env) {
-                Ok(spec) => specs.push(spec),
-                Err(mut errs) => problems.append(&mut errs.problems),
+            let (spec, mut problems) = spec_from_map_partial(name, json, env);
+            for p in &problems {
+                if let (Some(s), Some(f)) = (&p.service, &p.field) {
+                    out.unreadable.push((s.clone(), f.clone()));
+                }
+            }
+            out.problems.append(&mut problems);
+            if let Some(spec) = spec {
+                out.specs.push(spec);
             }
         }
     }
-
-    if problems.is_empty() {
-        Ok(specs)
-    } else {
-        Err(ConfigErrors { problems })
-    }
+    out
 }
 
 /// Service names appear in URLs, metric labels and file keys: keep them simple.
@@ -555,6 +586,19 @@ pub fn spec_from_map(
     map: Map<String, Value>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<ServiceSpec, ConfigErrors> {
+    match spec_from_map_partial(name, map, env) {
+        (Some(spec), problems) if problems.is_empty() => Ok(spec),
+        (_, problems) => Err(ConfigErrors { problems }),
+    }
+}
+
+/// Like [`spec_from_map`], but returns the spec whenever the provider is known, leaving out the
+/// fields that had problems, together with those problems.
+pub fn spec_from_map_partial(
+    name: &str,
+    map: Map<String, Value>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> (Option<ServiceSpec>, Vec<ConfigProblem>) {
     let mut problems = Vec::new();
     let mut provider = None;
     let mut tags = Vec::new();
@@ -621,16 +665,14 @@ pub fn spec_from_map(
             "missing required field; every service names its provider, e.g. provider = \"github\"",
         ));
     }
-    match provider {
-        Some(provider) if problems.is_empty() => Ok(ServiceSpec {
-            name: name.to_owned(),
-            provider,
-            config: RawConfig(config),
-            tags,
-            enabled,
-        }),
-        _ => Err(ConfigErrors { problems }),
-    }
+    let spec = provider.map(|provider| ServiceSpec {
+        name: name.to_owned(),
+        provider,
+        config: RawConfig(config),
+        tags,
+        enabled,
+    });
+    (spec, problems)
 }
 
 fn interpolate_value(

@@ -263,6 +263,28 @@ pub fn default_vendor_message(response: &HttpResponse) -> Option<String> {
     (!text.is_empty() && text.len() <= 300 && !text.contains('<')).then(|| text.to_owned())
 }
 
+/// Replace key-looking words that start with one of `prefixes` (e.g. `sk_`, `sk-`) with `[key]`.
+/// Vendors echo masked keys in error messages ("Invalid API Key provided: sk_test_****…Aso0");
+/// even a masked key's tail does not belong in reports or logs, and the [`Redactor`] only knows
+/// whole secrets.
+pub fn mask_keys(text: &str, prefixes: &[&str]) -> String {
+    let is_key_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '*' | '…');
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        let at_word_start = out.chars().last().is_none_or(|p| !is_key_char(p));
+        if at_word_start && prefixes.iter().any(|p| rest.starts_with(p)) {
+            let len = rest.find(|c: char| !is_key_char(c)).unwrap_or(rest.len());
+            out.push_str("[key]");
+            rest = &rest[len..];
+        } else {
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out
+}
+
 fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_owned();
@@ -869,6 +891,18 @@ mod tests {
         assert!(parse_reset("2024-01-01T10:00Z").is_some());
         assert!(parse_reset("2024-01-01T10:00:00+00:00").is_some());
         assert!(parse_reset("soon").is_none());
+    }
+
+    #[test]
+    fn echoed_masked_keys_are_masked_whole() {
+        assert_eq!(
+            mask_keys(
+                "Invalid API Key provided: sk_test_****…Aso0.",
+                &["sk_", "rk_"]
+            ),
+            "Invalid API Key provided: [key]."
+        );
+        assert_eq!(mask_keys("task-sk_1 stays", &["sk_"]), "task-sk_1 stays");
     }
 
     #[test]

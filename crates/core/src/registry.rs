@@ -213,6 +213,35 @@ impl ServiceFactory {
         }
     }
 
+    /// Parse, interpolate and validate a whole `opsdeck.toml`, reporting every problem of every
+    /// stage at once (file structure, missing `${VAR}`s, provider fields, duplicate names).
+    pub fn load_config(
+        &self,
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> std::result::Result<Vec<ServiceSpec>, ConfigErrors> {
+        let parsed = crate::config::parse_config_partial(text, env);
+        let mut problems = parsed.problems;
+        for spec in &parsed.specs {
+            if let Err(e) = self.validate(spec) {
+                problems.extend(e.problems.into_iter().filter(|p| {
+                    // A field whose value could not be read is already reported; do not also
+                    // call it missing.
+                    !(p.message.starts_with("missing required field")
+                        && parsed.unreadable.iter().any(|(s, f)| {
+                            Some(s) == p.service.as_ref() && Some(f) == p.field.as_ref()
+                        }))
+                }));
+            }
+        }
+        if problems.is_empty() {
+            self.validate_all(&parsed.specs)?;
+            Ok(parsed.specs)
+        } else {
+            Err(ConfigErrors { problems })
+        }
+    }
+
     /// Validate and build one service. No network I/O.
     pub fn build(
         &self,
@@ -231,5 +260,106 @@ impl ServiceFactory {
             service: spec.name.clone(),
             source,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{Category, FieldKind, FieldSpec};
+
+    const FIELDS: &[FieldSpec] = &[
+        FieldSpec::new("token", FieldKind::String, "Token.")
+            .required()
+            .secret(),
+        FieldSpec::new("org", FieldKind::String, "Org."),
+    ];
+    const A: ProviderDescriptor = ProviderDescriptor {
+        id: "alpha",
+        name: "Alpha",
+        category: Category::Other,
+        description: "",
+        docs_url: "",
+        fields: FIELDS,
+    };
+    const B: ProviderDescriptor = ProviderDescriptor { id: "beta", ..A };
+    const BAD: ProviderDescriptor = ProviderDescriptor { id: "bad-id", ..A };
+
+    fn never(_: BuildContext) -> Result<Arc<dyn BaseService>> {
+        Err(crate::Error::invalid_config(
+            "test provider cannot be built",
+        ))
+    }
+
+    static REG_A: ProviderRegistration = ProviderRegistration {
+        descriptor: &A,
+        build: never,
+    };
+    static REG_A2: ProviderRegistration = ProviderRegistration {
+        descriptor: &A,
+        build: never,
+    };
+    static REG_B: ProviderRegistration = ProviderRegistration {
+        descriptor: &B,
+        build: never,
+    };
+    static REG_BAD: ProviderRegistration = ProviderRegistration {
+        descriptor: &BAD,
+        build: never,
+    };
+
+    #[test]
+    fn providers_are_sorted_and_duplicates_refused() {
+        let f =
+            ServiceFactory::from_registrations([&REG_B, &REG_A]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(f.ids(), ["alpha", "beta"]);
+        assert_eq!(
+            ServiceFactory::from_registrations([&REG_A, &REG_A2]).err(),
+            Some(RegistryError::DuplicateId("alpha"))
+        );
+        assert_eq!(
+            ServiceFactory::from_registrations([&REG_BAD]).err(),
+            Some(RegistryError::BadId("bad-id"))
+        );
+    }
+
+    #[test]
+    fn load_config_reports_every_stage_at_once() {
+        let f =
+            ServiceFactory::from_registrations([&REG_A, &REG_B]).unwrap_or_else(|e| panic!("{e}"));
+        let text = r#"
+            [services.one]
+            provider = "alpha"
+            token = "${MISSING}"
+            orgg = "x"
+
+            [services.two]
+            provider = "gamma"
+
+            [services.three]
+            provider = "beta"
+        "#;
+        let Err(errs) = f.load_config(text, &|_| None) else {
+            panic!("expected errors")
+        };
+        let got: Vec<String> = errs.problems.iter().map(ToString::to_string).collect();
+        assert_eq!(got.len(), 4, "{got:#?}");
+        assert!(got[0].starts_with("services.one.token: environment variable MISSING"));
+        assert!(
+            got.iter()
+                .any(|p| p.starts_with("services.one.orgg: unknown field")
+                    && p.contains("did you mean \"org\""))
+        );
+        assert!(got.iter().any(|p| p.starts_with(
+            "services.two.provider: unknown provider \"gamma\"; known providers: alpha, beta"
+        )));
+        assert!(
+            got.iter()
+                .any(|p| p.starts_with("services.three.token: missing required field"))
+        );
+        assert!(
+            !got.iter()
+                .any(|p| p.starts_with("services.one.token: missing"))
+        );
     }
 }

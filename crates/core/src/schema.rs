@@ -103,7 +103,8 @@ pub(crate) fn quoted_list(values: &[&str]) -> String {
 pub struct FieldSpec {
     /// Key in the config table / JSON object.
     pub name: &'static str,
-    /// Type of the value.
+    /// Type of the value (serialized flat: `"type": "string"`, plus `values`/`min`/`max`).
+    #[serde(flatten)]
     pub kind: FieldKind,
     /// Whether the field must be given (a field with a default is never required).
     pub required: bool,

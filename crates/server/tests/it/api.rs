@@ -414,3 +414,25 @@ async fn provisioned_services(db: Db) {
     assert_eq!(tested.body["status"], "connected", "{}", tested.text);
     app.finish().await;
 }
+
+/// Every provider enabled by Cargo features is registered in opsdeckd (a lost link anchor would
+/// silently drop one), plus the test-only `mock`.
+#[tokio::test]
+async fn every_enabled_provider_is_served() {
+    let Some(app) = spawn_app(Db::Sqlite).await else {
+        return;
+    };
+    let list = app.get("/api/v1/providers").await;
+    let ids: Vec<&str> = list
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    for id in opsdeck_server::opsdeck::ENABLED_PROVIDERS {
+        assert!(ids.contains(id), "{id} missing from {ids:?}");
+    }
+    assert!(ids.contains(&"mock"));
+    app.finish().await;
+}

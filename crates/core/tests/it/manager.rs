@@ -1,0 +1,191 @@
+//! ServiceManager: concurrency limit, per-service timeout, panic isolation, last report.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use opsdeck_core::manager::ServiceInfo;
+use opsdeck_core::{
+    BaseService, Category, Connected, FailureKind, ManagerOptions, MetricSet, ProviderDescriptor,
+    Result, ServiceManager, Status, async_trait,
+};
+
+const FAKE: ProviderDescriptor = ProviderDescriptor {
+    id: "fake",
+    name: "Fake",
+    category: Category::Other,
+    description: "",
+    docs_url: "",
+    fields: &[],
+};
+
+#[derive(Clone, Copy)]
+enum Behaviour {
+    Ok(Duration),
+    Hang,
+    Panic,
+}
+
+struct Fake {
+    behaviour: Behaviour,
+    in_flight: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
+}
+
+#[async_trait]
+impl BaseService for Fake {
+    fn descriptor(&self) -> &'static ProviderDescriptor {
+        &FAKE
+    }
+
+    async fn probe(&self) -> Result<Connected> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        let out = match self.behaviour {
+            Behaviour::Ok(d) => {
+                tokio::time::sleep(d).await;
+                Ok(Connected::new(Some("me".into()), "ok"))
+            }
+            Behaviour::Hang => {
+                std::future::pending::<()>().await;
+                Ok(Connected::default())
+            }
+            Behaviour::Panic => panic!("provider bug"),
+        };
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        out
+    }
+
+    async fn collect_metrics(&self) -> Result<MetricSet> {
+        self.probe().await.map(|_| MetricSet::new())
+    }
+}
+
+fn manager(
+    behaviours: &[(&str, Behaviour, bool)],
+    options: ManagerOptions,
+) -> (ServiceManager, Arc<AtomicUsize>) {
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let mut m = ServiceManager::new(options);
+    for (name, behaviour, enabled) in behaviours {
+        let info = ServiceInfo {
+            name: (*name).into(),
+            provider: "fake".into(),
+            tags: vec![],
+            enabled: *enabled,
+        };
+        let svc = Fake {
+            behaviour: *behaviour,
+            in_flight: in_flight.clone(),
+            peak: peak.clone(),
+        };
+        m.insert(info, Arc::new(svc))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    (m, peak)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_limit_is_honoured() {
+    let names: Vec<String> = (0..12).map(|i| format!("s{i:02}")).collect();
+    let specs: Vec<_> = names
+        .iter()
+        .map(|n| (n.as_str(), Behaviour::Ok(Duration::from_millis(60)), true))
+        .collect();
+    let (m, peak) = manager(
+        &specs,
+        ManagerOptions {
+            concurrency: 3,
+            timeout: Duration::from_secs(5),
+        },
+    );
+    let reports = m.test_all().await;
+    assert_eq!(reports.len(), 12);
+    assert!(reports.iter().all(|r| r.report.status == Status::Connected));
+    assert_eq!(
+        peak.load(Ordering::SeqCst),
+        3,
+        "peak concurrency must equal the limit"
+    );
+    let names_back: Vec<_> = reports.iter().map(|r| r.service.clone()).collect();
+    assert_eq!(names_back, names, "results are sorted by name");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hangs_and_panics_only_affect_their_own_service() {
+    let (m, _) = manager(
+        &[
+            ("good", Behaviour::Ok(Duration::from_millis(10)), true),
+            ("hangs", Behaviour::Hang, true),
+            ("panics", Behaviour::Panic, true),
+            ("off", Behaviour::Panic, false),
+        ],
+        ManagerOptions {
+            concurrency: 16,
+            timeout: Duration::from_millis(300),
+        },
+    );
+    let started = Instant::now();
+    let reports = m.test_all().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "a hung provider must not stall the run"
+    );
+    let by_name = |n: &str| {
+        reports
+            .iter()
+            .find(|r| r.service == n)
+            .map(|r| r.report.clone())
+            .unwrap_or_else(|| panic!("no report for {n}"))
+    };
+    assert_eq!(by_name("good").status, Status::Connected);
+    let hung = by_name("hangs");
+    assert_eq!(
+        (hung.status, hung.failure),
+        (Status::Failed, Some(FailureKind::Timeout))
+    );
+    let crashed = by_name("panics");
+    assert_eq!(
+        (crashed.status, crashed.failure),
+        (Status::Failed, Some(FailureKind::ProviderError))
+    );
+    let off = by_name("off");
+    assert_eq!((off.status, off.failure), (Status::Unknown, None));
+
+    // The last report per service is kept.
+    assert_eq!(
+        m.last_report("hangs").map(|r| r.failure),
+        Some(Some(FailureKind::Timeout))
+    );
+
+    // Metric collection has the same isolation.
+    let metrics = m.collect_all().await;
+    let err = |n: &str| {
+        metrics
+            .iter()
+            .find(|r| r.service == n)
+            .and_then(|r| r.error.clone())
+            .map(|e| e.failure)
+    };
+    assert_eq!(err("good"), None);
+    assert_eq!(err("hangs"), Some(FailureKind::Timeout));
+    assert_eq!(err("panics"), Some(FailureKind::ProviderError));
+}
+
+#[tokio::test]
+async fn cross_provider_questions_say_who_cannot_answer() {
+    let (m, _) = manager(
+        &[("good", Behaviour::Ok(Duration::ZERO), true)],
+        ManagerOptions::default(),
+    );
+    let usage = m
+        .ai_usage(opsdeck_core::domain::TimeWindow::month_to_date())
+        .await;
+    assert_eq!(usage.len(), 1);
+    assert!(usage[0].result.is_none());
+    assert_eq!(
+        usage[0].unavailable.as_deref(),
+        Some("this provider does not offer it")
+    );
+}

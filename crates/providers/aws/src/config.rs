@@ -1,0 +1,183 @@
+//! Typed configuration of one AWS service and the field declarations it is validated against.
+//!
+//! Credentials are optional: without static keys the AWS SDK's standard chain is used (env,
+//! profile files incl. SSO and `credential_process`, web identity, ECS, IMDS). The combinations
+//! that cannot work are refused here, before any network call.
+
+use std::fmt;
+use std::time::Duration;
+
+use opsdeck_core::secrecy::SecretString;
+use opsdeck_core::{ConfigValues, Error, FieldKind, FieldSpec, Result};
+use url::Url;
+
+/// Region used when none is configured.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// Default lifetime of cached Cost Explorer figures. Each Cost Explorer request costs $0.01
+/// and AWS refreshes cost data only a few times a day, so 6 h loses little and saves a lot.
+pub const DEFAULT_COST_CACHE_TTL: Duration = Duration::from_secs(6 * 3600);
+
+/// Config fields.
+pub const FIELDS: &[FieldSpec] = &[
+    FieldSpec::new(
+        "region",
+        FieldKind::String,
+        "AWS region for STS and request signing. Cost Explorer is always called in us-east-1.",
+    )
+    .default_value(DEFAULT_REGION)
+    .example("eu-west-1"),
+    FieldSpec::new(
+        "access_key_id",
+        FieldKind::String,
+        "Static access key id. Give it with secret_access_key, or leave both out to use the standard AWS credential chain (env, profile, SSO, web identity, IMDS).",
+    )
+    .secret()
+    .env("AWS_ACCESS_KEY_ID"),
+    FieldSpec::new(
+        "secret_access_key",
+        FieldKind::String,
+        "Static secret access key (with access_key_id).",
+    )
+    .secret()
+    .env("AWS_SECRET_ACCESS_KEY"),
+    FieldSpec::new(
+        "session_token",
+        FieldKind::String,
+        "Session token for temporary credentials (needs access_key_id and secret_access_key).",
+    )
+    .secret()
+    .env("AWS_SESSION_TOKEN"),
+    FieldSpec::new(
+        "profile",
+        FieldKind::String,
+        "Named profile from the shared AWS config/credentials files (cannot be combined with static keys).",
+    )
+    .example("prod"),
+    FieldSpec::new(
+        "cost_cache_ttl",
+        FieldKind::Duration,
+        "How long Cost Explorer figures are reused before asking AWS again (each request costs $0.01). 0s disables the cache.",
+    )
+    .default_value("6h"),
+    FieldSpec::new(
+        "base_url",
+        FieldKind::Url,
+        "Endpoint for every AWS call, for emulators such as LocalStack or moto; when set, the region is only used for signing. Default: the AWS endpoints.",
+    )
+    .example("http://127.0.0.1:5000"),
+];
+
+/// Static credentials from the config.
+#[derive(Clone)]
+pub struct StaticKeys {
+    /// Access key id.
+    pub access_key_id: SecretString,
+    /// Secret access key.
+    pub secret_access_key: SecretString,
+    /// Session token for temporary credentials.
+    pub session_token: Option<SecretString>,
+}
+
+impl fmt::Debug for StaticKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StaticKeys")
+            .field("access_key_id", &"[REDACTED]")
+            .field("secret_access_key", &"[REDACTED]")
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "[REDACTED]"),
+            )
+            .finish()
+    }
+}
+
+/// Configuration of one AWS service.
+#[derive(Debug, Clone)]
+pub struct AwsConfig {
+    /// Region for STS and signing.
+    pub region: String,
+    /// Static keys; `None` means the standard credential chain.
+    pub keys: Option<StaticKeys>,
+    /// Profile name for the credential chain.
+    pub profile: Option<String>,
+    /// Cost Explorer cache lifetime; zero disables the cache.
+    pub cost_cache_ttl: Duration,
+    /// Endpoint override for all AWS calls.
+    pub base_url: Option<Url>,
+}
+
+impl AwsConfig {
+    /// From validated values (the registry path). Refuses combinations that cannot work.
+    pub fn from_values(values: &ConfigValues) -> Result<Self> {
+        let region = values
+            .string("region")
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .unwrap_or(DEFAULT_REGION)
+            .to_owned();
+        if !region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(Error::invalid_config(format!(
+                "The region {region:?} is not an AWS region name; use e.g. \"us-east-1\" or \"eu-west-1\"."
+            )));
+        }
+        let id = values.secret("access_key_id").cloned();
+        let secret = values.secret("secret_access_key").cloned();
+        let token = values.secret("session_token").cloned();
+        let keys = match (id, secret) {
+            (Some(access_key_id), Some(secret_access_key)) => Some(StaticKeys {
+                access_key_id,
+                secret_access_key,
+                session_token: token,
+            }),
+            (None, None) if token.is_some() => {
+                return Err(Error::invalid_config(
+                    "session_token is set without access_key_id and secret_access_key; temporary credentials need all three.",
+                ));
+            }
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(Error::invalid_config(
+                    "access_key_id is set but secret_access_key is missing; give both, or neither to use the standard AWS credential chain.",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(Error::invalid_config(
+                    "secret_access_key is set but access_key_id is missing; give both, or neither to use the standard AWS credential chain.",
+                ));
+            }
+        };
+        let profile = values
+            .string("profile")
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned);
+        if keys.is_some() && profile.is_some() {
+            return Err(Error::invalid_config(
+                "Both static keys and a profile are configured; use one: the keys (access_key_id/secret_access_key) or the profile.",
+            ));
+        }
+        Ok(AwsConfig {
+            region,
+            keys,
+            profile,
+            cost_cache_ttl: values
+                .duration("cost_cache_ttl")
+                .unwrap_or(DEFAULT_COST_CACHE_TTL),
+            base_url: values.url("base_url").cloned(),
+        })
+    }
+
+    /// Every secret value, for scrubbing messages.
+    pub fn secrets(&self) -> Vec<SecretString> {
+        let Some(k) = &self.keys else {
+            return Vec::new();
+        };
+        let mut out = vec![k.access_key_id.clone(), k.secret_access_key.clone()];
+        out.extend(k.session_token.clone());
+        out
+    }
+}

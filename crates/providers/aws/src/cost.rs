@@ -1,0 +1,398 @@
+//! Cost Explorer queries and their cache.
+//!
+//! Every Cost Explorer request costs $0.01 (each page counts), and AWS refreshes cost data only
+//! a few times a day, so results are cached per service instance for `cost_cache_ttl`. The
+//! requests are made one after another in a fixed order (month-to-date by service, then daily
+//! totals, then the forecast): that keeps a collection at the minimum number of paid requests
+//! and makes the sequence deterministic, which the AWS emulator used in tests relies on.
+//!
+//! Amounts are decimal strings (`"123.4567891234"`) and are summed as exact decimals.
+
+use std::collections::{BTreeMap, HashMap};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_costexplorer::types::{
+    DateInterval, Granularity, GroupDefinition, GroupDefinitionType, Metric as CeMetric,
+    MetricValue,
+};
+use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
+use opsdeck_core::rust_decimal::Decimal;
+use opsdeck_core::{Error, Result};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use crate::client::{Api, AwsClient};
+
+/// The cost metric requested from Cost Explorer (what the bill shows before discounts are
+/// amortised).
+pub const COST_METRIC: &str = "UnblendedCost";
+
+/// Stop following `NextPageToken` after this many pages: each page costs money, and a
+/// by-service breakdown of one period never needs more than a handful.
+const MAX_PAGES: usize = 20;
+
+/// Cost of each AWS service over a period, summed over all result periods.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServiceCosts {
+    /// Service name (as Cost Explorer spells it) → amount.
+    pub by_service: BTreeMap<String, Decimal>,
+    /// Currency code reported by Cost Explorer (USD).
+    pub currency: String,
+    /// AWS marked at least one period as estimated.
+    pub estimated: bool,
+    /// Pages were left unread because of [`MAX_PAGES`].
+    pub truncated: bool,
+}
+
+impl ServiceCosts {
+    /// Sum over all services.
+    pub fn total(&self) -> Decimal {
+        self.by_service.values().copied().sum()
+    }
+}
+
+/// Total cost of one day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DailyCost {
+    /// The day (UTC).
+    pub date: NaiveDate,
+    /// Amount.
+    pub amount: Decimal,
+    /// AWS marked the figure as estimated.
+    pub estimated: bool,
+}
+
+/// Everything one metrics collection reports, as fetched at one moment.
+#[derive(Debug, Clone)]
+pub struct CostSnapshot {
+    /// When the figures were fetched.
+    pub fetched_at: DateTime<Utc>,
+    /// The UTC day the figures are for ("today" when fetched).
+    pub day: NaiveDate,
+    /// Month-to-date by service; `None` on the 1st, when the period is empty.
+    pub month_to_date: Option<ServiceCosts>,
+    /// The last 7 full days.
+    pub daily: Vec<DailyCost>,
+    /// Currency of the daily figures.
+    pub daily_currency: String,
+    /// Forecast from today to the end of the month, or why there is none.
+    pub forecast: std::result::Result<(Decimal, String), String>,
+}
+
+/// The UTC calendar days a snapshot covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Periods {
+    /// Today (UTC).
+    pub today: NaiveDate,
+    /// First day of this month.
+    pub month_start: NaiveDate,
+    /// First day of next month.
+    pub next_month: NaiveDate,
+    /// First of the last 7 full days.
+    pub week_start: NaiveDate,
+}
+
+impl Periods {
+    /// The periods for `today`.
+    pub fn for_day(today: NaiveDate) -> Self {
+        let month_start = today.with_day(1).unwrap_or(today);
+        let next_month = month_start
+            .checked_add_months(Months::new(1))
+            .unwrap_or(today);
+        let week_start = today
+            .checked_sub_days(chrono::Days::new(7))
+            .unwrap_or(today);
+        Periods {
+            today,
+            month_start,
+            next_month,
+            week_start,
+        }
+    }
+}
+
+fn ymd(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+fn interval(start: NaiveDate, end: NaiveDate) -> Result<DateInterval> {
+    DateInterval::builder()
+        .start(ymd(start))
+        .end(ymd(end))
+        .build()
+        .map_err(|e| Error::invalid_config(format!("bad Cost Explorer period: {e}")))
+}
+
+/// Parse a Cost Explorer amount exactly (plain or scientific notation).
+pub fn parse_amount(raw: &str) -> Result<Decimal> {
+    let raw = raw.trim();
+    Decimal::from_str(raw)
+        .or_else(|_| Decimal::from_scientific(raw))
+        .map_err(|_| {
+            Error::invalid_response(format!(
+                "AWS Cost Explorer returned an amount that is not a number: {raw:?}."
+            ))
+        })
+}
+
+fn amount_of(value: Option<&MetricValue>) -> Result<(Decimal, Option<String>)> {
+    match value {
+        Some(v) => {
+            let amount = match v.amount() {
+                Some(a) => parse_amount(a)?,
+                None => Decimal::ZERO,
+            };
+            Ok((amount, v.unit().map(str::to_owned)))
+        }
+        None => Ok((Decimal::ZERO, None)),
+    }
+}
+
+/// Cost per AWS service over `[start, end)`, following every page.
+pub async fn costs_by_service(
+    client: &AwsClient,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Result<ServiceCosts> {
+    let ce = client.ce().await?;
+    let period = interval(start, end)?;
+    let mut out = ServiceCosts {
+        currency: "USD".to_owned(),
+        ..ServiceCosts::default()
+    };
+    let mut token: Option<String> = None;
+    let mut currency_seen = false;
+    for page in 0.. {
+        if page == MAX_PAGES {
+            out.truncated = true;
+            break;
+        }
+        let resp = client
+            .call(Api::CostExplorer, "ce:GetCostAndUsage", || {
+                ce.get_cost_and_usage()
+                    .time_period(period.clone())
+                    .granularity(Granularity::Monthly)
+                    .metrics(COST_METRIC)
+                    .group_by(
+                        GroupDefinition::builder()
+                            .r#type(GroupDefinitionType::Dimension)
+                            .key("SERVICE")
+                            .build(),
+                    )
+                    .set_next_page_token(token.clone())
+                    .send()
+            })
+            .await?;
+        for result in resp.results_by_time() {
+            out.estimated |= result.estimated();
+            for group in result.groups() {
+                let name = match group.keys() {
+                    [] => "(no service)".to_owned(),
+                    keys => keys.join(" / "),
+                };
+                let (amount, unit) = amount_of(group.metrics().and_then(|m| m.get(COST_METRIC)))?;
+                if let Some(u) = unit
+                    && !currency_seen
+                {
+                    out.currency = u;
+                    currency_seen = true;
+                }
+                *out.by_service.entry(name).or_default() += amount;
+            }
+        }
+        token = resp
+            .next_page_token()
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Total cost of each day in `[start, end)`.
+pub async fn daily_totals(
+    client: &AwsClient,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Result<(Vec<DailyCost>, String)> {
+    let ce = client.ce().await?;
+    let period = interval(start, end)?;
+    let mut days: BTreeMap<NaiveDate, DailyCost> = BTreeMap::new();
+    let mut currency = "USD".to_owned();
+    let mut token: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let resp = client
+            .call(Api::CostExplorer, "ce:GetCostAndUsage", || {
+                ce.get_cost_and_usage()
+                    .time_period(period.clone())
+                    .granularity(Granularity::Daily)
+                    .metrics(COST_METRIC)
+                    .set_next_page_token(token.clone())
+                    .send()
+            })
+            .await?;
+        for result in resp.results_by_time() {
+            let Some(date) = result
+                .time_period()
+                .and_then(|p| NaiveDate::parse_from_str(p.start(), "%Y-%m-%d").ok())
+            else {
+                return Err(Error::invalid_response(
+                    "AWS Cost Explorer returned a daily result without a valid start date.",
+                ));
+            };
+            let (amount, unit) = amount_of(result.total().and_then(|t| t.get(COST_METRIC)))?;
+            if let Some(u) = unit {
+                currency = u;
+            }
+            let day = days.entry(date).or_insert(DailyCost {
+                date,
+                amount: Decimal::ZERO,
+                estimated: false,
+            });
+            day.amount += amount;
+            day.estimated |= result.estimated();
+        }
+        token = resp
+            .next_page_token()
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    Ok((days.into_values().collect(), currency))
+}
+
+/// Cost Explorer's mean forecast over `[start, end)` and its currency.
+pub async fn forecast(
+    client: &AwsClient,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Result<(Decimal, String)> {
+    let ce = client.ce().await?;
+    let period = interval(start, end)?;
+    let resp = client
+        .call(Api::CostExplorer, "ce:GetCostForecast", || {
+            ce.get_cost_forecast()
+                .time_period(period.clone())
+                .metric(CeMetric::UnblendedCost)
+                .granularity(Granularity::Monthly)
+                .send()
+        })
+        .await?;
+    let (amount, unit) = amount_of(resp.total())?;
+    Ok((amount, unit.unwrap_or_else(|| "USD".to_owned())))
+}
+
+/// Fetch a full snapshot for `today`.
+pub async fn fetch_snapshot(client: &AwsClient, today: NaiveDate) -> Result<CostSnapshot> {
+    let p = Periods::for_day(today);
+    // On the 1st the month-to-date period [1st, 1st) is empty, which Cost Explorer rejects.
+    let month_to_date = if p.month_start < p.today {
+        Some(costs_by_service(client, p.month_start, p.today).await?)
+    } else {
+        None
+    };
+    let (daily, daily_currency) = daily_totals(client, p.week_start, p.today).await?;
+    // The forecast is a bonus: new accounts have too little history for it
+    // (DataUnavailableException), and a missing ce:GetCostForecast must not hide the costs.
+    let forecast = forecast(client, p.today, p.next_month)
+        .await
+        .map_err(|e| e.message().to_owned());
+    Ok(CostSnapshot {
+        fetched_at: Utc::now(),
+        day: today,
+        month_to_date,
+        daily,
+        daily_currency,
+        forecast,
+    })
+}
+
+/// A cached value with the moment it was fetched.
+#[derive(Debug)]
+struct Entry<T> {
+    at: Instant,
+    value: Arc<T>,
+}
+
+/// Per-service cache. Lookups and fetches for one key are serialised, so concurrent
+/// collections of the same service pay for one set of requests, not several.
+#[derive(Debug)]
+pub struct Cache<K, T> {
+    ttl: Duration,
+    entries: Mutex<HashMap<K, Entry<T>>>,
+}
+
+impl<K: std::hash::Hash + Eq + Clone, T> Cache<K, T> {
+    /// A cache whose entries live `ttl` (zero: nothing is kept).
+    pub fn new(ttl: Duration) -> Self {
+        Cache {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The cached value for `key` with its age, or the result of `fetch` (stored on success).
+    pub async fn get_or_fetch<F, Fut>(&self, key: K, fetch: F) -> Result<(Arc<T>, Option<Duration>)>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let mut entries = self.entries.lock().await;
+        if let Some(e) = entries.get(&key) {
+            let age = e.at.elapsed();
+            if age < self.ttl {
+                return Ok((e.value.clone(), Some(age)));
+            }
+        }
+        // Older entries (other days, other windows) are of no further use.
+        entries.retain(|_, e| e.at.elapsed() < self.ttl);
+        let value = Arc::new(fetch().await?);
+        if !self.ttl.is_zero() {
+            entries.insert(
+                key,
+                Entry {
+                    at: Instant::now(),
+                    value: value.clone(),
+                },
+            );
+        }
+        Ok((value, None))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_cover_month_week_and_forecast() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default();
+        let p = Periods::for_day(d("2026-11-27"));
+        assert_eq!(p.month_start, d("2026-11-01"));
+        assert_eq!(p.next_month, d("2026-12-01"));
+        assert_eq!(p.week_start, d("2026-11-20"));
+        let p = Periods::for_day(d("2026-12-31"));
+        assert_eq!(p.next_month, d("2027-01-01"));
+        let p = Periods::for_day(d("2026-03-01"));
+        assert_eq!(p.month_start, p.today);
+        assert_eq!(p.week_start, d("2026-02-22"));
+    }
+
+    #[test]
+    fn amounts_are_exact() {
+        let a = parse_amount("123.4567891234").unwrap_or_default();
+        let b = parse_amount("0.0000000001").unwrap_or_default();
+        assert_eq!((a + b).to_string(), "123.4567891235");
+        assert_eq!(
+            parse_amount("1.5E-7").unwrap_or_default().to_string(),
+            "0.00000015"
+        );
+        assert!(parse_amount("n/a").is_err());
+    }
+}

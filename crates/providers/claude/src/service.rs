@@ -1,0 +1,223 @@
+//! The Claude service: connection test (API key, plus the Admin key when set), metrics, the AI
+//! category verb and the usage/cost abilities (available only with an Admin API key).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use opsdeck_core::domain::{AiModel, AiUsage, CostReport, TimeWindow};
+use opsdeck_core::http::HttpSettings;
+use opsdeck_core::status::SubCheck;
+use opsdeck_core::{
+    Ability, AiService, AiUsageSource, BaseService, BuildContext, Connected, CostSource, Metric,
+    MetricSet, ProviderDescriptor, ReportDetails, Result, Unavailable, Unit,
+};
+
+use crate::client::{ClaudeClient, day_bounds};
+use crate::config::ClaudeConfig;
+use crate::error::anthropic_rate_limit;
+use crate::metrics;
+
+/// Why usage and cost are unavailable without an Admin key (shown in capabilities and notes).
+const NEEDS_ADMIN_KEY: &str = "Token usage and cost need an Anthropic Admin API key: set admin_key (sk-ant-admin…). Only organization admins can create one (Claude Console → Settings → Admin keys); individual accounts have no Admin API.";
+
+/// One configured Claude (Anthropic API) service.
+#[derive(Debug)]
+pub struct ClaudeService {
+    client: ClaudeClient,
+}
+
+impl ClaudeService {
+    /// Build from a registry context (no I/O).
+    pub fn build(ctx: BuildContext) -> Result<Arc<dyn BaseService>> {
+        let config = ClaudeConfig::from_values(&ctx.config)?;
+        Ok(Arc::new(Self::new(&config, &ctx.http)?))
+    }
+
+    /// Build from a typed config (library use). No I/O.
+    pub fn new(config: &ClaudeConfig, http: &HttpSettings) -> Result<Self> {
+        Ok(ClaudeService {
+            client: ClaudeClient::new(config, http)?,
+        })
+    }
+
+    /// Usage rows summed per model and parsed cost rows over `window`, fetched concurrently.
+    async fn fetch_usage(
+        &self,
+        window: &TimeWindow,
+    ) -> Result<(
+        BTreeMap<String, metrics::ModelTotals>,
+        Vec<metrics::ParsedCost>,
+    )> {
+        let (usage, cost) =
+            futures::future::join(self.client.usage(window), self.client.cost(window)).await;
+        let totals = metrics::usage_by_model(&usage?);
+        let costs = metrics::parse_costs(&cost?)?;
+        Ok((totals, costs))
+    }
+}
+
+#[async_trait]
+impl BaseService for ClaudeService {
+    fn descriptor(&self) -> &'static ProviderDescriptor {
+        &crate::DESCRIPTOR
+    }
+
+    async fn probe(&self) -> Result<Connected> {
+        let models = self.client.models_page(1, None);
+        let (models, org) = if self.client.has_admin() {
+            let (m, o) = futures::future::join(models, self.client.organization()).await;
+            (m, Some(o))
+        } else {
+            (models.await, None)
+        };
+        // The API key decides the status; the Admin key only decides whether usage/cost work.
+        let (_, response) = models?;
+        let mut details = ReportDetails {
+            rate_limit: anthropic_rate_limit(&response),
+            ..ReportDetails::default()
+        };
+        let mut identity = None;
+        let mut message = "Anthropic accepted the API key (the Models API answered).".to_owned();
+        match org {
+            None => {
+                details
+                    .checks
+                    .push(SubCheck::skipped("admin_api", NEEDS_ADMIN_KEY));
+                message.push_str(
+                    " No admin_key is set, so token usage and cost will not be collected.",
+                );
+            }
+            Some(Ok(org)) => {
+                if let Some(id) = &org.id {
+                    details.extra.insert(
+                        "organization_id".into(),
+                        serde_json::Value::from(id.clone()),
+                    );
+                }
+                details.checks.push(SubCheck::passed(
+                    "admin_api",
+                    format!(
+                        "The Admin API key belongs to organization {}: usage and cost will be collected.",
+                        org.name
+                    ),
+                ));
+                message.push_str(&format!(
+                    " The Admin API key works for organization {}; usage and cost will be collected.",
+                    org.name
+                ));
+                identity = Some(org.name);
+            }
+            Some(Err(e)) => {
+                details.checks.push(SubCheck::failed("admin_api", &e));
+                message.push_str(&format!(
+                    " The Admin API key check failed, so usage and cost will not be collected: {}",
+                    e.message()
+                ));
+            }
+        }
+        // Without a working Admin key Anthropic tells us nothing about the account; the
+        // organization id header (when present) is the best identity available.
+        let identity = identity
+            .or_else(|| {
+                response
+                    .header("anthropic-organization-id")
+                    .map(|id| format!("organization {id}"))
+            })
+            .unwrap_or_else(|| "Anthropic API key".to_owned());
+        Ok(Connected::new(Some(identity), message).with_details(details))
+    }
+
+    async fn collect_metrics(&self) -> Result<MetricSet> {
+        let window = TimeWindow::month_to_date();
+        let models = self.client.all_models();
+        let (models, usage) = if self.client.has_admin() {
+            let (m, u) = futures::future::join(models, self.fetch_usage(&window)).await;
+            (m, Some(u))
+        } else {
+            (models.await, None)
+        };
+        let models = models?;
+        let mut set = MetricSet::new();
+        set.push(Metric::new(
+            "claude_models_available",
+            models.len() as f64,
+            Unit::Count,
+        ));
+        match usage {
+            None => set.note(NEEDS_ADMIN_KEY),
+            Some(Err(e)) => set.note(format!(
+                "Token usage and cost were not collected: {}",
+                e.message()
+            )),
+            Some(Ok((totals, costs))) => {
+                let (start, _) = day_bounds(&window);
+                set.note(format!(
+                    "Usage and cost cover {} to now (UTC, daily buckets); the cost report excludes Priority Tier costs.",
+                    start.format("%Y-%m-%d")
+                ));
+                metrics::push_usage(&mut set, &totals);
+                metrics::push_cost(&mut set, &costs);
+            }
+        }
+        Ok(set)
+    }
+
+    fn as_ai(&self) -> Option<&dyn AiService> {
+        Some(self)
+    }
+
+    fn cost_source(&self) -> Ability<'_, dyn CostSource> {
+        if self.client.has_admin() {
+            Ok(self)
+        } else {
+            Err(Unavailable::because(NEEDS_ADMIN_KEY))
+        }
+    }
+
+    fn ai_usage_source(&self) -> Ability<'_, dyn AiUsageSource> {
+        if self.client.has_admin() {
+            Ok(self)
+        } else {
+            Err(Unavailable::because(NEEDS_ADMIN_KEY))
+        }
+    }
+}
+
+#[async_trait]
+impl AiService for ClaudeService {
+    async fn models(&self) -> Result<Vec<AiModel>> {
+        Ok(self
+            .client
+            .all_models()
+            .await?
+            .into_iter()
+            .map(|m| AiModel {
+                id: m.id,
+                display_name: m.display_name,
+                input_token_limit: m.max_input_tokens,
+                output_token_limit: m.max_tokens,
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl AiUsageSource for ClaudeService {
+    async fn ai_usage(&self, window: TimeWindow) -> Result<AiUsage> {
+        let (totals, costs) = self.fetch_usage(&window).await?;
+        Ok(AiUsage {
+            window,
+            models: metrics::model_usage(&totals),
+            cost: Some(metrics::cost_report(window, &costs)),
+        })
+    }
+}
+
+#[async_trait]
+impl CostSource for ClaudeService {
+    async fn cost(&self, window: TimeWindow) -> Result<CostReport> {
+        let rows = self.client.cost(&window).await?;
+        Ok(metrics::cost_report(window, &metrics::parse_costs(&rows)?))
+    }
+}

@@ -1,0 +1,492 @@
+//! The GitHub REST calls opsdeck makes, over the shared HTTP policy.
+//!
+//! Every call is a GET with the headers GitHub documents (`Authorization: Bearer`,
+//! `Accept: application/vnd.github+json`, `X-GitHub-Api-Version: 2022-11-28`, our
+//! `User-Agent`). Bodies are parsed into the small structs below, which hold only the fields we
+//! read and tolerate everything else: a metrics collector must survive GitHub adding, and
+//! GitHub-compatible servers omitting, fields that do not matter to us.
+
+use chrono::{DateTime, Utc};
+use opsdeck_core::http::{HttpClient, HttpResponse, HttpSettings};
+use opsdeck_core::{Error, FailureKind, Result};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
+
+use crate::config::{GithubConfig, RepoName};
+use crate::error::GithubErrors;
+
+/// The REST API version we speak. GHES 3.x supports only this one.
+pub const API_VERSION: &str = "2022-11-28";
+
+/// GitHub's maximum page size.
+const PER_PAGE: &str = "100";
+
+/// The authenticated user (`GET /user`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct User {
+    /// Login name, the identity we report.
+    pub login: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `User`, `Bot` or `Organization`.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+}
+
+/// One rate-limit bucket of `GET /rate_limit`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct Bucket {
+    /// Window size.
+    pub limit: u64,
+    /// Left in the window.
+    pub remaining: u64,
+    /// Window reset, Unix seconds.
+    pub reset: i64,
+}
+
+/// `GET /rate_limit`. `resources` is a map because GitHub keeps adding buckets.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RateLimits {
+    /// Buckets by name (`core`, `search`, `graphql`, …).
+    pub resources: BTreeMap<String, Bucket>,
+}
+
+/// A repository as listed by `GET /orgs/{org}/repos` or `GET /repos/{o}/{r}`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Repo {
+    /// `owner/name`.
+    pub full_name: String,
+    /// Private (or internal).
+    #[serde(default)]
+    pub private: bool,
+    /// Read-only.
+    #[serde(default)]
+    pub archived: bool,
+    /// Disabled by GitHub.
+    #[serde(default)]
+    pub disabled: bool,
+    /// Open issues **plus** open pull requests.
+    #[serde(default)]
+    pub open_issues_count: u64,
+    /// Default branch.
+    #[serde(default)]
+    pub default_branch: Option<String>,
+    /// Web URL.
+    #[serde(default)]
+    pub html_url: Option<String>,
+}
+
+/// One workflow run. `status` and `conclusion` are free strings in GitHub's schema.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkflowRun {
+    /// `queued`, `in_progress`, `completed`, …
+    #[serde(default)]
+    pub status: Option<String>,
+    /// `success`, `failure`, … or null until the run completes.
+    #[serde(default)]
+    pub conclusion: Option<String>,
+    /// Creation time; checked against the window even when the server filtered.
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WorkflowRunsPage {
+    #[serde(default)]
+    total_count: u64,
+    #[serde(default)]
+    workflow_runs: Vec<WorkflowRun>,
+}
+
+/// One deployment.
+#[derive(Debug, Clone, Deserialize)]
+pub struct GhDeployment {
+    /// Deployment id.
+    pub id: u64,
+    /// Target environment.
+    #[serde(default)]
+    pub environment: Option<String>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// One deployment status (the newest one is the deployment's state).
+#[derive(Debug, Clone, Deserialize)]
+pub struct GhDeploymentStatus {
+    /// `success`, `failure`, `error`, `inactive`, `in_progress`, `queued`, `pending`.
+    pub state: String,
+    /// Where the deployment is reachable.
+    #[serde(default)]
+    pub environment_url: Option<String>,
+}
+
+/// Workflow runs counted over a window.
+#[derive(Debug, Clone, Default)]
+pub struct RunCounts {
+    /// Runs by conclusion, or by status while unfinished.
+    pub by_outcome: BTreeMap<String, u64>,
+    /// GitHub's total for the query.
+    pub total: u64,
+    /// True when GitHub's 1,000-result cap (or our page cap) cut the list.
+    pub truncated: bool,
+}
+
+/// What one token learned on `GET /user`.
+#[derive(Debug, Clone)]
+pub struct Whoami {
+    /// The user.
+    pub user: User,
+    /// The full response, for its headers.
+    pub response: HttpResponse,
+}
+
+/// Most pages we follow for one listing. 10 × 100 matches GitHub's 1,000-result cap for
+/// filtered workflow-run queries and keeps a collection inside its deadline.
+const MAX_PAGES: usize = 10;
+
+/// GitHub REST client for one service.
+#[derive(Debug, Clone)]
+pub struct GithubClient {
+    http: HttpClient,
+}
+
+impl GithubClient {
+    /// Build the client (no I/O).
+    pub fn new(config: &GithubConfig, settings: &HttpSettings) -> Result<Self> {
+        let http = HttpClient::builder("GitHub", &config.base_url, settings)
+            .bearer(&config.token)
+            .header("accept", "application/vnd.github+json")
+            .header("x-github-api-version", API_VERSION)
+            .vendor(GithubErrors)
+            .build()?;
+        Ok(GithubClient { http })
+    }
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<(T, HttpResponse)> {
+        self.http.get_json(path, query).await
+    }
+
+    /// `GET /user`.
+    pub async fn whoami(&self) -> Result<Whoami> {
+        let (user, response) = self.get::<User>("/user", &[]).await?;
+        Ok(Whoami { user, response })
+    }
+
+    /// `GET /rate_limit`. `None` when the server has rate limiting switched off (GitHub
+    /// Enterprise Server answers 404 "Rate limiting is not enabled").
+    pub async fn rate_limits(&self) -> Result<Option<RateLimits>> {
+        match self.get::<RateLimits>("/rate_limit", &[]).await {
+            Ok((limits, _)) => Ok(Some(limits)),
+            Err(e) if e.kind() == FailureKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `GET /repos/{owner}/{repo}`.
+    pub async fn repo(&self, repo: &RepoName) -> Result<Repo> {
+        let path = format!("/repos/{}/{}", repo.owner, repo.name);
+        Ok(self.get::<Repo>(&path, &[]).await?.0)
+    }
+
+    /// `GET /orgs/{org}/repos`, following `link: rel="next"`, keeping at most `cap` active
+    /// repositories. Returns them and whether the cap cut the list.
+    pub async fn org_repos(&self, org: &str, cap: usize) -> Result<(Vec<Repo>, bool)> {
+        let mut out = Vec::new();
+        let query = [
+            ("type", "all".to_owned()),
+            ("sort", "full_name".to_owned()),
+            ("per_page", PER_PAGE.to_owned()),
+        ];
+        let mut next: Option<String> = None;
+        for page in 0.. {
+            let (repos, resp) = match &next {
+                None => self.get::<Vec<Repo>>(&format!("/orgs/{org}/repos"), &query).await,
+                Some(url) => self.get::<Vec<Repo>>(url, &[]).await,
+            }
+            .map_err(|e| {
+                if e.kind() == FailureKind::NotFound {
+                    e.with_hint(format!(
+                        "Check that the organisation \"{org}\" exists on this GitHub (for a personal account, list its repositories in `repos` instead of `org`)."
+                    ))
+                } else {
+                    e
+                }
+            })?;
+            for r in repos.into_iter().filter(|r| !r.archived && !r.disabled) {
+                if out.len() == cap {
+                    return Ok((out, true));
+                }
+                out.push(r);
+            }
+            next = next_link(&resp);
+            if next.is_none() {
+                break;
+            }
+            if page + 1 >= cap.div_ceil(100).max(1) + MAX_PAGES {
+                // Archived repositories are skipped, so allow some slack, but never loop on a
+                // server that always says there is a next page.
+                return Ok((out, true));
+            }
+        }
+        Ok((out, false))
+    }
+
+    /// Number of open pull requests, with one cheap request from the core bucket:
+    /// `GET /repos/{o}/{r}/pulls?state=open&per_page=1`; the `rel="last"` link's page number
+    /// is the count. Without a `link` header everything fit on the page.
+    pub async fn open_pull_requests(&self, repo: &RepoName) -> Result<u64> {
+        let path = format!("/repos/{}/{}/pulls", repo.owner, repo.name);
+        let query = [("state", "open".to_owned()), ("per_page", "1".to_owned())];
+        let (items, resp) = self.get::<Vec<serde_json::Value>>(&path, &query).await?;
+        Ok(last_page(&resp).unwrap_or(items.len() as u64))
+    }
+
+    /// Workflow runs created at or after `since` (and before `until`), counted by outcome.
+    ///
+    /// Asks GitHub to filter with `created=>=<since>` (search date syntax). A GitHub-compatible
+    /// server that rejects that syntax (HTTP 400/422: the OpenAPI description types `created`
+    /// as a plain date-time) is asked again without the filter, reading the newest-first list
+    /// until it reaches past `since`. Either way each run's `created_at` is checked too, so a
+    /// server that ignores the filter cannot inflate the counts.
+    pub async fn workflow_runs(
+        &self,
+        repo: &RepoName,
+        since: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<RunCounts> {
+        let fmt = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        // GitHub's search date syntax: `>=start` or `start..end` (both inclusive).
+        let created = match until {
+            Some(end) => format!("{}..{}", fmt(since), fmt(end)),
+            None => format!(">={}", fmt(since)),
+        };
+        let filtered = [("created", created), ("per_page", PER_PAGE.to_owned())];
+        match self.runs_pages(repo, &filtered, since, until, false).await {
+            Err(e) if e.kind() == FailureKind::InvalidConfig => {
+                tracing::debug!(repo = %repo, "created filter rejected; listing runs unfiltered");
+                let plain = [("per_page", PER_PAGE.to_owned())];
+                self.runs_pages(repo, &plain, since, until, true).await
+            }
+            other => other,
+        }
+    }
+
+    async fn runs_pages(
+        &self,
+        repo: &RepoName,
+        query: &[(&str, String)],
+        since: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
+        stop_at_since: bool,
+    ) -> Result<RunCounts> {
+        let path = format!("/repos/{}/{}/actions/runs", repo.owner, repo.name);
+        let mut counts = RunCounts::default();
+        let mut next: Option<String> = None;
+        let mut returned = 0u64;
+        for page in 0..MAX_PAGES {
+            let (body, resp) = match &next {
+                None => self.get::<WorkflowRunsPage>(&path, query).await?,
+                Some(url) => self.get::<WorkflowRunsPage>(url, &[]).await?,
+            };
+            counts.total = counts.total.max(body.total_count);
+            returned += body.workflow_runs.len() as u64;
+            let mut reached_past = false;
+            for run in &body.workflow_runs {
+                if let Some(t) = run.created_at {
+                    if t < since {
+                        reached_past = true;
+                        continue;
+                    }
+                    if until.is_some_and(|u| t >= u) {
+                        continue;
+                    }
+                }
+                let outcome = run
+                    .conclusion
+                    .as_deref()
+                    .or(run.status.as_deref())
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or("unknown");
+                *counts.by_outcome.entry(outcome.to_owned()).or_default() += 1;
+            }
+            next = next_link(&resp);
+            if next.is_none() || body.workflow_runs.is_empty() || (stop_at_since && reached_past) {
+                if !stop_at_since && counts.total > returned {
+                    // GitHub stops filtered lists at 1,000 runs but reports the full total.
+                    counts.truncated = true;
+                }
+                return Ok(counts);
+            }
+            if page + 1 == MAX_PAGES {
+                counts.truncated = true;
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Deployments created at or after `since` (and before `until`). GitHub has no date filter
+    /// and lists the newest first, so we stop at the first page that reaches past `since`.
+    /// Returns them and whether the page cap cut the list.
+    pub async fn deployments(
+        &self,
+        repo: &RepoName,
+        since: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<(Vec<GhDeployment>, bool)> {
+        let path = format!("/repos/{}/{}/deployments", repo.owner, repo.name);
+        let query = [("per_page", PER_PAGE.to_owned())];
+        let mut out = Vec::new();
+        let mut next: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let (page, resp) = match &next {
+                None => self.get::<Vec<GhDeployment>>(&path, &query).await?,
+                Some(url) => self.get::<Vec<GhDeployment>>(url, &[]).await?,
+            };
+            let reached_past = page.iter().any(|d| d.created_at < since);
+            out.extend(
+                page.into_iter()
+                    .filter(|d| d.created_at >= since && until.is_none_or(|u| d.created_at < u)),
+            );
+            next = next_link(&resp);
+            if reached_past || next.is_none() {
+                return Ok((out, false));
+            }
+        }
+        Ok((out, true))
+    }
+
+    /// The newest status of a deployment, if it has any.
+    pub async fn latest_deployment_status(
+        &self,
+        repo: &RepoName,
+        id: u64,
+    ) -> Result<Option<GhDeploymentStatus>> {
+        let path = format!(
+            "/repos/{}/{}/deployments/{id}/statuses",
+            repo.owner, repo.name
+        );
+        let query = [("per_page", "1".to_owned())];
+        let (statuses, _) = self.get::<Vec<GhDeploymentStatus>>(&path, &query).await?;
+        Ok(statuses.into_iter().next())
+    }
+}
+
+/// Split a `link` header into `(url, rel)` pairs:
+/// `<https://…?page=2>; rel="next", <https://…?page=5>; rel="last"`.
+fn links(resp: &HttpResponse) -> Vec<(String, String)> {
+    let Some(raw) = resp.header("link") else {
+        return Vec::new();
+    };
+    raw.split(',')
+        .filter_map(|part| {
+            let (url, params) = part.trim().split_once(';')?;
+            let url = url.trim().strip_prefix('<')?.strip_suffix('>')?;
+            let rel = params.split(';').find_map(|p| {
+                let (k, v) = p.trim().split_once('=')?;
+                (k.trim() == "rel").then(|| v.trim().trim_matches('"').to_owned())
+            })?;
+            Some((url.to_owned(), rel))
+        })
+        .collect()
+}
+
+/// The `rel="next"` URL, if any.
+pub fn next_link(resp: &HttpResponse) -> Option<String> {
+    links(resp)
+        .into_iter()
+        .find(|(_, rel)| rel.split_whitespace().any(|r| r == "next"))
+        .map(|(url, _)| url)
+}
+
+/// The `page` number of the `rel="last"` URL, if any.
+pub fn last_page(resp: &HttpResponse) -> Option<u64> {
+    let (url, _) = links(resp)
+        .into_iter()
+        .find(|(_, rel)| rel.split_whitespace().any(|r| r == "last"))?;
+    let parsed = url::Url::parse(&url).ok()?;
+    parsed
+        .query_pairs()
+        .find(|(k, _)| k == "page")
+        .and_then(|(_, v)| v.parse().ok())
+}
+
+/// Parse `github-authentication-token-expiration`, which is not RFC 3339:
+/// `2027-01-31 12:00:00 UTC`, or with a numeric offset `2027-01-31 21:00:00 +0900`.
+pub fn parse_token_expiration(raw: &str) -> Option<DateTime<Utc>> {
+    let raw = raw.trim();
+    if let Some(naive) = raw.strip_suffix(" UTC") {
+        return chrono::NaiveDateTime::parse_from_str(naive, "%Y-%m-%d %H:%M:%S")
+            .ok()
+            .map(|n| n.and_utc());
+    }
+    DateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S %z")
+        .or_else(|_| DateTime::parse_from_rfc3339(raw))
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Scopes from `x-oauth-scopes` (`repo, read:org`). `None` when the header is absent, which is
+/// the case for fine-grained tokens.
+pub fn oauth_scopes(resp: &HttpResponse) -> Option<Vec<String>> {
+    resp.header("x-oauth-scopes").map(|raw| {
+        raw.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    })
+}
+
+/// Whether an error concerns one repository only (so other repositories can still be
+/// reported) rather than the whole connection.
+pub fn is_repo_scoped(err: &Error) -> bool {
+    matches!(
+        err.kind(),
+        FailureKind::NotFound | FailureKind::PermissionDenied | FailureKind::InvalidConfig
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use http::{HeaderMap, HeaderValue, StatusCode};
+
+    fn with_link(link: &str) -> HttpResponse {
+        let mut h = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_str(link) {
+            h.insert("link", v);
+        }
+        HttpResponse::new(StatusCode::OK, h, Bytes::new(), "/x")
+    }
+
+    #[test]
+    fn link_header_gives_next_and_last() {
+        let r = with_link(
+            r#"<https://api.github.com/repositories/1300192/pulls?state=open&per_page=1&page=2>; rel="next", <https://api.github.com/repositories/1300192/pulls?state=open&per_page=1&page=37>; rel="last""#,
+        );
+        assert_eq!(
+            next_link(&r).as_deref(),
+            Some("https://api.github.com/repositories/1300192/pulls?state=open&per_page=1&page=2")
+        );
+        assert_eq!(last_page(&r), Some(37));
+        let none = with_link(r#"<https://api.github.com/x?page=1>; rel="prev""#);
+        assert_eq!(next_link(&none), None);
+        assert_eq!(last_page(&none), None);
+    }
+
+    #[test]
+    fn token_expiration_parses_both_forms() {
+        let t = parse_token_expiration("2021-10-07 19:07:53 UTC").map(|t| t.to_rfc3339());
+        assert_eq!(t.as_deref(), Some("2021-10-07T19:07:53+00:00"));
+        let t = parse_token_expiration("2027-03-31 09:00:00 +0900").map(|t| t.to_rfc3339());
+        assert_eq!(t.as_deref(), Some("2027-03-31T00:00:00+00:00"));
+        assert!(parse_token_expiration("soon").is_none());
+    }
+}

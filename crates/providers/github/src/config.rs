@@ -1,0 +1,175 @@
+//! Typed GitHub configuration and the field declarations it is validated against.
+
+use opsdeck_core::schema::base_url_field;
+use opsdeck_core::{ConfigValues, Error, FieldKind, FieldSpec, Result};
+use secrecy::SecretString;
+use url::Url;
+
+/// Default API root (GitHub.com). GitHub Enterprise Server uses `https://HOST/api/v3`.
+pub const DEFAULT_BASE_URL: &str = "https://api.github.com";
+
+/// Default cap on repositories discovered from an organisation.
+pub const DEFAULT_MAX_REPOS: usize = 50;
+
+/// Config fields, in the order users see them.
+pub const FIELDS: &[FieldSpec] = &[
+    FieldSpec::new(
+        "token",
+        FieldKind::String,
+        "Personal access token (classic or fine-grained) sent as `Authorization: Bearer`. Read-only access is enough; see the docs for the scopes.",
+    )
+    .required()
+    .secret()
+    .env("GITHUB_TOKEN"),
+    base_url_field(
+        DEFAULT_BASE_URL,
+        "API root. For GitHub Enterprise Server use https://HOST/api/v3.",
+    )
+    .example("https://ghe.example.com/api/v3"),
+    FieldSpec::new(
+        "org",
+        FieldKind::String,
+        "Organisation whose repositories are monitored when `repos` is empty.",
+    )
+    .example("acme"),
+    FieldSpec::new(
+        "repos",
+        FieldKind::StringList,
+        "Repositories to monitor, as owner/name. Takes precedence over `org`.",
+    )
+    .example("acme/api, acme/web"),
+    FieldSpec::new(
+        "max_repos",
+        FieldKind::Integer { min: 1, max: 500 },
+        "Most repositories taken from `org` (archived and disabled ones are skipped); the metrics say when the list was cut.",
+    )
+    .default_value("50"),
+];
+
+/// A repository named as `owner/name`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RepoName {
+    /// Account or organisation.
+    pub owner: String,
+    /// Repository name.
+    pub name: String,
+}
+
+impl RepoName {
+    /// Parse `owner/name`; the message says what is accepted.
+    pub fn parse(raw: &str) -> Result<Self> {
+        let raw = raw.trim();
+        let valid_part = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        };
+        match raw.split_once('/') {
+            Some((owner, name)) if valid_part(owner) && valid_part(name) => Ok(RepoName {
+                owner: owner.to_owned(),
+                name: name.to_owned(),
+            }),
+            _ => Err(Error::invalid_config(format!(
+                "`repos` entry \"{raw}\" is not a repository name: use owner/name, e.g. \"octocat/hello-world\"."
+            ))),
+        }
+    }
+
+    /// `owner/name`.
+    pub fn full_name(&self) -> String {
+        format!("{}/{}", self.owner, self.name)
+    }
+}
+
+impl std::fmt::Display for RepoName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.owner, self.name)
+    }
+}
+
+/// Configuration of one GitHub service. `Debug` shows no secret: `SecretString` redacts itself.
+#[derive(Debug, Clone)]
+pub struct GithubConfig {
+    /// The token.
+    pub token: SecretString,
+    /// API root without a trailing slash requirement (both forms work).
+    pub base_url: Url,
+    /// Organisation to discover repositories from.
+    pub org: Option<String>,
+    /// Explicit repositories (wins over `org`).
+    pub repos: Vec<RepoName>,
+    /// Cap for organisation discovery.
+    pub max_repos: usize,
+}
+
+impl GithubConfig {
+    /// A config for `token` against GitHub.com, with no repositories.
+    pub fn new(token: SecretString) -> Result<Self> {
+        let base_url = Url::parse(DEFAULT_BASE_URL)
+            .map_err(|e| Error::invalid_config(format!("bad default base_url: {e}")))?;
+        Ok(GithubConfig {
+            token,
+            base_url,
+            org: None,
+            repos: Vec::new(),
+            max_repos: DEFAULT_MAX_REPOS,
+        })
+    }
+
+    /// From validated values (the registry path). Reports every bad `repos` entry at once.
+    pub fn from_values(values: &ConfigValues) -> Result<Self> {
+        let token = values.require("token", ConfigValues::secret)?.clone();
+        let base_url = values.require("base_url", ConfigValues::url)?.clone();
+        let org = values
+            .string("org")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned);
+        let mut repos = Vec::new();
+        let mut problems = Vec::new();
+        for raw in values.list("repos") {
+            match RepoName::parse(raw) {
+                Ok(r) if !repos.contains(&r) => repos.push(r),
+                Ok(_) => {}
+                Err(e) => problems.push(e.message().to_owned()),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(Error::invalid_config(problems.join(" ")));
+        }
+        let max_repos = values
+            .integer("max_repos")
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(DEFAULT_MAX_REPOS);
+        Ok(GithubConfig {
+            token,
+            base_url,
+            org,
+            repos,
+            max_repos,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repo_names_parse_strictly() {
+        let ok = RepoName::parse(" octo-cat/hello.world_2 ").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(ok.full_name(), "octo-cat/hello.world_2");
+        for bad in [
+            "",
+            "octocat",
+            "/x",
+            "x/",
+            "a/b/c",
+            "a b/c",
+            "https://github.com/a/b",
+        ] {
+            assert!(RepoName::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}

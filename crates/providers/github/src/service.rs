@@ -1,0 +1,429 @@
+//! The GitHub service: the connection test, metric collection, the development verbs and the
+//! deployments ability, all built from the same calls in `client.rs`.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use futures::stream::{self, StreamExt};
+use opsdeck_core::domain::{
+    Deployment, DeploymentState, DevActivity, RepoActivity, Repository, TimeWindow,
+};
+use opsdeck_core::http::HttpSettings;
+use opsdeck_core::status::ReportDetails;
+use opsdeck_core::{
+    Ability, BaseService, BuildContext, Connected, DeploymentSource, DevelopmentService, Error,
+    MetricSet, ProviderDescriptor, Result,
+};
+
+use crate::client::{self, GithubClient, Repo};
+use crate::config::{GithubConfig, RepoName};
+use crate::metrics::{self, RepoStats};
+
+/// Repositories examined at once. GitHub asks clients not to hammer it concurrently
+/// (secondary limits); 6 keeps a 50-repository collection well inside a 10 s deadline.
+const CONCURRENCY: usize = 6;
+
+/// Deployment statuses fetched at most per `deployments()` call (one request each).
+const MAX_DEPLOYMENT_STATUSES: usize = 50;
+
+/// Warn about a token that expires within this many days.
+const EXPIRY_WARNING_DAYS: i64 = 14;
+
+/// One configured GitHub (or GitHub Enterprise Server) account.
+#[derive(Debug)]
+pub struct GithubService {
+    config: GithubConfig,
+    client: GithubClient,
+}
+
+/// The repositories a collection covers, and what the operator should know about the list.
+struct Targets {
+    repos: Vec<Repo>,
+    truncated: bool,
+    notes: Vec<String>,
+}
+
+impl GithubService {
+    /// Build from a registry context (no I/O).
+    pub fn build(ctx: BuildContext) -> Result<Arc<dyn BaseService>> {
+        let config = GithubConfig::from_values(&ctx.config)?;
+        Ok(Arc::new(Self::new(config, &ctx.http)?))
+    }
+
+    /// Build from a typed config (library use). No I/O.
+    pub fn new(config: GithubConfig, http: &HttpSettings) -> Result<Self> {
+        let client = GithubClient::new(&config, http)?;
+        Ok(GithubService { config, client })
+    }
+
+    /// The configured repositories, else the organisation's active ones (capped).
+    async fn targets(&self) -> Result<Targets> {
+        if !self.config.repos.is_empty() {
+            let fetched: Vec<(RepoName, Result<Repo>)> = stream::iter(self.config.repos.clone())
+                .map(|name| async move {
+                    let r = self.client.repo(&name).await;
+                    (name, r)
+                })
+                .buffered(CONCURRENCY)
+                .collect()
+                .await;
+            let mut out = Targets {
+                repos: Vec::new(),
+                truncated: false,
+                notes: Vec::new(),
+            };
+            for (name, r) in fetched {
+                match r {
+                    Ok(repo) => out.repos.push(repo),
+                    Err(e) if client::is_repo_scoped(&e) => {
+                        out.notes.push(format!("{name} skipped: {}", e.message()));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            return Ok(out);
+        }
+        if let Some(org) = &self.config.org {
+            let (repos, truncated) = self.client.org_repos(org, self.config.max_repos).await?;
+            let mut notes = Vec::new();
+            if truncated {
+                notes.push(format!(
+                    "Only the first {} active repositories of {org} (by name) were examined; raise max_repos or list them in `repos`.",
+                    repos.len()
+                ));
+            }
+            return Ok(Targets {
+                repos,
+                truncated,
+                notes,
+            });
+        }
+        Ok(Targets {
+            repos: Vec::new(),
+            truncated: false,
+            notes: vec![
+                "No `repos` or `org` configured: only the rate-limit headroom is reported."
+                    .to_owned(),
+            ],
+        })
+    }
+
+    /// Everything about one repository; failures that concern only this repository become
+    /// notes, the rest abort the collection.
+    async fn repo_stats(
+        &self,
+        repo: Repo,
+        runs_since: DateTime<Utc>,
+        deploys_since: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<(RepoStats, Vec<String>)> {
+        let name = match RepoName::parse(&repo.full_name) {
+            Ok(n) => n,
+            Err(_) => {
+                return Err(Error::invalid_response(format!(
+                    "GitHub listed a repository with an unexpected name \"{}\".",
+                    repo.full_name
+                )));
+            }
+        };
+        let (prs, runs, deploys) = futures::join!(
+            self.client.open_pull_requests(&name),
+            self.client.workflow_runs(&name, runs_since, until),
+            self.client.deployments(&name, deploys_since, until),
+        );
+        let mut notes = Vec::new();
+        let soft = |notes: &mut Vec<String>, what: &str, e: Error| -> Result<()> {
+            if client::is_repo_scoped(&e) {
+                notes.push(format!("{name}: {what} not collected: {}", e.message()));
+                Ok(())
+            } else {
+                Err(e)
+            }
+        };
+        let mut stats = RepoStats {
+            repo: repo.full_name.clone(),
+            ..RepoStats::default()
+        };
+        match prs {
+            Ok(n) => {
+                stats.open_pull_requests = Some(n);
+                // `open_issues_count` counts pull requests too.
+                stats.open_issues = Some(repo.open_issues_count.saturating_sub(n));
+            }
+            Err(e) => soft(&mut notes, "open pull requests", e)?,
+        }
+        match runs {
+            Ok(r) => {
+                if r.truncated {
+                    notes.push(format!(
+                        "{name}: more workflow runs in the window than one GitHub query lists; {} were counted (a lower bound).",
+                        r.by_outcome.values().sum::<u64>()
+                    ));
+                }
+                stats.runs = Some(r);
+            }
+            Err(e) => soft(&mut notes, "workflow runs", e)?,
+        }
+        match deploys {
+            Ok((d, truncated)) => {
+                if truncated {
+                    notes.push(format!(
+                        "{name}: more than {} deployments in the window; the count is a lower bound.",
+                        d.len()
+                    ));
+                }
+                stats.deployments = Some(d.len() as u64);
+            }
+            Err(e) => soft(&mut notes, "deployments", e)?,
+        }
+        Ok((stats, notes))
+    }
+
+    /// Stats for every target, sorted by repository.
+    async fn all_stats(
+        &self,
+        repos: &[Repo],
+        runs_since: DateTime<Utc>,
+        deploys_since: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<(Vec<RepoStats>, Vec<String>)> {
+        // Owned items: borrowed ones make the stream's closure higher-ranked, which the Send
+        // bound of `async_trait` futures cannot express.
+        let results: Vec<_> = stream::iter(repos.to_vec())
+            .map(|r| self.repo_stats(r, runs_since, deploys_since, until))
+            .buffered(CONCURRENCY)
+            .collect()
+            .await;
+        let mut stats = Vec::with_capacity(results.len());
+        let mut notes = Vec::new();
+        for r in results {
+            let (s, n) = r?;
+            stats.push(s);
+            notes.extend(n);
+        }
+        stats.sort_by(|a, b| a.repo.cmp(&b.repo));
+        Ok((stats, notes))
+    }
+}
+
+fn to_repository(r: &Repo) -> Repository {
+    Repository {
+        full_name: r.full_name.clone(),
+        private: r.private,
+        archived: r.archived,
+        default_branch: r.default_branch.clone(),
+        url: r.html_url.clone(),
+    }
+}
+
+/// GitHub deployment status states → opsdeck's normalised states.
+fn deployment_state(state: &str) -> DeploymentState {
+    match state {
+        "success" => DeploymentState::Succeeded,
+        "failure" | "error" => DeploymentState::Failed,
+        "in_progress" | "queued" | "pending" => DeploymentState::InProgress,
+        _ => DeploymentState::Other,
+    }
+}
+
+#[async_trait]
+impl BaseService for GithubService {
+    fn descriptor(&self) -> &'static ProviderDescriptor {
+        &crate::DESCRIPTOR
+    }
+
+    async fn probe(&self) -> Result<Connected> {
+        let who = self.client.whoami().await?;
+        let resp = &who.response;
+        let scopes = client::oauth_scopes(resp);
+        let expires = resp
+            .header("github-authentication-token-expiration")
+            .and_then(client::parse_token_expiration);
+        let login = who.user.login.clone();
+        let host = self.config.base_url.host_str().unwrap_or("GitHub");
+        let mut message = match who.user.name.as_deref().filter(|n| !n.is_empty()) {
+            Some(name) => format!("Authenticated as {login} ({name}) on {host}."),
+            None => format!("Authenticated as {login} on {host}."),
+        };
+        match &scopes {
+            Some(s) if s.is_empty() => {
+                message.push_str(" The token has no scopes: it can read public data only.")
+            }
+            Some(s) => message.push_str(&format!(" Token scopes: {}.", s.join(", "))),
+            None => {
+                message.push_str(" Fine-grained or app token: GitHub reports no scopes for it.")
+            }
+        }
+        if let Some(at) = expires {
+            let days = (at - Utc::now()).num_days();
+            if days < EXPIRY_WARNING_DAYS {
+                message.push_str(&format!(
+                    " The token expires on {} ({days} days): renew it soon.",
+                    at.format("%Y-%m-%d")
+                ));
+            }
+        }
+        let mut details = ReportDetails {
+            scopes,
+            rate_limit: resp.rate_limit(),
+            token_expires_at: expires,
+            http_status: Some(resp.status.as_u16()),
+            ..ReportDetails::default()
+        };
+        if let Some(kind) = who.user.kind {
+            details
+                .extra
+                .insert("account_type".to_owned(), serde_json::Value::String(kind));
+        }
+        Ok(Connected::new(Some(login), message).with_details(details))
+    }
+
+    async fn collect_metrics(&self) -> Result<MetricSet> {
+        let mut set = MetricSet::new();
+        // First, and on its own: it costs nothing against the primary limit, and a bad token
+        // or a dead server fails here before any per-repository work.
+        match self.client.rate_limits().await? {
+            Some(limits) => metrics::push_rate_limits(&mut set, &limits),
+            None => set.note("This GitHub Enterprise Server has rate limiting switched off."),
+        }
+        let targets = self.targets().await?;
+        let now = Utc::now();
+        let (stats, notes) = self
+            .all_stats(
+                &targets.repos,
+                now - ChronoDuration::hours(24),
+                now - ChronoDuration::days(7),
+                None,
+            )
+            .await?;
+        metrics::push_coverage(&mut set, stats.len(), targets.truncated);
+        for s in &stats {
+            metrics::push_repo(&mut set, s);
+        }
+        for n in targets.notes.into_iter().chain(notes) {
+            set.note(n);
+        }
+        tracing::debug!(
+            repos = stats.len(),
+            notes = set.notes.len(),
+            "github metrics collected"
+        );
+        Ok(set)
+    }
+
+    fn as_development(&self) -> Option<&dyn DevelopmentService> {
+        Some(self)
+    }
+
+    fn deployment_source(&self) -> Ability<'_, dyn DeploymentSource> {
+        if self.config.repos.is_empty() && self.config.org.is_none() {
+            return Err(opsdeck_core::Unavailable::because(
+                "no repositories configured: set `repos` or `org`",
+            ));
+        }
+        Ok(self)
+    }
+}
+
+#[async_trait]
+impl DevelopmentService for GithubService {
+    async fn repositories(&self) -> Result<Vec<Repository>> {
+        Ok(self
+            .targets()
+            .await?
+            .repos
+            .iter()
+            .map(to_repository)
+            .collect())
+    }
+
+    async fn activity(&self, window: TimeWindow) -> Result<DevActivity> {
+        let targets = self.targets().await?;
+        let (stats, notes) = self
+            .all_stats(&targets.repos, window.start, window.start, Some(window.end))
+            .await?;
+        let repos = stats
+            .into_iter()
+            .map(|s| RepoActivity {
+                repo: s.repo,
+                open_issues: s.open_issues.unwrap_or_default(),
+                open_pull_requests: s.open_pull_requests.unwrap_or_default(),
+                workflow_runs: s.runs.map(|r| r.by_outcome).unwrap_or_default(),
+                deployments: s.deployments.unwrap_or_default(),
+            })
+            .collect();
+        Ok(DevActivity {
+            window,
+            repos,
+            notes: targets.notes.into_iter().chain(notes).collect(),
+        })
+    }
+}
+
+#[async_trait]
+impl DeploymentSource for GithubService {
+    async fn deployments(&self, window: TimeWindow) -> Result<Vec<Deployment>> {
+        let targets = self.targets().await?;
+        let listed: Vec<(RepoName, Result<(Vec<client::GhDeployment>, bool)>)> = stream::iter(
+            targets
+                .repos
+                .iter()
+                .filter_map(|r| RepoName::parse(&r.full_name).ok())
+                .collect::<Vec<_>>(),
+        )
+        .map(|name| async move {
+            let r = self
+                .client
+                .deployments(&name, window.start, Some(window.end))
+                .await;
+            (name, r)
+        })
+        .buffered(CONCURRENCY)
+        .collect()
+        .await;
+        let mut found = Vec::new();
+        for (name, r) in listed {
+            match r {
+                Ok((list, _)) => found.extend(list.into_iter().map(|d| (name.clone(), d))),
+                Err(e) if client::is_repo_scoped(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        found.sort_by_key(|(_, d)| std::cmp::Reverse(d.created_at));
+        let wanted: Vec<(RepoName, u64)> = found
+            .iter()
+            .take(MAX_DEPLOYMENT_STATUSES)
+            .map(|(name, d)| (name.clone(), d.id))
+            .collect();
+        let statuses: Vec<_> = stream::iter(wanted)
+            .map(|(name, id)| async move { self.client.latest_deployment_status(&name, id).await })
+            .buffered(CONCURRENCY)
+            .collect()
+            .await;
+        let mut statuses = statuses.into_iter();
+        let mut out = Vec::with_capacity(found.len());
+        for (name, d) in &found {
+            let status = match statuses.next() {
+                Some(Ok(s)) => s,
+                Some(Err(e)) if !client::is_repo_scoped(&e) => return Err(e),
+                _ => None,
+            };
+            let (state, vendor_state, url) = match status {
+                Some(s) => (deployment_state(&s.state), s.state, s.environment_url),
+                // A deployment without statuses was requested but nothing reported on it.
+                None => (DeploymentState::Other, "created".to_owned(), None),
+            };
+            out.push(Deployment {
+                id: d.id.to_string(),
+                project: Some(name.full_name()),
+                environment: d.environment.clone(),
+                state,
+                vendor_state,
+                created_at: d.created_at,
+                url,
+            });
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,164 @@
+//! Typed configuration of a Jira Cloud service and the field declarations it is validated
+//! against. Also decides which host the API calls go to: the site itself (classic API tokens)
+//! or the Atlassian API gateway (scoped and service-account tokens, selected by `cloud_id`).
+
+use opsdeck_core::secrecy::SecretString;
+use opsdeck_core::{ConfigValues, Error, FieldKind, FieldSpec, Result};
+use url::Url;
+
+/// The Atlassian API gateway. Scoped API tokens are only accepted there, under
+/// `/ex/jira/{cloudId}` (Atlassian KB "401 Unauthorized error when service account accesses
+/// Jira or Confluence API").
+pub const DEFAULT_GATEWAY: &str = "https://api.atlassian.com";
+
+/// Config fields.
+pub const FIELDS: &[FieldSpec] = &[
+    FieldSpec::new(
+        "base_url",
+        FieldKind::Url,
+        "Your Jira Cloud site, e.g. https://acme.atlassian.net. With cloud_id set, API calls go to the Atlassian gateway instead and this is only used in messages.",
+    )
+    .required()
+    .example("https://acme.atlassian.net"),
+    FieldSpec::new(
+        "email",
+        FieldKind::String,
+        "Email address of the Atlassian account the API token belongs to (the HTTP Basic user name).",
+    )
+    .required()
+    .env("JIRA_EMAIL")
+    .example("ops@acme.com"),
+    FieldSpec::new(
+        "api_token",
+        FieldKind::String,
+        "Atlassian API token (id.atlassian.com → Security → API tokens).",
+    )
+    .required()
+    .secret()
+    .env("JIRA_API_TOKEN"),
+    FieldSpec::new(
+        "cloud_id",
+        FieldKind::String,
+        "Cloud id of the site. Set it for scoped API tokens and service-account tokens, which only work through https://api.atlassian.com/ex/jira/{cloud_id}. Shown at https://<site>.atlassian.net/_edge/tenant_info.",
+    )
+    .example("1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d"),
+    FieldSpec::new(
+        "gateway_url",
+        FieldKind::Url,
+        "Address of the Atlassian API gateway used with cloud_id. Change it only for a proxy or a local mock.",
+    )
+    .default_value(DEFAULT_GATEWAY),
+    FieldSpec::new(
+        "projects",
+        FieldKind::StringList,
+        "Project keys to report on (default: every project the account can browse).",
+    )
+    .example("OPS, WEB"),
+    FieldSpec::new(
+        "board_id",
+        FieldKind::Integer {
+            min: 1,
+            max: i64::MAX,
+        },
+        "Id of a Scrum board whose active sprint is reported (the number in the board's URL).",
+    )
+    .example("5"),
+];
+
+/// Configuration of one Jira Cloud service.
+#[derive(Debug, Clone)]
+pub struct JiraConfig {
+    /// The site, e.g. `https://acme.atlassian.net`.
+    pub base_url: Url,
+    /// Account email (Basic auth user).
+    pub email: String,
+    /// API token (Basic auth password).
+    pub api_token: SecretString,
+    /// Cloud id for gateway access (scoped tokens).
+    pub cloud_id: Option<String>,
+    /// The Atlassian API gateway.
+    pub gateway_url: Url,
+    /// Project keys to restrict to; empty means all visible projects.
+    pub projects: Vec<String>,
+    /// Scrum board whose active sprint to report.
+    pub board_id: Option<u64>,
+}
+
+impl JiraConfig {
+    /// From validated values (the registry path). Checks what the schema cannot express:
+    /// characters in `cloud_id` and project keys, which end up in a URL path and in JQL.
+    pub fn from_values(values: &ConfigValues) -> Result<Self> {
+        let cloud_id = values.string("cloud_id").map(str::trim).map(str::to_owned);
+        if let Some(id) = &cloud_id
+            && (id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        {
+            return Err(Error::invalid_config(
+                "cloud_id must be the site's cloud id (letters, digits and dashes, e.g. 1a2b3c4d-5e6f-…); see https://<site>.atlassian.net/_edge/tenant_info.",
+            ));
+        }
+        let projects: Vec<String> = values
+            .list("projects")
+            .iter()
+            .map(|p| p.trim().to_owned())
+            .filter(|p| !p.is_empty())
+            .collect();
+        if let Some(bad) = projects.iter().find(|p| !is_project_key(p)) {
+            return Err(Error::invalid_config(format!(
+                "projects: \"{bad}\" is not a Jira project key (letters, digits and underscores, e.g. OPS)."
+            )));
+        }
+        let board_id =
+            match values.integer("board_id") {
+                None => None,
+                Some(n) => Some(u64::try_from(n).map_err(|_| {
+                    Error::invalid_config("board_id must be a positive board number.")
+                })?),
+            };
+        let gateway_url = match values.url("gateway_url") {
+            Some(u) => u.clone(),
+            None => Url::parse(DEFAULT_GATEWAY)
+                .map_err(|e| Error::invalid_config(format!("bad default gateway URL: {e}")))?,
+        };
+        Ok(JiraConfig {
+            base_url: values.require("base_url", ConfigValues::url)?.clone(),
+            email: values
+                .require("email", ConfigValues::string)?
+                .trim()
+                .to_owned(),
+            api_token: values.require("api_token", ConfigValues::secret)?.clone(),
+            cloud_id,
+            gateway_url,
+            projects,
+            board_id,
+        })
+    }
+
+    /// Where the REST APIs live: the gateway path for scoped tokens, else the site.
+    pub fn api_base(&self) -> Result<Url> {
+        match &self.cloud_id {
+            None => Ok(self.base_url.clone()),
+            Some(id) => {
+                let raw = format!(
+                    "{}/ex/jira/{id}",
+                    self.gateway_url.as_str().trim_end_matches('/')
+                );
+                Url::parse(&raw).map_err(|e| {
+                    Error::invalid_config(format!(
+                        "gateway_url and cloud_id do not form a URL: {e}"
+                    ))
+                })
+            }
+        }
+    }
+
+    /// Whether calls go through the Atlassian gateway.
+    pub fn via_gateway(&self) -> bool {
+        self.cloud_id.is_some()
+    }
+}
+
+/// Jira project keys are letters, digits and underscores; anything else would have to be
+/// escaped in JQL, and is a typo in practice.
+fn is_project_key(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}

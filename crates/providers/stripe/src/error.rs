@@ -1,0 +1,147 @@
+//! Stripe error mapping.
+//!
+//! Stripe answers errors with `{"error": {"type", "code"?, "message", "param"?, "doc_url"?}}`
+//! and these statuses (https://docs.stripe.com/api/errors): "401 Unauthorized — No valid API key
+//! provided", "403 Forbidden — The API key doesn't have permissions to perform the request",
+//! "429 Too Many Requests". The shared policy already maps those statuses; what is
+//! Stripe-specific is *which* permission a restricted key lacks: Stripe names it in the 403
+//! message ("… Having the 'rak_balance_read' permission would allow this request to
+//! continue."), and the operator needs that name to fix the key.
+
+use opsdeck_core::http::{HttpResponse, VendorErrors};
+use opsdeck_core::{Error, FailureKind};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+struct Envelope {
+    error: StripeError,
+}
+
+#[derive(Debug, Deserialize)]
+struct StripeError {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+fn parse(response: &HttpResponse) -> Option<StripeError> {
+    serde_json::from_slice::<Envelope>(&response.body)
+        .ok()
+        .map(|e| e.error)
+}
+
+/// The `rak_…` permission named in a restricted-key 403 message, if any.
+pub fn missing_permission(message: &str) -> Option<&str> {
+    let start = message.find("'rak_")? + 1;
+    let rest = &message[start..];
+    let end = rest.find('\'')?;
+    let name = &rest[..end];
+    name.chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        .then_some(name)
+}
+
+/// "rak_balance_read" → "Read on Balance" — the wording of Stripe's restricted-key editor.
+pub fn describe_permission(permission: &str) -> String {
+    let body = permission.strip_prefix("rak_").unwrap_or(permission);
+    let (resource, level) = if let Some(r) = body.strip_suffix("_read") {
+        (r, "Read")
+    } else if let Some(r) = body.strip_suffix("_write") {
+        (r, "Write")
+    } else {
+        (body, "access")
+    };
+    let mut words: Vec<String> = resource
+        .split('_')
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if let Some(first) = words.first_mut() {
+        let mut chars = first.chars();
+        if let Some(c) = chars.next() {
+            *first = c.to_ascii_uppercase().to_string() + chars.as_str();
+        }
+    }
+    format!("{level} on {}", words.join(" "))
+}
+
+/// Vendor-specific classification for Stripe.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StripeErrors;
+
+impl VendorErrors for StripeErrors {
+    /// Stripe's 401 message echoes the key, masked but with its last four characters
+    /// ("Invalid API Key provided: sk_test_****…Aso0"): drop it entirely.
+    fn vendor_message(&self, response: &HttpResponse) -> Option<String> {
+        opsdeck_core::http::default_vendor_message(response)
+            .map(|m| opsdeck_core::http::mask_keys(&m, &["sk_", "rk_", "pk_"]))
+    }
+
+    fn classify(&self, response: &HttpResponse, default: Error) -> Error {
+        let body = parse(response);
+        match default.kind() {
+            FailureKind::InvalidCredentials => {
+                let expired = body
+                    .as_ref()
+                    .and_then(|b| b.code.as_deref())
+                    .is_some_and(|c| c == "api_key_expired");
+                let hint = if expired {
+                    "The key has expired: roll a new one in Dashboard → Developers → API keys and update secret_key."
+                } else {
+                    "Check secret_key: it must be a live or test secret key (sk_…) or restricted key (rk_…) from Dashboard → Developers → API keys, not revoked or rolled."
+                };
+                default.with_hint(hint)
+            }
+            FailureKind::PermissionDenied => {
+                let message = body.as_ref().and_then(|b| b.message.as_deref());
+                match message.and_then(missing_permission) {
+                    Some(permission) => default.with_message(format!(
+                        "The restricted key lacks the '{permission}' permission that {} needs (HTTP 403). Edit the key in Dashboard → Developers → API keys and grant {}.",
+                        response.path,
+                        describe_permission(permission)
+                    )),
+                    None => default.with_hint(
+                        "Restricted keys need Read on Balance, Charges and Subscriptions (Dashboard → Developers → API keys).",
+                    ),
+                }
+            }
+            FailureKind::RateLimited => {
+                let lock = body
+                    .as_ref()
+                    .and_then(|b| b.code.as_deref())
+                    .is_some_and(|c| c == "lock_timeout");
+                if lock {
+                    // A lock timeout is contention on one object, not the account's request
+                    // rate; say so, because the fix (fewer concurrent writers) differs.
+                    default.with_hint("Stripe reported lock_timeout: another request was modifying the same object.")
+                } else {
+                    default.with_hint("Stripe allows about 100 read requests per second in live mode and 25 in test mode.")
+                }
+            }
+            _ => default,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_permission_in_stripes_message() {
+        let m = "The provided key 'rk_test_***' does not have the required permissions for this endpoint on account 'acct_1'. Having the 'rak_subscription_read' permission would allow this request to continue.";
+        assert_eq!(missing_permission(m), Some("rak_subscription_read"));
+        assert_eq!(missing_permission("No permissions were named here."), None);
+    }
+
+    #[test]
+    fn describes_permissions_like_the_dashboard() {
+        assert_eq!(describe_permission("rak_balance_read"), "Read on Balance");
+        assert_eq!(
+            describe_permission("rak_accounts_kyc_basic_read"),
+            "Read on Accounts kyc basic"
+        );
+        assert_eq!(describe_permission("rak_charge_write"), "Write on Charge");
+    }
+}

@@ -1,0 +1,38 @@
+//! opsdeck provider for [Stripe](https://stripe.com) (billing category).
+//!
+//! The connection test reads the balance (`GET /v1/balance`, the cheapest call every key type
+//! can be granted) and then, when the key may, the account for an identity. Metrics cover the
+//! balance per currency, charges of the last 30 days (gross volume, counts, refunds, failures)
+//! and active subscriptions with their MRR, computed with exact integer arithmetic in minor
+//! units.
+//!
+//! Layout: `config.rs` (fields and typed config), `client.rs` (Stripe wire types and paging),
+//! `error.rs` (Stripe error mapping), `metrics.rs` (revenue and MRR arithmetic, pure),
+//! `service.rs` (the service and its category verbs).
+
+mod client;
+mod config;
+mod error;
+mod metrics;
+mod service;
+
+pub use config::{FIELDS, StripeConfig};
+
+pub use service::StripeService;
+
+use opsdeck_core::{Category, ProviderDescriptor};
+
+/// Provider id, also the Cargo feature name.
+pub const ID: &str = "stripe";
+
+/// The provider's descriptor.
+pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor {
+    id: ID,
+    name: "Stripe",
+    category: Category::Billing,
+    description: "Balance, 30-day gross volume, refunds and failed payments, active subscriptions and MRR of a Stripe account.",
+    docs_url: "https://github.com/opsdeck/opsdeck/blob/main/docs/providers/stripe.md",
+    fields: FIELDS,
+};
+
+opsdeck_core::register_provider!(DESCRIPTOR, StripeService::build);

@@ -1,0 +1,525 @@
+//! Integration tests for the Stripe provider: the conformance suite, exact requests (method,
+//! path, query, bearer key), metrics from realistic multi-page bodies, empty accounts,
+//! restricted-key permission errors, and the billing verbs.
+
+use std::sync::Arc;
+
+use opsdeck_core::domain::TimeWindow;
+use opsdeck_core::rust_decimal::Decimal;
+use opsdeck_core::{BaseService, FailureKind, MetricSet, ServiceFactory, Status};
+use opsdeck_testkit::wiremock::matchers::{header, method, path, query_param};
+use opsdeck_testkit::wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use opsdeck_testkit::{Conformance, MountFuture};
+use serde_json::json;
+
+use opsdeck_provider_stripe as _;
+
+const KEY: &str = "sk_test_51OpsdeckConformanceKey0123456789";
+const RKEY: &str = "rk_test_51OpsdeckRestrictedKey0123456789";
+
+fn fixture(name: &str) -> String {
+    let p = format!("{}/tests/it/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
+}
+
+fn ok(name: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_raw(fixture(name), "application/json")
+}
+
+fn auth(key: &str) -> opsdeck_testkit::wiremock::matchers::HeaderExactMatcher {
+    header("authorization", format!("Bearer {key}").as_str())
+}
+
+/// Matches a list request whose `created[gte]`/`created[lt]` span about `days` days ending now.
+fn created_window(days: i64) -> impl Fn(&Request) -> bool {
+    move |req: &Request| {
+        let get = |k: &str| {
+            req.url
+                .query_pairs()
+                .find(|(n, _)| n == k)
+                .and_then(|(_, v)| v.parse::<i64>().ok())
+        };
+        let now = chrono::Utc::now().timestamp();
+        match (get("created[gte]"), get("created[lt]")) {
+            (Some(gte), Some(lt)) => {
+                (lt - gte - days * 86_400).abs() <= 5 && (now - lt).abs() <= 60
+            }
+            _ => false,
+        }
+    }
+}
+
+fn no_cursor(req: &Request) -> bool {
+    !req.url.query_pairs().any(|(k, _)| k == "starting_after")
+}
+
+async fn mount_balance(server: &MockServer, key: &str) {
+    Mock::given(method("GET"))
+        .and(path("/v1/balance"))
+        .and(auth(key))
+        .and(header("accept", "application/json"))
+        .respond_with(ok("balance.json"))
+        .mount(server)
+        .await;
+}
+
+async fn mount_account(server: &MockServer, key: &str) {
+    Mock::given(method("GET"))
+        .and(path("/v1/account"))
+        .and(auth(key))
+        .respond_with(ok("account.json"))
+        .mount(server)
+        .await;
+}
+
+fn mount_success(server: &MockServer) -> MountFuture<'_> {
+    Box::pin(async move {
+        mount_balance(server, KEY).await;
+        mount_account(server, KEY).await;
+    })
+}
+
+async fn mount_charges_pages(server: &MockServer, key: &str) {
+    Mock::given(method("GET"))
+        .and(path("/v1/charges"))
+        .and(auth(key))
+        .and(query_param("limit", "100"))
+        .and(created_window(30))
+        .and(no_cursor)
+        .respond_with(ok("charges_page1.json"))
+        .expect(1)
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/charges"))
+        .and(auth(key))
+        .and(query_param("limit", "100"))
+        .and(query_param("starting_after", "ch_3C"))
+        .and(created_window(30))
+        .respond_with(ok("charges_page2.json"))
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+async fn mount_subscription_pages(server: &MockServer, key: &str) {
+    Mock::given(method("GET"))
+        .and(path("/v1/subscriptions"))
+        .and(auth(key))
+        .and(query_param("status", "active"))
+        .and(query_param("limit", "100"))
+        .and(no_cursor)
+        .respond_with(ok("subscriptions_page1.json"))
+        .expect(1)
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/subscriptions"))
+        .and(auth(key))
+        .and(query_param("status", "active"))
+        .and(query_param("limit", "100"))
+        .and(query_param("starting_after", "sub_3"))
+        .respond_with(ok("subscriptions_page2.json"))
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+fn mount_metrics(server: &MockServer) -> MountFuture<'_> {
+    Box::pin(async move {
+        mount_balance(server, KEY).await;
+        mount_charges_pages(server, KEY).await;
+        mount_subscription_pages(server, KEY).await;
+    })
+}
+
+fn stripe_error(status: u16) -> ResponseTemplate {
+    let body = match status {
+        401 => fixture("error_401.json"),
+        403 => fixture("error_403_restricted.json"),
+        429 => fixture("error_429.json"),
+        404 => json!({"error": {"type": "invalid_request_error", "code": "resource_missing", "message": "Unrecognized request URL (GET: /v1/balance)."}}).to_string(),
+        _ => fixture("error_500.json"),
+    };
+    ResponseTemplate::new(status).set_body_raw(body, "application/json")
+}
+
+#[tokio::test]
+async fn conformance() {
+    Conformance::new(
+        "stripe",
+        |base| json!({ "secret_key": KEY, "base_url": base }),
+    )
+    .secret(KEY)
+    .success(mount_success)
+    .metrics(mount_metrics)
+    .error_body(stripe_error)
+    .run()
+    .await;
+}
+
+fn service(server: &MockServer, key: &str) -> Arc<dyn BaseService> {
+    let factory = ServiceFactory::from_registry().unwrap_or_else(|e| panic!("{e}"));
+    let spec = opsdeck_core::config::spec_from_map(
+        "stripe-test",
+        serde_json::from_value(json!({
+            "provider": "stripe",
+            "secret_key": key,
+            "base_url": server.uri(),
+        }))
+        .unwrap_or_default(),
+        &|_| None,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    factory.build(&spec).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn value(set: &MetricSet, name: &str, label: Option<(&str, &str)>) -> Option<f64> {
+    set.metrics
+        .iter()
+        .find(|m| {
+            m.name == name
+                && label.is_none_or(|(k, v)| m.labels.get(k).map(String::as_str) == Some(v))
+        })
+        .map(|m| m.value)
+}
+
+#[tokio::test]
+async fn probe_names_the_account_and_mode() {
+    let server = MockServer::start().await;
+    mount_success(&server).await;
+    let report = service(&server, KEY).test_connection().await;
+    assert_eq!(report.status, Status::Connected, "{}", report.message);
+    assert_eq!(
+        report.identity.as_deref(),
+        Some("Acme (acct_1PgafTB7WZ01zgkW)")
+    );
+    assert!(report.message.contains("test mode"), "{}", report.message);
+    assert_eq!(report.details.extra["livemode"], json!(false));
+    assert_eq!(report.details.extra["key_kind"], json!("secret"));
+}
+
+#[tokio::test]
+async fn restricted_key_reports_what_it_cannot_read() {
+    let server = MockServer::start().await;
+    mount_balance(&server, RKEY).await;
+    let denied = |perm: &str| {
+        ResponseTemplate::new(403).set_body_json(json!({"error": {"type": "invalid_request_error",
+            "message": format!("The provided key 'rk_test_***789' does not have the required permissions for this endpoint on account 'acct_1'. Having the '{perm}' permission would allow this request to continue.")}}))
+    };
+    Mock::given(method("GET"))
+        .and(path("/v1/account"))
+        .and(auth(RKEY))
+        .respond_with(denied("rak_accounts_kyc_basic_read"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/charges"))
+        .and(auth(RKEY))
+        .and(query_param("limit", "1"))
+        .respond_with(ok("charges_empty.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/subscriptions"))
+        .and(auth(RKEY))
+        .and(query_param("limit", "1"))
+        .and(query_param("status", "active"))
+        .respond_with(denied("rak_subscription_read"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let report = service(&server, RKEY).test_connection().await;
+    assert_eq!(report.status, Status::Connected, "{}", report.message);
+    assert_eq!(report.identity.as_deref(), Some("Stripe test-mode account"));
+    assert!(
+        report.message.contains("cannot read subscriptions"),
+        "{}",
+        report.message
+    );
+    let checks: Vec<_> = report
+        .details
+        .checks
+        .iter()
+        .map(|c| (c.name.as_str(), c.failure))
+        .collect();
+    assert_eq!(
+        checks,
+        vec![
+            ("account", Some(FailureKind::PermissionDenied)),
+            ("charges", None),
+            ("subscriptions", Some(FailureKind::PermissionDenied)),
+        ]
+    );
+    let subs = &report.details.checks[2].message;
+    assert!(subs.contains("'rak_subscription_read'"), "{subs}");
+    assert!(subs.contains("Read on Subscription"), "{subs}");
+    assert_eq!(report.details.extra["key_kind"], json!("restricted"));
+}
+
+#[tokio::test]
+async fn missing_balance_permission_is_permission_denied_naming_it() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/balance"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .set_body_raw(fixture("error_403_restricted.json"), "application/json"),
+        )
+        .mount(&server)
+        .await;
+    let report = service(&server, RKEY).test_connection().await;
+    assert_eq!(report.status, Status::Failed);
+    assert_eq!(report.failure, Some(FailureKind::PermissionDenied));
+    assert!(
+        report.message.contains("'rak_balance_read'"),
+        "{}",
+        report.message
+    );
+    assert!(
+        report.message.contains("Read on Balance"),
+        "{}",
+        report.message
+    );
+    assert!(!report.message.contains(RKEY));
+}
+
+#[tokio::test]
+async fn invalid_key_is_invalid_credentials_with_a_hint() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/balance"))
+        .respond_with(stripe_error(401))
+        .expect(1) // never retried
+        .mount(&server)
+        .await;
+    let report = service(&server, KEY).test_connection().await;
+    assert_eq!(report.failure, Some(FailureKind::InvalidCredentials));
+    // Stripe echoes the key's last four characters; even those stay out of the report.
+    assert!(!report.message.contains("Aso0"), "{}", report.message);
+    assert!(
+        report.message.contains("Invalid API Key provided"),
+        "{}",
+        report.message
+    );
+    assert!(
+        report.message.contains("Developers → API keys"),
+        "{}",
+        report.message
+    );
+}
+
+#[tokio::test]
+async fn metrics_follow_pagination_and_compute_mrr_exactly() {
+    let server = MockServer::start().await;
+    mount_metrics(&server).await;
+    let set = service(&server, KEY)
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let usd = Some(("currency", "usd"));
+    let eur = Some(("currency", "eur"));
+    assert_eq!(
+        value(&set, "stripe_balance_available", usd),
+        Some(123_456.0)
+    );
+    assert_eq!(value(&set, "stripe_balance_available", eur), Some(5_000.0));
+    assert_eq!(value(&set, "stripe_balance_pending", usd), Some(7_890.0));
+    // Succeeded: 10000 + 2500 + 3000 USD, 2000 EUR; the failed and pending ones do not count.
+    assert_eq!(value(&set, "stripe_gross_volume_30d", usd), Some(15_500.0));
+    assert_eq!(value(&set, "stripe_gross_volume_30d", eur), Some(2_000.0));
+    assert_eq!(value(&set, "stripe_refunded_30d", usd), Some(3_500.0));
+    assert_eq!(value(&set, "stripe_refunds_30d", None), Some(2.0));
+    let status = |s| value(&set, "stripe_charges_30d", Some(("status", s)));
+    assert_eq!(status("succeeded"), Some(4.0));
+    assert_eq!(status("failed"), Some(1.0));
+    assert_eq!(status("pending"), Some(1.0));
+    assert_eq!(value(&set, "stripe_failed_payments_30d", None), Some(1.0));
+    assert_eq!(value(&set, "stripe_active_subscriptions", None), Some(5.0));
+    // 2000 (monthly) + 24000×2/12 (yearly) + 500×3×52/12 (weekly) + 9000/3 (quarterly) USD.
+    assert_eq!(value(&set, "stripe_mrr", usd), Some(15_500.0));
+    assert_eq!(value(&set, "stripe_mrr", eur), Some(1_000.0));
+    assert_eq!(value(&set, "stripe_mrr_excluded_items", None), Some(1.0));
+    let mrr = set
+        .metrics
+        .iter()
+        .find(|m| m.name == "stripe_mrr")
+        .map(|m| m.unit.as_str().into_owned());
+    assert_eq!(mrr.as_deref(), Some("eur_minor"));
+    assert!(
+        set.notes
+            .iter()
+            .any(|n| n.contains("left out of stripe_mrr")),
+        "{:?}",
+        set.notes
+    );
+}
+
+#[tokio::test]
+async fn empty_account_gives_zeroes_not_errors() {
+    let server = MockServer::start().await;
+    mount_balance(&server, KEY).await;
+    Mock::given(method("GET"))
+        .and(path("/v1/charges"))
+        .respond_with(ok("charges_empty.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/subscriptions"))
+        .respond_with(ok("subscriptions_empty.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let set = service(&server, KEY)
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        value(&set, "stripe_charges_30d", Some(("status", "succeeded"))),
+        Some(0.0)
+    );
+    assert_eq!(value(&set, "stripe_active_subscriptions", None), Some(0.0));
+    assert_eq!(value(&set, "stripe_mrr", None), None);
+    assert_eq!(value(&set, "stripe_gross_volume_30d", None), None);
+    assert!(set.notes.is_empty(), "{:?}", set.notes);
+}
+
+#[tokio::test]
+async fn metrics_leave_out_what_a_restricted_key_cannot_read() {
+    let server = MockServer::start().await;
+    mount_balance(&server, RKEY).await;
+    mount_charges_pages(&server, RKEY).await;
+    Mock::given(method("GET"))
+        .and(path("/v1/subscriptions"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({"error": {"type": "invalid_request_error",
+            "message": "The provided key 'rk_test_***789' does not have the required permissions for this endpoint on account 'acct_1'. Having the 'rak_subscription_read' permission would allow this request to continue."}})))
+        .mount(&server)
+        .await;
+    let set = service(&server, RKEY)
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        value(&set, "stripe_gross_volume_30d", Some(("currency", "usd"))),
+        Some(15_500.0)
+    );
+    assert_eq!(value(&set, "stripe_active_subscriptions", None), None);
+    assert!(
+        set.notes
+            .iter()
+            .any(|n| n.contains("MRR metrics left out") && n.contains("rak_subscription_read")),
+        "{:?}",
+        set.notes
+    );
+}
+
+#[tokio::test]
+async fn billing_verbs_return_exact_money() {
+    let server = MockServer::start().await;
+    mount_metrics(&server).await;
+    let svc = service(&server, KEY);
+    let billing = svc
+        .as_billing()
+        .unwrap_or_else(|| panic!("billing verb missing"));
+    let balance = billing.balance().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(balance.available[1].currency, "USD");
+    assert_eq!(balance.available[1].amount, Decimal::new(123_456, 2));
+    let revenue = billing
+        .revenue(TimeWindow::last(chrono::Duration::days(30)))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(revenue.charges, 4);
+    assert_eq!(revenue.failed_payments, 1);
+    assert_eq!(revenue.active_subscriptions, 5);
+    let usd_mrr = revenue.mrr.iter().find(|m| m.currency == "USD");
+    assert_eq!(usd_mrr.map(|m| m.amount), Some(Decimal::new(15_500, 2)));
+    let usd_gross = revenue.gross_volume.iter().find(|m| m.currency == "USD");
+    assert_eq!(usd_gross.map(|m| m.amount), Some(Decimal::new(15_500, 2)));
+}
+
+#[test]
+fn publishable_keys_are_refused_before_any_request() {
+    let factory = ServiceFactory::from_registry().unwrap_or_else(|e| panic!("{e}"));
+    let spec = opsdeck_core::config::spec_from_map(
+        "stripe-pk",
+        serde_json::from_value(json!({"provider": "stripe", "secret_key": "pk_live_abcdef123456"}))
+            .unwrap_or_default(),
+        &|_| None,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let err = match factory.build(&spec) {
+        Ok(_) => panic!("a publishable key was accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("publishable key"), "{err}");
+    assert!(!err.contains("pk_live_abcdef123456"), "{err}");
+}
+
+#[test]
+fn descriptor_declares_a_secret_key_and_the_billing_category() {
+    let factory = ServiceFactory::from_registry().unwrap_or_else(|e| panic!("{e}"));
+    let d = factory
+        .descriptor("stripe")
+        .unwrap_or_else(|| panic!("not registered"));
+    assert_eq!(d.category.as_str(), "billing");
+    let schema = d.json_schema();
+    assert_eq!(schema["properties"]["secret_key"]["writeOnly"], json!(true));
+    assert_eq!(
+        schema["properties"]["base_url"]["default"],
+        json!("https://api.stripe.com")
+    );
+}
+
+/// Answers every charges page with one new charge and `has_more: true`, slowly: an endless
+/// list.
+#[derive(Default)]
+struct EndlessCharges(std::sync::atomic::AtomicU64);
+
+impl opsdeck_testkit::wiremock::Respond for EndlessCharges {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let body = json!({"object": "list", "has_more": true, "url": "/v1/charges", "data": [{
+            "id": format!("ch_{n}"), "object": "charge", "amount": 100,
+            "amount_captured": 100, "amount_refunded": 0, "currency": "usd",
+            "status": "succeeded", "captured": true, "livemode": false}]});
+        ResponseTemplate::new(200)
+            .set_body_json(body)
+            .set_delay(std::time::Duration::from_millis(400))
+    }
+}
+
+#[tokio::test]
+async fn paging_stops_before_the_deadline_and_says_so() {
+    let server = MockServer::start().await;
+    mount_balance(&server, KEY).await;
+    Mock::given(method("GET"))
+        .and(path("/v1/charges"))
+        .respond_with(EndlessCharges::default())
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/subscriptions"))
+        .respond_with(ok("subscriptions_empty.json"))
+        .mount(&server)
+        .await;
+    let svc = service(&server, KEY);
+    let started = std::time::Instant::now();
+    let set = opsdeck_core::deadline::with_timeout(
+        std::time::Duration::from_millis(1500),
+        svc.collect_metrics(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(started.elapsed() < std::time::Duration::from_millis(1500));
+    assert!(
+        set.notes
+            .iter()
+            .any(|n| n.contains("revenue figures are partial")),
+        "{:?}",
+        set.notes
+    );
+    let gross = value(&set, "stripe_gross_volume_30d", Some(("currency", "usd")));
+    assert!(gross.is_some_and(|g| g >= 100.0), "{gross:?}");
+}

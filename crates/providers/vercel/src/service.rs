@@ -1,0 +1,411 @@
+//! The Vercel service: connection test, metrics and the infrastructure verbs (resources,
+//! deployments, cost).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::{SecondsFormat, TimeZone, Utc};
+use opsdeck_core::deadline;
+use opsdeck_core::domain::{CostLine, CostReport, Deployment, DeploymentState, Money, TimeWindow};
+use opsdeck_core::http::{HttpClient, HttpSettings};
+use opsdeck_core::rust_decimal::prelude::ToPrimitive;
+use opsdeck_core::{
+    Ability, BaseService, BuildContext, Connected, CostSource, DeploymentSource, Error,
+    FailureKind, InfrastructureService, Metric, MetricSet, ProviderDescriptor, ReportDetails,
+    Result, Unit,
+};
+
+use crate::client::{self, DeploymentsPage, FocusTotals, ProjectsPage, Team, UserResponse};
+use crate::config::VercelConfig;
+use crate::error::VercelErrors;
+
+/// Page size for deployments and projects (the API's maximum).
+const PAGE_SIZE: &str = "100";
+/// Page cap per list (2 000 objects); hitting it is reported as a note.
+const MAX_PAGES: usize = 20;
+/// The states every `vercel_deployments_24h` collection reports, even at zero, so dashboards
+/// and alerts always have a series (issue #5 names these four).
+const ALWAYS_REPORTED: [&str; 4] = ["READY", "ERROR", "BUILDING", "CANCELED"];
+
+/// One configured Vercel account or team.
+#[derive(Debug)]
+pub struct VercelService {
+    config: VercelConfig,
+    http: HttpClient,
+}
+
+/// Whether another page still fits before the caller's deadline, judging by the slowest page
+/// so far. Stopping early keeps a partial (noted) figure instead of losing everything to a
+/// timeout.
+fn another_page_fits(slowest: Duration) -> bool {
+    deadline::remaining().is_none_or(|left| left > slowest * 2 + Duration::from_millis(200))
+}
+
+/// Objects listed from a paged endpoint, and whether paging stopped early.
+struct Listed<T> {
+    items: Vec<T>,
+    truncated: bool,
+}
+
+impl VercelService {
+    /// Build from a registry context (no I/O).
+    pub fn build(ctx: BuildContext) -> Result<Arc<dyn BaseService>> {
+        let config = VercelConfig::from_values(&ctx.config)?;
+        Ok(Arc::new(Self::new(config, &ctx.http)?))
+    }
+
+    /// Build from a typed config (library use).
+    pub fn new(config: VercelConfig, http: &HttpSettings) -> Result<Self> {
+        let client = HttpClient::builder("Vercel", &config.base_url, http)
+            .bearer(&config.token)
+            .vendor(VercelErrors)
+            .build()?;
+        Ok(VercelService {
+            config,
+            http: client,
+        })
+    }
+
+    /// `query` plus `teamId` when a team is configured.
+    fn scoped<'a>(&self, mut query: Vec<(&'a str, String)>) -> Vec<(&'a str, String)> {
+        if let Some(team) = &self.config.team_id {
+            query.push(("teamId", team.clone()));
+        }
+        query
+    }
+
+    async fn user(&self) -> Result<UserResponse> {
+        // `/v2/user` takes no team parameter (vercel/sdk `userGetAuthUser`): the user is the
+        // token's owner whatever team it acts on.
+        let (u, _) = self.http.get_json("/v2/user", &[]).await?;
+        Ok(u)
+    }
+
+    async fn team(&self, team_id: &str) -> Result<Team> {
+        let path = format!("/v2/teams/{team_id}");
+        let (t, _) = self.http.get_json(&path, &[]).await.map_err(|e| {
+            match e.kind() {
+                FailureKind::PermissionDenied | FailureKind::NotFound => e.with_hint(format!(
+                    "The token cannot see team {team_id}: check team_id and that the token's owner is a member of that team."
+                )),
+                _ => e,
+            }
+        })?;
+        Ok(t)
+    }
+
+    async fn list_deployments(&self, window: TimeWindow) -> Result<Listed<client::Deployment>> {
+        let since = window.start.timestamp_millis();
+        let mut until = window.end.timestamp_millis();
+        let mut items = Vec::new();
+        let mut slowest = Duration::ZERO;
+        for page_no in 0..MAX_PAGES {
+            if page_no > 0 && !another_page_fits(slowest) {
+                break;
+            }
+            let started = Instant::now();
+            let query = self.scoped(vec![
+                ("since", since.to_string()),
+                ("until", until.to_string()),
+                ("limit", PAGE_SIZE.to_owned()),
+            ]);
+            let (page, _): (DeploymentsPage, _) =
+                self.http.get_json("/v7/deployments", &query).await?;
+            slowest = slowest.max(started.elapsed());
+            items.extend(page.deployments.into_iter().filter(|d| d.created >= since));
+            let next = page
+                .pagination
+                .next_cursor()
+                .and_then(|n| n.parse::<i64>().ok());
+            match next {
+                // `next` must move backwards in time, or paging would never end.
+                Some(n) if n < until && n >= since => until = n,
+                _ => {
+                    return Ok(Listed {
+                        items,
+                        truncated: false,
+                    });
+                }
+            }
+        }
+        Ok(Listed {
+            items,
+            truncated: true,
+        })
+    }
+
+    async fn list_projects(&self) -> Result<Listed<client::Project>> {
+        let mut items = Vec::new();
+        let mut from: Option<String> = None;
+        let mut slowest = Duration::ZERO;
+        for page_no in 0..MAX_PAGES {
+            if page_no > 0 && !another_page_fits(slowest) {
+                break;
+            }
+            let started = Instant::now();
+            let mut query = vec![("limit", PAGE_SIZE.to_owned())];
+            if let Some(f) = &from {
+                query.push(("from", f.clone()));
+            }
+            let (page, _): (ProjectsPage, _) = self
+                .http
+                .get_json("/v10/projects", &self.scoped(query))
+                .await?;
+            slowest = slowest.max(started.elapsed());
+            let empty = page.projects.is_empty();
+            items.extend(page.projects);
+            match page.pagination.next_cursor() {
+                Some(n) if !empty && from.as_deref() != Some(n.as_str()) => from = Some(n),
+                _ => {
+                    return Ok(Listed {
+                        items,
+                        truncated: false,
+                    });
+                }
+            }
+        }
+        Ok(Listed {
+            items,
+            truncated: true,
+        })
+    }
+
+    async fn billing(&self, window: TimeWindow) -> Result<FocusTotals> {
+        let iso = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
+        let query = self.scoped(vec![("from", iso(window.start)), ("to", iso(window.end))]);
+        let resp = self
+            .http
+            .send(self.http.get("/v1/billing/charges")?.query(&query))
+            .await?;
+        if resp.is_html() {
+            return Err(Error::invalid_response(
+                "Vercel answered the billing charges request with an HTML page instead of FOCUS JSON lines; check base_url.",
+            ));
+        }
+        Ok(client::focus_totals(&resp.text()))
+    }
+}
+
+/// Vercel's state → the cross-vendor state.
+fn normalise(state: &str) -> DeploymentState {
+    match state {
+        "READY" => DeploymentState::Succeeded,
+        "ERROR" => DeploymentState::Failed,
+        "BUILDING" | "INITIALIZING" | "QUEUED" => DeploymentState::InProgress,
+        "CANCELED" => DeploymentState::Canceled,
+        _ => DeploymentState::Other,
+    }
+}
+
+/// Metric values are f64 by contract; the exact figure stays in the cost verb's `Money`.
+fn decimal_as_f64(d: opsdeck_core::rust_decimal::Decimal) -> f64 {
+    d.to_f64().unwrap_or(f64::NAN)
+}
+
+#[async_trait]
+impl BaseService for VercelService {
+    fn descriptor(&self) -> &'static ProviderDescriptor {
+        &crate::DESCRIPTOR
+    }
+
+    async fn probe(&self) -> Result<Connected> {
+        let user = self.user().await?.user;
+        let login = user.display();
+        let mut details = ReportDetails::default();
+        details
+            .extra
+            .insert("user_id".into(), serde_json::Value::from(user.id.clone()));
+        let (identity, mut message) = match &self.config.team_id {
+            Some(team_id) => {
+                let team = self.team(team_id).await?;
+                details
+                    .extra
+                    .insert("team_id".into(), serde_json::Value::from(team.id.clone()));
+                let name = team.display();
+                (
+                    name.clone(),
+                    format!("Authenticated as {login}, acting on team {name}."),
+                )
+            }
+            None => (login.clone(), format!("Authenticated as {login}.")),
+        };
+        if user.limited {
+            message.push_str(" Vercel marks the token as limited (it cannot read full user data); metrics may be incomplete.");
+        }
+        Ok(Connected::new(Some(identity), message).with_details(details))
+    }
+
+    async fn collect_metrics(&self) -> Result<MetricSet> {
+        let window = TimeWindow::last(chrono::Duration::hours(24));
+        let mtd = TimeWindow::month_to_date();
+        let (deployments, projects, billing) = futures::join!(
+            self.list_deployments(window),
+            self.list_projects(),
+            self.billing(mtd)
+        );
+        let deployments = deployments?;
+        let projects = projects?;
+        let mut set = MetricSet::new();
+
+        let mut by_state: BTreeMap<String, u64> = ALWAYS_REPORTED
+            .iter()
+            .map(|s| ((*s).to_owned(), 0))
+            .collect();
+        for d in &deployments.items {
+            *by_state.entry(d.state()).or_default() += 1;
+        }
+        for (state, n) in by_state {
+            set.push(
+                Metric::new("vercel_deployments_24h", n as f64, Unit::Count)
+                    .label("state", state.to_ascii_lowercase()),
+            );
+        }
+        if deployments.truncated {
+            set.note(format!(
+                "Only the newest {} deployments of the last 24 hours were read; vercel_deployments_24h is partial.",
+                deployments.items.len()
+            ));
+        }
+
+        set.push(Metric::new(
+            "vercel_projects",
+            projects.items.len() as f64,
+            Unit::Count,
+        ));
+        if projects.truncated {
+            set.note(format!(
+                "Project paging stopped after {} projects; vercel_projects is a lower bound.",
+                projects.items.len()
+            ));
+        }
+
+        match billing {
+            Ok(totals) => {
+                // Always report USD so "no charges yet this month" is 0, not a missing series.
+                let mut by_currency = totals.by_currency.clone();
+                by_currency.entry("USD".to_owned()).or_default();
+                for (currency, amount) in by_currency {
+                    set.push(
+                        Metric::new(
+                            "vercel_billed_cost_mtd",
+                            decimal_as_f64(amount),
+                            Unit::currency(&currency),
+                        )
+                        .label("currency", currency.to_ascii_lowercase()),
+                    );
+                }
+                for ((currency, service), amount) in &totals.by_service {
+                    set.push(
+                        Metric::new(
+                            "vercel_billed_cost_mtd_by_service",
+                            decimal_as_f64(*amount),
+                            Unit::currency(currency),
+                        )
+                        .label("currency", currency.to_ascii_lowercase())
+                        .label("service", service.clone()),
+                    );
+                }
+                if totals.skipped > 0 {
+                    set.note(format!(
+                        "{} billing line(s) were not FOCUS rows with a BilledCost and were skipped.",
+                        totals.skipped
+                    ));
+                }
+            }
+            Err(e) if e.kind() == FailureKind::InvalidCredentials => return Err(e),
+            Err(e) => {
+                // Cost is extra: a token without a billing role still gets deployment metrics.
+                set.note(format!(
+                    "Month-to-date cost left out ({}): {}",
+                    e.kind(),
+                    e.message()
+                ));
+            }
+        }
+        Ok(set)
+    }
+
+    fn as_infrastructure(&self) -> Option<&dyn InfrastructureService> {
+        Some(self)
+    }
+
+    fn cost_source(&self) -> Ability<'_, dyn CostSource> {
+        Ok(self)
+    }
+
+    fn deployment_source(&self) -> Ability<'_, dyn DeploymentSource> {
+        Ok(self)
+    }
+}
+
+#[async_trait]
+impl InfrastructureService for VercelService {
+    async fn resources(&self) -> Result<Vec<String>> {
+        let projects = self.list_projects().await?;
+        let mut names: Vec<String> = projects.items.into_iter().map(|p| p.name).collect();
+        names.sort();
+        Ok(names)
+    }
+}
+
+#[async_trait]
+impl DeploymentSource for VercelService {
+    async fn deployments(&self, window: TimeWindow) -> Result<Vec<Deployment>> {
+        let listed = self.list_deployments(window).await?;
+        Ok(listed
+            .items
+            .into_iter()
+            .map(|d| {
+                let state = d.state();
+                Deployment {
+                    id: d.uid.clone(),
+                    project: d.name.clone(),
+                    environment: d.target.clone(),
+                    state: normalise(&state),
+                    vendor_state: state,
+                    created_at: Utc
+                        .timestamp_millis_opt(d.created)
+                        .single()
+                        .unwrap_or_default(),
+                    url: d.url.map(|u| {
+                        if u.starts_with("http") {
+                            u
+                        } else {
+                            format!("https://{u}")
+                        }
+                    }),
+                }
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl CostSource for VercelService {
+    async fn cost(&self, window: TimeWindow) -> Result<CostReport> {
+        let totals = self.billing(window).await?;
+        let total = totals
+            .by_currency
+            .iter()
+            .map(|(c, a)| Money::new(*a, c))
+            .collect();
+        let lines = totals
+            .by_service
+            .iter()
+            .map(|((c, service), a)| CostLine {
+                label: service.clone(),
+                amount: Money::new(*a, c),
+            })
+            .collect();
+        Ok(CostReport {
+            window,
+            total,
+            lines,
+            // Charges of the current day (and an uninvoiced month) can still change.
+            estimated: window.end > Utc::now() - chrono::Duration::days(2),
+            cached_at: None,
+        })
+    }
+}
