@@ -4,8 +4,13 @@
 //!   whole test suite, then `features`.
 //! - `features`: builds the facade and the CLI with no provider and with each provider feature
 //!   alone, and runs each provider's tests alone, so a provider never depends on another by
-//!   accident. The provider list is read from
+//!   accident.
+//! - `bench`: the server benchmark (`docs/benchmarks.md`).
+//!
+//! The provider list is read from
 //!   the facade's Cargo.toml: nothing else lists providers.
+
+mod bench;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,6 +25,7 @@ fn main() -> Result<()> {
         Some("ci") => ci(),
         Some("features") => features(),
         Some("tls") => tls(),
+        Some("bench") => bench::run(&args[1..]).map_err(anyhow::Error::msg),
         Some("providers") => {
             for id in provider_features(&root)? {
                 println!("{id}");
@@ -27,7 +33,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         _ => {
-            eprintln!("usage: cargo xtask <ci|features|tls|providers>");
+            eprintln!("usage: cargo xtask <ci|features|tls|bench|providers>");
             std::process::exit(2);
         }
     }

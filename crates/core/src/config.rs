@@ -17,7 +17,12 @@ use url::Url;
 use crate::schema::{FieldKind, ProviderDescriptor, quoted_list};
 
 /// Keys of a service table that belong to opsdeck, not to the provider.
-pub const SERVICE_KEYS: &[&str] = &["provider", "tags", "enabled"];
+pub const SERVICE_KEYS: &[&str] = &["provider", "tags", "enabled", "interval"];
+
+/// Shortest accepted per-service check interval.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(10);
+/// Longest accepted per-service check interval.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// One problem found in a configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -121,6 +126,9 @@ pub struct ServiceSpec {
     pub tags: Vec<String>,
     /// Whether the service is tested and collected.
     pub enabled: bool,
+    /// How often the server checks it (`interval = "10m"`); `None` = the server's default.
+    /// The CLI, which checks on demand, ignores it.
+    pub interval: Option<Duration>,
 }
 
 /// A validated config value.
@@ -603,6 +611,7 @@ pub fn spec_from_map_partial(
     let mut provider = None;
     let mut tags = Vec::new();
     let mut enabled = true;
+    let mut interval = None;
     let mut config = Map::new();
 
     for (key, value) in map {
@@ -649,6 +658,10 @@ pub fn spec_from_map_partial(
                     format!("expected true or false, got {}", type_name(&other)),
                 )),
             },
+            "interval" => match parse_interval(&value) {
+                Ok(d) => interval = Some(d),
+                Err(msg) => problems.push(ConfigProblem::field(name, "interval", msg)),
+            },
             _ => {
                 config.insert(key, value);
             }
@@ -671,8 +684,27 @@ pub fn spec_from_map_partial(
         config: RawConfig(config),
         tags,
         enabled,
+        interval,
     });
     (spec, problems)
+}
+
+fn parse_interval(value: &Value) -> Result<Duration, String> {
+    let d = match value {
+        Value::String(s) => humantime::parse_duration(s.trim()).ok(),
+        Value::Number(n) => n.as_u64().map(Duration::from_secs),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        format!(
+            "expected a duration such as \"90s\", \"5m\" or \"1h\", or a number of seconds, got {}",
+            type_name(value)
+        )
+    })?;
+    if d < MIN_INTERVAL || d > MAX_INTERVAL {
+        return Err("the interval must be between 10s and 7 days".into());
+    }
+    Ok(d)
 }
 
 fn interpolate_value(
@@ -806,6 +838,7 @@ mod tests {
 
             [services.bad]
             token = "x"
+            interval = "1s"
         "#;
         let Err(errs) = parse_config_file(text, &no_env) else {
             panic!("expected errors")

@@ -280,6 +280,7 @@ pub async fn create_service(
         config: RawConfig(body.config.clone()),
         tags: body.tags.clone(),
         enabled: body.enabled,
+        interval: None,
     };
     build(state.runtime.factory(), &spec)?;
     let (config, secrets) = split(d, body.config);
@@ -348,6 +349,7 @@ pub async fn patch_service(
         config: RawConfig(merged.clone()),
         tags: tags.clone(),
         enabled,
+        interval: None,
     };
     build(state.runtime.factory(), &spec)?;
     let (config, secrets) = split(d, merged);
@@ -440,6 +442,7 @@ pub async fn test_unsaved(
         config: RawConfig(body.config),
         tags: Vec::new(),
         enabled: true,
+        interval: None,
     };
     Ok(ApiJson(state.runtime.test_spec(&spec).await?))
 }

@@ -6,13 +6,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use opsdeck_core::config::{ConfigErrors, ConfigProblem, check_service_name, spec_from_map};
+use opsdeck_core::config::ConfigErrors;
 use opsdeck_core::{ServiceFactory, ServiceSpec};
 use opsdeck_store::{ServiceData, Store};
 use secrecy::ExposeSecret;
 use serde_json::Value;
-
-use crate::settings::parse_duration;
 
 /// Why provisioning failed.
 #[derive(Debug, thiserror::Error)]
@@ -51,70 +49,23 @@ pub struct Provisioned {
     pub released: usize,
 }
 
-/// Parses the file: specs plus per-service intervals (seconds).
+/// Parses and validates the file with core's loader (the CLI's format, every problem at once):
+/// specs plus per-service intervals in seconds.
 pub fn parse(
+    factory: &ServiceFactory,
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<(ServiceSpec, Option<i64>)>, ConfigErrors> {
-    let doc: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| ConfigProblem::file(format!("not valid TOML: {e}")))?;
-    let mut problems = Vec::new();
-    let mut out = Vec::new();
-    for (key, value) in doc {
-        if key != "services" {
-            problems.push(ConfigProblem::file(format!(
-                "unknown top-level key \"{key}\"; accepted: [services.NAME] tables"
-            )));
-            continue;
-        }
-        let Some(services) = value.as_table() else {
-            problems.push(ConfigProblem::file(
-                "\"services\" must be a table of [services.NAME] tables",
-            ));
-            continue;
-        };
-        for (name, table) in services {
-            if let Err(m) = check_service_name(name) {
-                problems.push(ConfigProblem::service(name, m));
-            }
-            let map = match serde_json::to_value(table) {
-                Ok(Value::Object(m)) => m,
-                _ => {
-                    problems.push(ConfigProblem::service(
-                        name,
-                        "must be a table ([services.NAME] followed by key = value lines)",
-                    ));
-                    continue;
-                }
-            };
-            let mut map = map;
-            let interval = match map.remove("interval") {
-                None => None,
-                Some(Value::Number(n)) if n.as_i64().is_some_and(|s| s > 0) => n.as_i64(),
-                Some(Value::String(s)) if parse_duration(&s).is_some_and(|d| d.as_secs() > 0) => {
-                    parse_duration(&s).map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-                }
-                Some(_) => {
-                    problems.push(ConfigProblem::field(
-                        name,
-                        "interval",
-                        "expected a duration such as \"90s\", \"5m\" or \"1h\", or a number of seconds",
-                    ));
-                    None
-                }
-            };
-            match spec_from_map(name, map, env) {
-                Ok(spec) => out.push((spec, interval)),
-                Err(mut e) => problems.append(&mut e.problems),
-            }
-        }
-    }
-    if problems.is_empty() {
-        Ok(out)
-    } else {
-        Err(ConfigErrors { problems })
-    }
+    let specs = factory.load_config(text, env)?;
+    Ok(specs
+        .into_iter()
+        .map(|spec| {
+            let interval = spec
+                .interval
+                .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+            (spec, interval)
+        })
+        .collect())
 }
 
 /// Applies the file to the store. Validation covers every service before anything is written.
@@ -129,17 +80,10 @@ pub async fn apply(
         source,
     })?;
     let env = |k: &str| std::env::var(k).ok();
-    let parsed = parse(&text, &env).map_err(|errors| ProvisionError::Config {
+    let parsed = parse(factory, &text, &env).map_err(|errors| ProvisionError::Config {
         path: shown.clone(),
         errors,
     })?;
-    let specs: Vec<ServiceSpec> = parsed.iter().map(|(s, _)| s.clone()).collect();
-    factory
-        .validate_all(&specs)
-        .map_err(|errors| ProvisionError::Config {
-            path: shown.clone(),
-            errors,
-        })?;
 
     let mut counts = Provisioned::default();
     let mut declared = BTreeSet::new();

@@ -215,6 +215,10 @@ pub fn spec_of(store: &Store, rec: &ServiceRecord) -> Result<ServiceSpec, ApiErr
         config: RawConfig(config),
         tags: rec.tags.clone(),
         enabled: rec.enabled,
+        interval: rec
+            .interval_secs
+            .and_then(|s| u64::try_from(s).ok())
+            .map(std::time::Duration::from_secs),
     })
 }
 

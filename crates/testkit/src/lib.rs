@@ -200,6 +200,7 @@ impl Conformance {
                 config: RawConfig(map),
                 tags: vec![],
                 enabled: true,
+                interval: None,
             }),
             other => Err(format!("config must be a JSON object, got {other}")),
         }
