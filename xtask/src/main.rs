@@ -151,8 +151,11 @@ fn provider_features(root: &Path) -> Result<Vec<String>> {
     Ok(ids)
 }
 
+/// Each provider alone: the CLI builds with only that feature, and the provider crate's own
+/// tests pass when it is the only provider compiled (features are resolved for it alone).
 fn features() -> Result<()> {
     let root = workspace_root();
+    let nextest = has_nextest();
     cargo(&["check", "-p", "opsdeck", "--no-default-features"])?;
     for id in provider_features(&root)? {
         cargo(&[
@@ -163,6 +166,12 @@ fn features() -> Result<()> {
             "--features",
             &id,
         ])?;
+        let package = format!("opsdeck-provider-{id}");
+        if nextest {
+            cargo(&["nextest", "run", "-p", &package])?;
+        } else {
+            cargo(&["test", "-p", &package])?;
+        }
     }
     Ok(())
 }
