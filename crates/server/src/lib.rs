@@ -21,6 +21,7 @@ pub mod scheduler;
 pub mod settings;
 pub mod snapshot;
 pub mod state;
+pub mod ui;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -147,6 +148,8 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .route("/healthz", get(healthz))
+        // The UI shell holds no data; every API call it makes carries the token.
+        .merge(ui::routes())
         .merge(authed)
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

@@ -11,3 +11,4 @@ mod process;
 mod scheduler;
 mod secrets;
 mod support;
+mod ui;
