@@ -157,6 +157,24 @@ impl MetricSet {
     pub fn note(&mut self, note: impl Into<String>) {
         self.notes.push(note.into());
     }
+
+    /// A group of metrics the credentials may not be allowed to read: a permission problem
+    /// becomes a note ("`what` left out: …") and `Ok(None)`, so the other groups are still
+    /// reported; any other error is returned.
+    pub fn permitted<T>(
+        &mut self,
+        what: &str,
+        result: crate::Result<T>,
+    ) -> crate::Result<Option<T>> {
+        match result {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.kind() == crate::FailureKind::PermissionDenied => {
+                self.note(format!("{what} left out: {}", e.message()));
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
 }
 
 /// True when `name` is a valid metric name for provider `id`: `<id>_` prefix, then lowercase

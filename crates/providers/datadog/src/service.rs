@@ -158,19 +158,6 @@ fn usd(d: Decimal) -> f64 {
     d.to_f64().unwrap_or(f64::NAN)
 }
 
-/// A metric group the key may not be allowed to read: a permission problem becomes a note,
-/// anything else fails the collection.
-fn section<T>(set: &mut MetricSet, what: &str, r: Result<T>) -> Result<Option<T>> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.kind() == FailureKind::PermissionDenied => {
-            set.note(format!("{what} left out: {}", e.message()));
-            Ok(None)
-        }
-        Err(e) => Err(e),
-    }
-}
-
 #[async_trait]
 impl BaseService for DatadogService {
     fn descriptor(&self) -> &'static ProviderDescriptor {
@@ -227,7 +214,7 @@ impl BaseService for DatadogService {
         }
         let now = Utc::now();
         let (monitors, cost) = futures::join!(self.monitors(), self.estimated_cost(now, None));
-        let monitors = section(&mut set, "Monitor metrics", monitors)?;
+        let monitors = set.permitted("Monitor metrics", monitors)?;
         let cost = match cost {
             Ok(c) => Some(c),
             Err(e) if e.kind() == FailureKind::InvalidCredentials => return Err(e),

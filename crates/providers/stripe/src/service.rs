@@ -214,19 +214,6 @@ fn push_mrr(set: &mut MetricSet, m: &MrrBreakdown) {
     }
 }
 
-/// A section of metrics the key may not be allowed to read: permission errors become a note,
-/// anything else fails the collection.
-fn section<T>(set: &mut MetricSet, what: &str, r: Result<T>) -> Result<Option<T>> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.kind() == FailureKind::PermissionDenied => {
-            set.note(format!("{what} left out: {}", e.message()));
-            Ok(None)
-        }
-        Err(e) => Err(e),
-    }
-}
-
 #[async_trait]
 impl BaseService for StripeService {
     fn descriptor(&self) -> &'static ProviderDescriptor {
@@ -297,9 +284,9 @@ impl BaseService for StripeService {
             .err()
             .filter(|e| e.kind() == FailureKind::PermissionDenied)
             .map(|e| Error::new(e.kind(), e.message()));
-        let balance = section(&mut set, "Balance metrics", balance)?;
-        let charges = section(&mut set, "Revenue metrics (charges)", charges)?;
-        let subs = section(&mut set, "Subscription and MRR metrics", subs)?;
+        let balance = set.permitted("Balance metrics", balance)?;
+        let charges = set.permitted("Revenue metrics (charges)", charges)?;
+        let subs = set.permitted("Subscription and MRR metrics", subs)?;
         if balance.is_none() && charges.is_none() && subs.is_none() {
             // Nothing readable at all: that is a failure, not a set of notes.
             return Err(denied_balance.unwrap_or_else(|| {
