@@ -131,11 +131,29 @@ fn measure(
     let connected = text.matches("\"status\":\"connected\"").count();
     let ideal = VENDOR_LATENCY.as_secs_f64() * (services as f64 / TEST_ALL_CONCURRENCY as f64);
 
+    // Baseline in the same run: the cheapest route through the same server, HTTP stack and load
+    // generator. The status figures are also reported as a ratio to it, which stays comparable
+    // across machines and across runs disturbed by other load.
+    eprintln!("bench: GET /healthz baseline, {connections} connections, {duration:?}…");
+    let _ = load(
+        &server.addr,
+        "/healthz",
+        connections,
+        Duration::from_secs(1),
+        false,
+    )?; // warm-up
+    let base = load(&server.addr, "/healthz", connections, duration, false)?;
     eprintln!("bench: GET /api/v1/status, {connections} connections, {duration:?} (gzip)…");
-    let _ = load(&server.addr, connections, Duration::from_secs(1), true)?; // warm-up
-    let gz = load(&server.addr, connections, duration, true)?;
+    let _ = load(
+        &server.addr,
+        "/api/v1/status",
+        connections,
+        Duration::from_secs(1),
+        true,
+    )?; // warm-up
+    let gz = load(&server.addr, "/api/v1/status", connections, duration, true)?;
     eprintln!("bench: GET /api/v1/status, {connections} connections, {duration:?} (identity)…");
-    let plain = load(&server.addr, connections, duration, false)?;
+    let plain = load(&server.addr, "/api/v1/status", connections, duration, false)?;
     let (_, status_body) = conn.request("GET", "/api/v1/status", None, false)?;
     let rss = peak_rss_kib(server.pid());
 
@@ -172,6 +190,13 @@ fn measure(
         plain.rps, plain.p50_ms, plain.p99_ms
     ));
     out.push_str(&format!(
+        "| baseline `GET /healthz` (same server, client and run) | {:.0} req/s, p99 {:.2} ms; status gzip = {:.2}× its throughput, uncompressed = {:.2}× | — |\n",
+        base.rps,
+        base.p99_ms,
+        gz.rps / base.rps,
+        plain.rps / base.rps
+    ));
+    out.push_str(&format!(
         "| `POST /api/v1/test-all`, {services} services, vendor latency 100 ms, concurrency {TEST_ALL_CONCURRENCY} ({connected} connected) | {:.2} s = {:.2}× the ideal {:.2} s | ≤ 1.3× |\n",
         test_all.as_secs_f64(),
         test_all.as_secs_f64() / ideal,
@@ -195,6 +220,7 @@ struct LoadResult {
 /// `duration`.
 fn load(
     addr: &str,
+    path: &'static str,
     connections: usize,
     duration: Duration,
     gzip: bool,
@@ -209,9 +235,9 @@ fn load(
                 let mut bytes = 0;
                 while Instant::now() < deadline {
                     let t = Instant::now();
-                    let (code, n) = c.request_len("GET", "/api/v1/status", gzip)?;
+                    let (code, n) = c.request_len("GET", path, gzip)?;
                     if code != 200 {
-                        return Err(format!("status returned {code}"));
+                        return Err(format!("{path} returned {code}"));
                     }
                     bytes = n;
                     lat.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
