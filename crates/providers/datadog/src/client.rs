@@ -44,17 +44,29 @@ pub struct Counts {
 
 /// One facet value and how many monitors have it. `name` is a string for `status` and a
 /// boolean for `muted` (`MonitorSearchCountItem.name` has no declared type in the spec).
+/// The spec makes both fields optional and `count` a signed int64, so a facet without a
+/// name or a usable count is ignored rather than failing the whole search.
 #[derive(Debug, Deserialize)]
 pub struct Facet {
+    #[serde(default)]
     pub name: serde_json::Value,
-    pub count: u64,
+    #[serde(default)]
+    pub count: Option<i64>,
+}
+
+impl Facet {
+    /// Monitors with this value; 0 when the count is absent or negative.
+    pub fn monitors(&self) -> u64 {
+        self.count.and_then(|c| u64::try_from(c).ok()).unwrap_or(0)
+    }
 }
 
 /// Paging metadata.
 #[derive(Debug, Deserialize)]
 pub struct SearchMetadata {
+    /// int64 in the spec; a negative value is treated as absent.
     #[serde(default)]
-    pub total_count: Option<u64>,
+    pub total_count: Option<i64>,
 }
 
 /// `GET /api/v2/usage/estimated_cost`.

@@ -78,9 +78,13 @@ impl DatadogService {
         for f in &search.counts.status {
             let name = match &f.name {
                 serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
+                serde_json::Value::Bool(_) | serde_json::Value::Number(_) => f.name.to_string(),
+                // No name, or a structure that is not a state name: not a state.
+                serde_json::Value::Null
+                | serde_json::Value::Array(_)
+                | serde_json::Value::Object(_) => continue,
             };
-            *out.by_state.entry(name).or_default() += f.count;
+            *out.by_state.entry(name).or_default() += f.monitors();
         }
         out.muted = search
             .counts
@@ -91,11 +95,12 @@ impl DatadogService {
                 serde_json::Value::String(s) => s.eq_ignore_ascii_case("true"),
                 _ => false,
             })
-            .map(|f| f.count)
+            .map(client::Facet::monitors)
             .sum();
         out.total = search
             .metadata
             .and_then(|m| m.total_count)
+            .and_then(|n| u64::try_from(n).ok())
             .unwrap_or_else(|| out.by_state.values().sum());
         Ok(out)
     }

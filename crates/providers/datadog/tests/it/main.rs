@@ -464,3 +464,68 @@ async fn verbs_return_monitor_summary_and_exact_cost() {
     assert!(cost.estimated);
     assert_eq!(cost.lines.len(), 2);
 }
+
+/// Regression (docs/spec-checks.md): the `MonitorSearchResponse` example of Datadog's v1
+/// OpenAPI description (datadog-api-client-rust .generator/schemas/v1/openapi.yaml).
+#[tokio::test]
+async fn the_spec_example_of_monitor_search_is_read() {
+    let server = MockServer::start().await;
+    mount_validate(&server, true).await;
+    mount_monitors(&server, ok("monitor_search_spec_example.json")).await;
+    mount_cost(&server, ok("estimated_cost.json")).await;
+    let set = service(&server, true)
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let state = |s| value(&set, "datadog_monitors", &[("state", s)]);
+    assert_eq!(state("no_data"), Some(4.0));
+    assert_eq!(state("ok"), Some(2.0));
+    assert_eq!(state("alert"), Some(0.0));
+    assert_eq!(value(&set, "datadog_monitors_muted", &[]), Some(3.0));
+    assert_eq!(value(&set, "datadog_monitors_total", &[]), Some(6.0));
+}
+
+/// Regression (docs/spec-checks.md): `MonitorSearchCountItem` declares no required fields and
+/// `count` as int64. Prism's dynamic mock sent a negative count and the whole search failed
+/// (`expected u64`); facets without a name or a usable count are now ignored instead.
+#[tokio::test]
+async fn facets_without_name_or_with_a_negative_count_do_not_fail_the_search() {
+    let server = MockServer::start().await;
+    mount_validate(&server, true).await;
+    mount_monitors(&server, ok("monitor_search_spec_optional_fields.json")).await;
+    mount_cost(&server, ok("estimated_cost.json")).await;
+    let set = service(&server, true)
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let state = |s| value(&set, "datadog_monitors", &[("state", s)]);
+    assert_eq!(state("no_data"), Some(4.0));
+    assert_eq!(state("ok"), Some(2.0));
+    assert_eq!(state("alert"), Some(0.0));
+    assert_eq!(state("warn"), Some(0.0));
+    assert!(
+        !set.metrics.iter().any(|m| m
+            .labels
+            .get("state")
+            .is_some_and(|s| s == "null" || s.is_empty() || s.contains("unexpected"))),
+        "{:?}",
+        set.metrics
+    );
+    assert_eq!(value(&set, "datadog_monitors_muted", &[]), Some(3.0));
+    assert_eq!(value(&set, "datadog_monitors_total", &[]), Some(6.0));
+
+    // A negative total is treated as absent: the states are summed instead.
+    let server = MockServer::start().await;
+    mount_validate(&server, true).await;
+    let mut body: serde_json::Value =
+        serde_json::from_str(&fixture("monitor_search_spec_example.json"))
+            .unwrap_or_else(|e| panic!("{e}"));
+    body["metadata"]["total_count"] = json!(-3);
+    mount_monitors(&server, ResponseTemplate::new(200).set_body_json(body)).await;
+    mount_cost(&server, ok("estimated_cost.json")).await;
+    let set = service(&server, true)
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(value(&set, "datadog_monitors_total", &[]), Some(6.0));
+}
