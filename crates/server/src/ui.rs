@@ -26,7 +26,8 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
 style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; \
 frame-ancestors 'none'";
 
-/// `/`, `/ui/app.js` and `/ui/app.css`, without authentication.
+/// `/`, `/ui/app.js` and `/ui/app.css`, without authentication, and `/favicon.ico` as 204 No
+/// Content: browsers request it on their own, and a 401 there is only console noise.
 pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route(
@@ -40,6 +41,10 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route(
             "/ui/app.css",
             get(|| async { asset("text/css; charset=utf-8", APP_CSS) }),
+        )
+        .route(
+            "/favicon.ico",
+            get(|| async { axum::http::StatusCode::NO_CONTENT }),
         )
 }
 

@@ -95,6 +95,10 @@ async fn assets_have_their_content_types() {
         assert_strict_csp(&h);
         assert_eq!(body, embedded, "{path}");
     }
+    // Browsers fetch it unasked; it must not be a 401 nor leak anything.
+    let (status, _, body) = fetch(&app, "/favicon.ico").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(body.is_empty());
     app.finish().await;
 }
 
