@@ -231,6 +231,27 @@ fn selection(args: &RunArgs) -> Option<Vec<String>> {
     }
 }
 
+/// Drain a result stream with a progress bar (on terminals) and sort the results by service.
+async fn drive<T>(
+    stream: futures::stream::BoxStream<'static, T>,
+    total: usize,
+    json: bool,
+    verb: &'static str,
+    service: fn(&T) -> &String,
+) -> Vec<T> {
+    let bar = render::progress(total, json, verb);
+    let mut out: Vec<T> = stream
+        .inspect(|r| {
+            bar.set_message(service(r).clone());
+            bar.inc(1);
+        })
+        .collect()
+        .await;
+    bar.finish_and_clear();
+    out.sort_by(|a, b| service(a).cmp(service(b)));
+    out
+}
+
 async fn test(factory: &ServiceFactory, args: &RunArgs) -> u8 {
     let manager = match load(factory, args) {
         Ok(m) => m,
@@ -238,17 +259,8 @@ async fn test(factory: &ServiceFactory, args: &RunArgs) -> u8 {
     };
     let names = selection(args);
     let total = names.as_ref().map_or(manager.names().len(), Vec::len);
-    let bar = render::progress(total, args.json, "testing");
-    let mut reports: Vec<_> = manager
-        .test_stream(names.as_deref())
-        .inspect(|r| {
-            bar.set_message(r.service.clone());
-            bar.inc(1);
-        })
-        .collect()
-        .await;
-    bar.finish_and_clear();
-    reports.sort_by(|a, b| a.service.cmp(&b.service));
+    let stream = manager.test_stream(names.as_deref());
+    let reports = drive(stream, total, args.json, "testing", |r| &r.service).await;
     if args.json {
         render::print_json(&reports);
     } else {
@@ -268,17 +280,8 @@ async fn metrics(factory: &ServiceFactory, args: &RunArgs) -> u8 {
     };
     let names = selection(args);
     let total = names.as_ref().map_or(manager.names().len(), Vec::len);
-    let bar = render::progress(total, args.json, "collecting");
-    let mut results: Vec<_> = manager
-        .collect_stream(names.as_deref())
-        .inspect(|r| {
-            bar.set_message(r.service.clone());
-            bar.inc(1);
-        })
-        .collect()
-        .await;
-    bar.finish_and_clear();
-    results.sort_by(|a, b| a.service.cmp(&b.service));
+    let stream = manager.collect_stream(names.as_deref());
+    let results = drive(stream, total, args.json, "collecting", |r| &r.service).await;
     if args.json {
         render::print_json(&results);
     } else {
