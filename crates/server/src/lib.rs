@@ -33,7 +33,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use opsdeck_core::http::HttpSettings;
 use opsdeck_core::{ManagerOptions, ServiceFactory};
-use opsdeck_store::{Store, StoreOptions};
+use opsdeck_store::Store;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -217,15 +217,7 @@ fn random_instance_id() -> String {
 
 /// Opens the store, provisions, binds and starts serving and scheduling.
 pub async fn start(settings: Settings) -> Result<Server, StartError> {
-    let store = Store::open(StoreOptions {
-        database_url: settings.database_url.clone(),
-        data_dir: settings.data_dir.clone(),
-        secret_key: settings
-            .secret_key
-            .as_ref()
-            .map(|s| s.expose_secret().to_owned()),
-    })
-    .await?;
+    let store = Store::open(settings.store_options()).await?;
     let instance = random_instance_id();
     tracing::info!(
         database = store.backend().as_str(),

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use opsdeck_server::settings::{Cli, Command};
-use opsdeck_store::{SecretKey, Store, StoreOptions};
+use opsdeck_store::{SecretKey, Store};
 use secrecy::ExposeSecret;
 use tracing_subscriber::EnvFilter;
 
@@ -105,16 +105,9 @@ async fn rotate(
         (None, None) => SecretKey::generate("generated").map_err(|e| e.to_string())?,
     };
     let uses_file = settings.secret_key.is_none();
-    let mut store = Store::open(StoreOptions {
-        database_url: settings.database_url.clone(),
-        data_dir: settings.data_dir.clone(),
-        secret_key: settings
-            .secret_key
-            .as_ref()
-            .map(|s| s.expose_secret().to_owned()),
-    })
-    .await
-    .map_err(|e| e.to_string())?;
+    let mut store = Store::open(settings.store_options())
+        .await
+        .map_err(|e| e.to_string())?;
     let old_id = store.key_id();
     let pending = opsdeck_store::crypto::pending_key_file_path(&settings.data_dir);
     if uses_file {

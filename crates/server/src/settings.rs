@@ -8,8 +8,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use secrecy::SecretString;
 
-/// Everything the server needs to start.
-#[derive(Clone, Debug)]
+/// Everything the server needs to start. `Debug` hides the database URL (it may carry a
+/// password) along with the secrets.
+#[derive(Clone)]
 pub struct Settings {
     /// Address to bind (`127.0.0.1:7878`; port 0 picks a free port).
     pub listen: SocketAddr,
@@ -132,25 +133,42 @@ pub enum Command {
     },
 }
 
+/// `90s`, `5m`, `1h 30m`, `500ms` (humantime, as in `opsdeck.toml`) or a plain number of seconds.
 fn humantime_duration(s: &str) -> Result<Duration, String> {
-    parse_duration(s).ok_or_else(|| format!("invalid duration {s:?}; use e.g. 90s, 5m, 1h"))
-}
-
-/// Parses `90s`, `5m`, `1h`, `500ms` or a plain number of seconds.
-pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
     if let Ok(secs) = s.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+        return Ok(Duration::from_secs(secs));
     }
-    let split = s.find(|c: char| !c.is_ascii_digit())?;
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().ok()?;
-    match unit.trim() {
-        "ms" => Some(Duration::from_millis(n)),
-        "s" | "sec" | "secs" => Some(Duration::from_secs(n)),
-        "m" | "min" | "mins" => Some(Duration::from_secs(n.checked_mul(60)?)),
-        "h" | "hour" | "hours" => Some(Duration::from_secs(n.checked_mul(3600)?)),
-        _ => None,
+    humantime::parse_duration(s)
+        .map_err(|e| format!("invalid duration {s:?} ({e}); use e.g. 90s, 5m, 1h"))
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |set: bool| if set { Some("[REDACTED]") } else { None };
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redacted(self.database_url.is_some()))
+            .field("secret_key", &redacted(self.secret_key.is_some()))
+            .field("admin_token", &redacted(self.admin_token.is_some()))
+            .field("config", &self.config)
+            .field("check_interval", &self.check_interval)
+            .field("check_timeout", &self.check_timeout)
+            .field("check_concurrency", &self.check_concurrency)
+            .field("scheduler", &self.scheduler)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Settings {
+    /// How to open the store for these settings (the server and `rotate-key` share it).
+    pub fn store_options(&self) -> opsdeck_store::StoreOptions {
+        opsdeck_store::StoreOptions {
+            database_url: self.database_url.clone(),
+            data_dir: self.data_dir.clone(),
+            secret_key: self.secret_key.clone(),
+        }
     }
 }
 

@@ -24,15 +24,32 @@ pub use schedule::Claim;
 pub use services::{NewService, ServiceData, ServiceRecord, ServiceUpdate};
 pub use tokens::{Role, TokenRecord};
 
-/// How to open a store.
-#[derive(Clone, Debug)]
+/// How to open a store. `Debug` shows neither the key nor the database URL, which may carry a
+/// password.
+#[derive(Clone)]
 pub struct StoreOptions {
     /// `OPSDECK_DATABASE_URL`; `None` means SQLite in `data_dir`.
     pub database_url: Option<String>,
     /// The data directory (SQLite file, key file, lock file).
     pub data_dir: PathBuf,
     /// `OPSDECK_SECRET_KEY`; `None` means the key file in `data_dir`.
-    pub secret_key: Option<String>,
+    pub secret_key: Option<secrecy::SecretString>,
+}
+
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field(
+                "database_url",
+                &self.database_url.as_ref().map(|_| "[REDACTED]"),
+            )
+            .field("data_dir", &self.data_dir)
+            .field(
+                "secret_key",
+                &self.secret_key.as_ref().map(|_| "[REDACTED]"),
+            )
+            .finish()
+    }
 }
 
 /// A handle on the database; cheap to clone.
@@ -68,7 +85,12 @@ impl Store {
             Backend::Postgres => None,
         };
         let key_file = crypto::key_file_path(&opts.data_dir);
-        let loaded = SecretKey::load(opts.secret_key.as_deref(), &key_file)?;
+        let loaded = SecretKey::load(
+            opts.secret_key
+                .as_ref()
+                .map(secrecy::ExposeSecret::expose_secret),
+            &key_file,
+        )?;
         let pool = db::connect(&url, backend).await?;
         db::migrate(&pool, backend).await?;
         let key = match loaded {

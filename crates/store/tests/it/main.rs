@@ -139,7 +139,7 @@ async fn exercise(url: Option<String>) {
     let e = Store::open(opts.clone()).await.unwrap_err().to_string();
     assert!(e.contains("does not match"), "{e}");
     let s2 = Store::open(StoreOptions {
-        secret_key: Some(hexkey),
+        secret_key: Some(hexkey.into()),
         ..opts.clone()
     })
     .await
