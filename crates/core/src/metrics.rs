@@ -158,6 +158,20 @@ impl MetricSet {
         self.notes.push(note.into());
     }
 
+    /// The value of the first sample named `name` whose labels include every `(key, value)` in
+    /// `labels`.
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        self.metrics
+            .iter()
+            .find(|m| {
+                m.name == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| m.labels.get(*k).map(String::as_str) == Some(*v))
+            })
+            .map(|m| m.value)
+    }
+
     /// A group of metrics the credentials may not be allowed to read: a permission problem
     /// becomes a note ("`what` left out: …") and `Ok(None)`, so the other groups are still
     /// reported; any other error is returned.

@@ -9,7 +9,7 @@ use chrono::{Datelike, TimeZone, Utc};
 use opsdeck_core::domain::TimeWindow;
 use opsdeck_core::http::HttpSettings;
 use opsdeck_core::rust_decimal::Decimal;
-use opsdeck_core::{BaseService, FailureKind, MetricSet, ServiceFactory, Status};
+use opsdeck_core::{BaseService, FailureKind, ServiceFactory, Status};
 use opsdeck_testkit::wiremock::matchers::{
     header, method, path, query_param, query_param_is_missing,
 };
@@ -249,18 +249,6 @@ async fn service(server: &MockServer, admin: bool) -> Arc<dyn BaseService> {
     factory.build(&spec).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn value(set: &MetricSet, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    set.metrics
-        .iter()
-        .find(|m| {
-            m.name == name
-                && labels
-                    .iter()
-                    .all(|(k, v)| m.labels.get(*k).map(String::as_str) == Some(*v))
-        })
-        .map(|m| m.value)
-}
-
 #[tokio::test]
 async fn probe_with_admin_key_reports_the_organization() {
     let server = MockServer::start().await;
@@ -468,43 +456,37 @@ async fn metrics_follow_every_page_and_sum_cost_exactly() {
         .collect_metrics()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(value(&set, "claude_models_available", &[]), Some(3.0));
+    assert_eq!(set.value("claude_models_available", &[]), Some(3.0));
     let sonnet = [("model", "claude-sonnet-4-20250514")];
     // Two daily buckets for Sonnet: 1500 + 100 uncached input, 500 + 50 output.
-    assert_eq!(value(&set, "claude_input_tokens", &sonnet), Some(1600.0));
-    assert_eq!(value(&set, "claude_output_tokens", &sonnet), Some(550.0));
+    assert_eq!(set.value("claude_input_tokens", &sonnet), Some(1600.0));
+    assert_eq!(set.value("claude_output_tokens", &sonnet), Some(550.0));
     assert_eq!(
-        value(&set, "claude_cache_read_input_tokens", &sonnet),
+        set.value("claude_cache_read_input_tokens", &sonnet),
         Some(270.0)
     );
     assert_eq!(
-        value(
-            &set,
+        set.value(
             "claude_cache_creation_input_tokens",
             &[("model", "claude-sonnet-4-20250514"), ("ttl", "5m")]
         ),
         Some(530.0)
     );
     assert_eq!(
-        value(
-            &set,
+        set.value(
             "claude_cache_creation_input_tokens",
             &[("model", "claude-sonnet-4-20250514"), ("ttl", "1h")]
         ),
         Some(1000.0)
     );
+    assert_eq!(set.value("claude_web_search_requests", &sonnet), Some(10.0));
     assert_eq!(
-        value(&set, "claude_web_search_requests", &sonnet),
-        Some(10.0)
-    );
-    assert_eq!(
-        value(&set, "claude_input_tokens", &[("model", "claude-opus-4-6")]),
+        set.value("claude_input_tokens", &[("model", "claude-opus-4-6")]),
         Some(42.0)
     );
     // Cost: 123.78912 + 0.2 cents of Sonnet tokens, 0.1 cent of web search.
     assert_eq!(
-        value(
-            &set,
+        set.value(
             "claude_cost",
             &[
                 ("cost_type", "tokens"),
@@ -514,8 +496,7 @@ async fn metrics_follow_every_page_and_sum_cost_exactly() {
         Some(1.2398912)
     );
     assert_eq!(
-        value(
-            &set,
+        set.value(
             "claude_cost",
             &[("cost_type", "web_search"), ("model", "none")]
         ),
@@ -560,7 +541,7 @@ async fn empty_reports_give_zero_cost_and_no_models() {
         .collect_metrics()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(value(&set, "claude_models_available", &[]), Some(0.0));
+    assert_eq!(set.value("claude_models_available", &[]), Some(0.0));
     assert!(set.metrics.iter().all(|m| m.name != "claude_input_tokens"));
     assert!(set.metrics.iter().all(|m| m.name != "claude_cost_total"));
 }
@@ -597,7 +578,7 @@ async fn failing_usage_report_is_a_note_and_models_still_count() {
         .collect_metrics()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(value(&set, "claude_models_available", &[]), Some(3.0));
+    assert_eq!(set.value("claude_models_available", &[]), Some(3.0));
     assert!(
         set.notes.iter().any(|n| n.contains("permission_error")),
         "{:?}",

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{Datelike, TimeZone, Utc};
 use opsdeck_core::domain::TimeWindow;
 use opsdeck_core::rust_decimal::Decimal;
-use opsdeck_core::{BaseService, FailureKind, MetricSet, ServiceFactory, Status};
+use opsdeck_core::{BaseService, FailureKind, ServiceFactory, Status};
 use opsdeck_testkit::wiremock::matchers::{header, method, path, query_param};
 use opsdeck_testkit::wiremock::{Mock, MockServer, Request, ResponseTemplate};
 use opsdeck_testkit::{Conformance, MountFuture, Scenario};
@@ -154,18 +154,6 @@ fn service(server: &MockServer, app_key: bool) -> Arc<dyn BaseService> {
     factory.build(&spec).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn value(set: &MetricSet, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    set.metrics
-        .iter()
-        .find(|m| {
-            m.name == name
-                && labels
-                    .iter()
-                    .all(|(k, v)| m.labels.get(*k).map(String::as_str) == Some(*v))
-        })
-        .map(|m| m.value)
-}
-
 #[tokio::test]
 async fn probe_validates_both_keys() {
     let server = MockServer::start().await;
@@ -296,28 +284,26 @@ async fn metrics_report_monitor_states_and_exact_cost() {
         .collect_metrics()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let state = |s| value(&set, "datadog_monitors", &[("state", s)]);
+    let state = |s| set.value("datadog_monitors", &[("state", s)]);
     assert_eq!(state("ok"), Some(38.0));
     assert_eq!(state("alert"), Some(65.0));
     assert_eq!(state("warn"), Some(4.0));
     assert_eq!(state("no_data"), Some(96.0));
-    assert_eq!(value(&set, "datadog_monitors_muted", &[]), Some(17.0));
-    assert_eq!(value(&set, "datadog_monitors_total", &[]), Some(203.0));
+    assert_eq!(set.value("datadog_monitors_muted", &[]), Some(17.0));
+    assert_eq!(set.value("datadog_monitors_total", &[]), Some(203.0));
     assert_eq!(
-        value(&set, "datadog_estimated_cost_mtd", &[("currency", "usd")]),
+        set.value("datadog_estimated_cost_mtd", &[("currency", "usd")]),
         Some(73.17)
     );
     assert_eq!(
-        value(
-            &set,
+        set.value(
             "datadog_estimated_cost_mtd_by_product",
             &[("product", "infra_host")]
         ),
         Some(1.17)
     );
     assert_eq!(
-        value(
-            &set,
+        set.value(
             "datadog_estimated_cost_mtd_by_product",
             &[("product", "synthetics_api_tests")]
         ),
@@ -337,13 +323,13 @@ async fn empty_org_reports_zeroes_and_says_cost_is_not_there_yet() {
         .unwrap_or_else(|e| panic!("{e}"));
     for s in ["ok", "warn", "alert", "no_data"] {
         assert_eq!(
-            value(&set, "datadog_monitors", &[("state", s)]),
+            set.value("datadog_monitors", &[("state", s)]),
             Some(0.0),
             "{s}"
         );
     }
-    assert_eq!(value(&set, "datadog_monitors_total", &[]), Some(0.0));
-    assert_eq!(value(&set, "datadog_estimated_cost_mtd", &[]), None);
+    assert_eq!(set.value("datadog_monitors_total", &[]), Some(0.0));
+    assert_eq!(set.value("datadog_estimated_cost_mtd", &[]), None);
     assert!(
         set.notes.iter().any(|n| n.contains("no estimated cost")),
         "{:?}",
@@ -360,7 +346,7 @@ async fn child_org_cost_is_a_note_and_monitors_still_count() {
         .collect_metrics()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(value(&set, "datadog_monitors_total", &[]), Some(203.0));
+    assert_eq!(set.value("datadog_monitors_total", &[]), Some(203.0));
     assert!(
         set.notes
             .iter()
@@ -379,8 +365,8 @@ async fn monitors_without_permission_are_a_note() {
         .collect_metrics()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(value(&set, "datadog_monitors_total", &[]), None);
-    assert_eq!(value(&set, "datadog_estimated_cost_mtd", &[]), Some(73.17));
+    assert_eq!(set.value("datadog_monitors_total", &[]), None);
+    assert_eq!(set.value("datadog_estimated_cost_mtd", &[]), Some(73.17));
     assert!(
         set.notes
             .iter()
@@ -477,12 +463,12 @@ async fn the_spec_example_of_monitor_search_is_read() {
         .collect_metrics()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let state = |s| value(&set, "datadog_monitors", &[("state", s)]);
+    let state = |s| set.value("datadog_monitors", &[("state", s)]);
     assert_eq!(state("no_data"), Some(4.0));
     assert_eq!(state("ok"), Some(2.0));
     assert_eq!(state("alert"), Some(0.0));
-    assert_eq!(value(&set, "datadog_monitors_muted", &[]), Some(3.0));
-    assert_eq!(value(&set, "datadog_monitors_total", &[]), Some(6.0));
+    assert_eq!(set.value("datadog_monitors_muted", &[]), Some(3.0));
+    assert_eq!(set.value("datadog_monitors_total", &[]), Some(6.0));
 }
 
 /// Regression (docs/spec-checks.md): `MonitorSearchCountItem` declares no required fields and
@@ -498,7 +484,7 @@ async fn facets_without_name_or_with_a_negative_count_do_not_fail_the_search() {
         .collect_metrics()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let state = |s| value(&set, "datadog_monitors", &[("state", s)]);
+    let state = |s| set.value("datadog_monitors", &[("state", s)]);
     assert_eq!(state("no_data"), Some(4.0));
     assert_eq!(state("ok"), Some(2.0));
     assert_eq!(state("alert"), Some(0.0));
@@ -511,8 +497,8 @@ async fn facets_without_name_or_with_a_negative_count_do_not_fail_the_search() {
         "{:?}",
         set.metrics
     );
-    assert_eq!(value(&set, "datadog_monitors_muted", &[]), Some(3.0));
-    assert_eq!(value(&set, "datadog_monitors_total", &[]), Some(6.0));
+    assert_eq!(set.value("datadog_monitors_muted", &[]), Some(3.0));
+    assert_eq!(set.value("datadog_monitors_total", &[]), Some(6.0));
 
     // A negative total is treated as absent: the states are summed instead.
     let server = MockServer::start().await;
@@ -527,5 +513,5 @@ async fn facets_without_name_or_with_a_negative_count_do_not_fail_the_search() {
         .collect_metrics()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(value(&set, "datadog_monitors_total", &[]), Some(6.0));
+    assert_eq!(set.value("datadog_monitors_total", &[]), Some(6.0));
 }

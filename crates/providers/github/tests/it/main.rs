@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use opsdeck_core::domain::{DeploymentState, TimeWindow};
-use opsdeck_core::{BaseService, FailureKind, MetricSet, ServiceFactory, Status};
+use opsdeck_core::{BaseService, FailureKind, ServiceFactory, Status};
 use opsdeck_testkit::wiremock::matchers::{header, method, path, query_param};
 use opsdeck_testkit::wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 use opsdeck_testkit::{Conformance, MountFuture, assert_no_secrets};
@@ -270,18 +270,6 @@ fn service(server: &MockServer, extra: Value) -> Arc<dyn BaseService> {
     service_with(config)
 }
 
-fn value(set: &MetricSet, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    set.metrics
-        .iter()
-        .find(|m| {
-            m.name == name
-                && labels
-                    .iter()
-                    .all(|(k, v)| m.labels.get(*k).map(String::as_str) == Some(*v))
-        })
-        .map(|m| m.value)
-}
-
 #[tokio::test]
 async fn probe_reports_login_scopes_expiry_and_rate_limit() {
     let server = MockServer::start().await;
@@ -499,16 +487,15 @@ async fn metrics_for_configured_repos_parse_realistic_bodies() {
         .unwrap_or_else(|e| panic!("{e}"));
     let api = [("repo", "acme/api")];
     assert_eq!(
-        value(&set, "github_rate_limit_remaining", &[("resource", "core")]),
+        set.value("github_rate_limit_remaining", &[("resource", "core")]),
         Some(4987.0)
     );
     assert_eq!(
-        value(&set, "github_rate_limit_limit", &[("resource", "search")]),
+        set.value("github_rate_limit_limit", &[("resource", "search")]),
         Some(30.0)
     );
     assert_eq!(
-        value(
-            &set,
+        set.value(
             "github_rate_limit_reset_timestamp",
             &[("resource", "graphql")]
         ),
@@ -516,17 +503,16 @@ async fn metrics_for_configured_repos_parse_realistic_bodies() {
     );
     // Buckets opsdeck does not use are not reported.
     assert_eq!(
-        value(&set, "github_rate_limit_remaining", &[("resource", "scim")]),
+        set.value("github_rate_limit_remaining", &[("resource", "scim")]),
         None
     );
-    assert_eq!(value(&set, "github_repositories", &[]), Some(1.0));
-    assert_eq!(value(&set, "github_repositories_truncated", &[]), Some(0.0));
+    assert_eq!(set.value("github_repositories", &[]), Some(1.0));
+    assert_eq!(set.value("github_repositories_truncated", &[]), Some(0.0));
     // open_issues_count 12 includes the 3 open pull requests (link rel="last" page=3).
-    assert_eq!(value(&set, "github_open_pull_requests", &api), Some(3.0));
-    assert_eq!(value(&set, "github_open_issues", &api), Some(9.0));
+    assert_eq!(set.value("github_open_pull_requests", &api), Some(3.0));
+    assert_eq!(set.value("github_open_issues", &api), Some(9.0));
     let runs = |c: &str| {
-        value(
-            &set,
+        set.value(
             "github_workflow_runs",
             &[("repo", "acme/api"), ("conclusion", c)],
         )
@@ -537,7 +523,7 @@ async fn metrics_for_configured_repos_parse_realistic_bodies() {
     assert_eq!(runs("startup_failure"), Some(1.0));
     assert_eq!(runs("in_progress"), Some(1.0));
     // Deployments 1 h and 3 days old count; the 20-day-old one does not.
-    assert_eq!(value(&set, "github_deployments", &api), Some(2.0));
+    assert_eq!(set.value("github_deployments", &api), Some(2.0));
     assert!(set.notes.is_empty(), "{:?}", set.notes);
 }
 
@@ -626,44 +612,42 @@ async fn metrics_for_an_org_follow_pagination_and_skip_archived_repos() {
         .collect_metrics()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(value(&set, "github_repositories", &[]), Some(3.0));
+    assert_eq!(set.value("github_repositories", &[]), Some(3.0));
     assert_eq!(
-        value(&set, "github_open_issues", &[("repo", "acme/old-infra")]),
+        set.value("github_open_issues", &[("repo", "acme/old-infra")]),
         None
     );
     assert_eq!(
-        value(&set, "github_open_pull_requests", &[("repo", "acme/api")]),
+        set.value("github_open_pull_requests", &[("repo", "acme/api")]),
         Some(1.0)
     );
     assert_eq!(
-        value(&set, "github_open_issues", &[("repo", "acme/api")]),
+        set.value("github_open_issues", &[("repo", "acme/api")]),
         Some(11.0)
     );
     assert_eq!(
-        value(
-            &set,
+        set.value(
             "github_workflow_runs",
             &[("repo", "acme/api"), ("conclusion", "success")]
         ),
         Some(3.0)
     );
     assert_eq!(
-        value(&set, "github_deployments", &[("repo", "acme/api")]),
+        set.value("github_deployments", &[("repo", "acme/api")]),
         Some(1.0)
     );
     // Empty repositories still get their zero series.
     for repo in ["acme/web", "acme/docs"] {
         assert_eq!(
-            value(&set, "github_open_pull_requests", &[("repo", repo)]),
+            set.value("github_open_pull_requests", &[("repo", repo)]),
             Some(0.0)
         );
         assert_eq!(
-            value(&set, "github_deployments", &[("repo", repo)]),
+            set.value("github_deployments", &[("repo", repo)]),
             Some(0.0)
         );
         assert_eq!(
-            value(
-                &set,
+            set.value(
                 "github_workflow_runs",
                 &[("repo", repo), ("conclusion", "failure")]
             ),
@@ -671,7 +655,7 @@ async fn metrics_for_an_org_follow_pagination_and_skip_archived_repos() {
         );
     }
     assert_eq!(
-        value(&set, "github_open_issues", &[("repo", "acme/docs")]),
+        set.value("github_open_issues", &[("repo", "acme/docs")]),
         Some(1.0)
     );
 }
@@ -684,8 +668,8 @@ async fn the_repository_cap_is_reported() {
         .collect_metrics()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(value(&set, "github_repositories", &[]), Some(1.0));
-    assert_eq!(value(&set, "github_repositories_truncated", &[]), Some(1.0));
+    assert_eq!(set.value("github_repositories", &[]), Some(1.0));
+    assert_eq!(set.value("github_repositories_truncated", &[]), Some(1.0));
     assert!(
         set.notes.iter().any(|n| n.contains("max_repos")),
         "{:?}",
@@ -708,7 +692,7 @@ async fn an_empty_org_and_no_rate_limiting_are_notes_not_errors() {
         .collect_metrics()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(value(&set, "github_repositories", &[]), Some(0.0));
+    assert_eq!(set.value("github_repositories", &[]), Some(0.0));
     assert!(
         set.notes
             .iter()
@@ -732,7 +716,7 @@ async fn one_inaccessible_repo_is_a_note_and_the_others_are_reported() {
         .collect_metrics()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(value(&set, "github_repositories", &[]), Some(1.0));
+    assert_eq!(set.value("github_repositories", &[]), Some(1.0));
     assert!(
         set.notes
             .iter()
@@ -897,8 +881,7 @@ async fn a_server_that_rejects_the_created_range_gets_an_unfiltered_newest_first
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let runs = |c: &str| {
-        value(
-            &set,
+        set.value(
             "github_workflow_runs",
             &[("repo", "acme/api"), ("conclusion", c)],
         )

@@ -9,7 +9,7 @@ use std::time::Duration;
 use opsdeck_core::config::spec_from_map;
 use opsdeck_core::domain::TimeWindow;
 use opsdeck_core::http::HttpSettings;
-use opsdeck_core::{BaseService, FailureKind, MetricSet, ServiceFactory, Status};
+use opsdeck_core::{BaseService, FailureKind, ServiceFactory, Status};
 use opsdeck_testkit::wiremock::matchers::{body_json, header, method, path, query_param};
 use opsdeck_testkit::wiremock::{Mock, MockServer, ResponseTemplate};
 use opsdeck_testkit::{Conformance, MountFuture, assert_no_secrets};
@@ -166,18 +166,6 @@ fn service(config: Value) -> Arc<dyn BaseService> {
     map.insert("provider".into(), json!("jira"));
     let spec = spec_from_map("jira-test", map, &|_| None).unwrap_or_else(|e| panic!("{e}"));
     factory().build(&spec).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn get(set: &MetricSet, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    set.metrics
-        .iter()
-        .find(|m| {
-            m.name == name
-                && labels
-                    .iter()
-                    .all(|(k, v)| m.labels.get(*k).map(String::as_str) == Some(*v))
-        })
-        .map(|m| m.value)
 }
 
 #[test]
@@ -389,29 +377,25 @@ async fn metrics_with_projects_and_board() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        get(&set, "jira_open_issues", &[("status_category", "to_do")]),
+        set.value("jira_open_issues", &[("status_category", "to_do")]),
         Some(12.0)
     );
     assert_eq!(
-        get(
-            &set,
-            "jira_open_issues",
-            &[("status_category", "in_progress")]
-        ),
+        set.value("jira_open_issues", &[("status_category", "in_progress")]),
         Some(5.0)
     );
     assert_eq!(
-        get(&set, "jira_open_issues_by_project", &[("project", "OPS")]),
+        set.value("jira_open_issues_by_project", &[("project", "OPS")]),
         Some(10.0)
     );
     assert_eq!(
-        get(&set, "jira_open_issues_by_project", &[("project", "WEB")]),
+        set.value("jira_open_issues_by_project", &[("project", "WEB")]),
         Some(7.0)
     );
-    assert_eq!(get(&set, "jira_issues_created_7d", &[]), Some(9.0));
-    assert_eq!(get(&set, "jira_issues_resolved_7d", &[]), Some(4.0));
+    assert_eq!(set.value("jira_issues_created_7d", &[]), Some(9.0));
+    assert_eq!(set.value("jira_issues_resolved_7d", &[]), Some(4.0));
     assert_eq!(
-        get(&set, "jira_active_sprints", &[("board", "5")]),
+        set.value("jira_active_sprints", &[("board", "5")]),
         Some(1.0)
     );
     let sprint = [
@@ -422,9 +406,9 @@ async fn metrics_with_projects_and_board() {
     for (cat, n) in [("to_do", 3.0), ("in_progress", 2.0), ("done", 6.0)] {
         let mut labels = sprint.to_vec();
         labels.push(("status_category", cat));
-        assert_eq!(get(&set, "jira_sprint_issues", &labels), Some(n), "{cat}");
+        assert_eq!(set.value("jira_sprint_issues", &labels), Some(n), "{cat}");
     }
-    assert!(get(&set, "jira_sprint_days_remaining", &sprint).is_some());
+    assert!(set.value("jira_sprint_days_remaining", &sprint).is_some());
     assert!(set.notes.is_empty(), "{:?}", set.notes);
 }
 
@@ -469,15 +453,15 @@ async fn metrics_without_projects_page_through_the_enhanced_search() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        get(&set, "jira_open_issues_by_project", &[("project", "OPS")]),
+        set.value("jira_open_issues_by_project", &[("project", "OPS")]),
         Some(2.0)
     );
     assert_eq!(
-        get(&set, "jira_open_issues_by_project", &[("project", "WEB")]),
+        set.value("jira_open_issues_by_project", &[("project", "WEB")]),
         Some(2.0)
     );
-    assert_eq!(get(&set, "jira_issues_resolved_7d", &[]), Some(0.0));
-    assert_eq!(get(&set, "jira_active_sprints", &[]), None);
+    assert_eq!(set.value("jira_issues_resolved_7d", &[]), Some(0.0));
+    assert_eq!(set.value("jira_active_sprints", &[]), None);
 }
 
 #[tokio::test]
@@ -505,15 +489,15 @@ async fn empty_site_and_board_without_active_sprint() {
     .await
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        get(&set, "jira_open_issues", &[("status_category", "to_do")]),
+        set.value("jira_open_issues", &[("status_category", "to_do")]),
         Some(0.0)
     );
-    assert_eq!(get(&set, "jira_open_issues_by_project", &[]), None);
+    assert_eq!(set.value("jira_open_issues_by_project", &[]), None);
     assert_eq!(
-        get(&set, "jira_active_sprints", &[("board", "9")]),
+        set.value("jira_active_sprints", &[("board", "9")]),
         Some(0.0)
     );
-    assert_eq!(get(&set, "jira_sprint_issues", &[]), None);
+    assert_eq!(set.value("jira_sprint_issues", &[]), None);
     assert!(
         set.notes
             .iter()
@@ -562,10 +546,10 @@ async fn board_problem(body: &'static str, status: u16, expect_in_note: &str) {
         .unwrap_or_else(|e| panic!("{e}"));
     // The issue counts survive a bad board; the note says what is wrong with it.
     assert_eq!(
-        get(&set, "jira_open_issues", &[("status_category", "to_do")]),
+        set.value("jira_open_issues", &[("status_category", "to_do")]),
         Some(12.0)
     );
-    assert_eq!(get(&set, "jira_active_sprints", &[]), None);
+    assert_eq!(set.value("jira_active_sprints", &[]), None);
     assert!(
         set.notes.iter().any(|n| n.contains(expect_in_note)),
         "{:?}",
@@ -724,7 +708,7 @@ async fn per_project_search_stops_at_the_page_cap_and_says_so() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        get(&set, "jira_open_issues_by_project", &[("project", "OPS")]),
+        set.value("jira_open_issues_by_project", &[("project", "OPS")]),
         Some(20.0)
     );
     assert!(

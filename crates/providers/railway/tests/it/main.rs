@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::{Duration, SecondsFormat, Utc};
 use opsdeck_core::domain::{DeploymentState, TimeWindow};
-use opsdeck_core::{BaseService, FailureKind, MetricSet, ServiceFactory, Status};
+use opsdeck_core::{BaseService, FailureKind, ServiceFactory, Status};
 use opsdeck_provider_railway::queries;
 use opsdeck_testkit::wiremock::matchers::{body_json, header, method, path};
 use opsdeck_testkit::wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -81,18 +81,6 @@ async fn service(server: &MockServer, kind: &str) -> Arc<dyn BaseService> {
     let spec =
         opsdeck_core::config::spec_from_map("rw", map, &|_| None).unwrap_or_else(|e| panic!("{e}"));
     factory.build(&spec).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn get(set: &MetricSet, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    set.metrics
-        .iter()
-        .find(|m| {
-            m.name == name
-                && labels
-                    .iter()
-                    .all(|(k, v)| m.labels.get(*k).map(String::as_str) == Some(*v))
-        })
-        .map(|m| m.value)
 }
 
 // ---- conformance ----
@@ -447,28 +435,27 @@ async fn account_metrics_follow_pages_and_the_24h_window() {
         .collect_metrics()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(get(&set, "railway_workspaces", &[]), Some(2.0));
+    assert_eq!(set.value("railway_workspaces", &[]), Some(2.0));
     assert_eq!(
-        get(&set, "railway_projects", &[("workspace", "Acme")]),
+        set.value("railway_projects", &[("workspace", "Acme")]),
         Some(2.0)
     );
     assert_eq!(
-        get(&set, "railway_projects", &[("workspace", "Ada's Projects")]),
+        set.value("railway_projects", &[("workspace", "Ada's Projects")]),
         Some(0.0)
     );
     assert_eq!(
-        get(
-            &set,
+        set.value(
             "railway_services",
             &[("workspace", "Acme"), ("project", "shop-api")]
         ),
         Some(2.0)
     );
     assert_eq!(
-        get(&set, "railway_services", &[("project", "marketing-site")]),
+        set.value("railway_services", &[("project", "marketing-site")]),
         Some(1.0)
     );
-    let dep = |s: &str| get(&set, "railway_deployments_24h", &[("status", s)]);
+    let dep = |s: &str| set.value("railway_deployments_24h", &[("status", s)]);
     assert_eq!(dep("success"), Some(1.0));
     assert_eq!(dep("failed"), Some(1.0));
     assert_eq!(dep("crashed"), Some(1.0));
@@ -476,34 +463,24 @@ async fn account_metrics_follow_pages_and_the_24h_window() {
     assert_eq!(dep("building"), Some(0.0));
     assert_eq!(dep("removed"), None);
     assert_eq!(
-        get(
-            &set,
-            "railway_current_usage_dollars",
-            &[("workspace", "Acme")]
-        ),
+        set.value("railway_current_usage_dollars", &[("workspace", "Acme")]),
         Some(28.42)
     );
     // Estimate: $30 CPU + $10 RAM + $0.60 egress + $0.75 volume = $41.35, plus the part of
     // currentUsage beyond the metered usage so far ($28.42 − $15.50) = $54.27.
     assert_eq!(
-        get(
-            &set,
-            "railway_estimated_usage_dollars",
-            &[("workspace", "Acme")]
-        ),
+        set.value("railway_estimated_usage_dollars", &[("workspace", "Acme")]),
         Some(54.27)
     );
     assert_eq!(
-        get(
-            &set,
+        set.value(
             "railway_billing_period_end_timestamp_seconds",
             &[("workspace", "Acme")]
         ),
         Some(1_796_083_200.0)
     );
     assert_eq!(
-        get(
-            &set,
+        set.value(
             "railway_current_usage_dollars",
             &[("workspace", "Ada's Projects")]
         ),
@@ -547,12 +524,12 @@ async fn workspace_without_projects_reports_zeros() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        get(&set, "railway_projects", &[("workspace", "Acme")]),
+        set.value("railway_projects", &[("workspace", "Acme")]),
         Some(0.0)
     );
     for s in ["success", "failed", "crashed", "building"] {
         assert_eq!(
-            get(&set, "railway_deployments_24h", &[("status", s)]),
+            set.value("railway_deployments_24h", &[("status", s)]),
             Some(0.0),
             "{s}"
         );
@@ -594,7 +571,7 @@ async fn project_token_metrics_cover_its_environment_and_skip_billing() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        get(&set, "railway_services", &[("project", "shop-api")]),
+        set.value("railway_services", &[("project", "shop-api")]),
         Some(2.0)
     );
     // A project token does not reveal its workspace: no empty label.
@@ -604,11 +581,11 @@ async fn project_token_metrics_cover_its_environment_and_skip_billing() {
             .all(|m| m.labels.get("workspace").is_none_or(|w| !w.is_empty()))
     );
     assert_eq!(
-        get(&set, "railway_deployments_24h", &[("status", "success")]),
+        set.value("railway_deployments_24h", &[("status", "success")]),
         Some(1.0)
     );
     assert_eq!(
-        get(&set, "railway_deployments_24h", &[("status", "failed")]),
+        set.value("railway_deployments_24h", &[("status", "failed")]),
         Some(1.0)
     );
     assert!(

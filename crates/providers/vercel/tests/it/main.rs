@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{Datelike, TimeZone, Utc};
 use opsdeck_core::domain::{DeploymentState, TimeWindow};
 use opsdeck_core::rust_decimal::Decimal;
-use opsdeck_core::{BaseService, FailureKind, MetricSet, ServiceFactory, Status};
+use opsdeck_core::{BaseService, FailureKind, ServiceFactory, Status};
 use opsdeck_testkit::wiremock::matchers::{header, method, path, query_param};
 use opsdeck_testkit::wiremock::{Mock, MockServer, Request, ResponseTemplate};
 use opsdeck_testkit::{Conformance, MountFuture, Scenario};
@@ -225,18 +225,6 @@ fn service(server: &MockServer, team: bool) -> Arc<dyn BaseService> {
     factory.build(&spec).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn value(set: &MetricSet, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    set.metrics
-        .iter()
-        .find(|m| {
-            m.name == name
-                && labels
-                    .iter()
-                    .all(|(k, v)| m.labels.get(*k).map(String::as_str) == Some(*v))
-        })
-        .map(|m| m.value)
-}
-
 #[tokio::test]
 async fn probe_without_team_names_the_user() {
     let server = MockServer::start().await;
@@ -359,21 +347,20 @@ async fn metrics_page_through_deployments_projects_and_sum_billing() {
         .collect_metrics()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let state = |s| value(&set, "vercel_deployments_24h", &[("state", s)]);
+    let state = |s| set.value("vercel_deployments_24h", &[("state", s)]);
     assert_eq!(state("ready"), Some(2.0));
     assert_eq!(state("error"), Some(1.0));
     assert_eq!(state("building"), Some(1.0));
     assert_eq!(state("canceled"), Some(1.0));
     assert_eq!(state("queued"), Some(1.0));
-    assert_eq!(value(&set, "vercel_projects", &[]), Some(3.0));
+    assert_eq!(set.value("vercel_projects", &[]), Some(3.0));
     // 12.5 + 0.1 + 0.2 + 20: exact decimal sum, reported in dollars.
     assert_eq!(
-        value(&set, "vercel_billed_cost_mtd", &[("currency", "usd")]),
+        set.value("vercel_billed_cost_mtd", &[("currency", "usd")]),
         Some(32.8)
     );
     assert_eq!(
-        value(
-            &set,
+        set.value(
             "vercel_billed_cost_mtd_by_service",
             &[("service", "Fast Data Transfer")]
         ),
@@ -403,8 +390,8 @@ async fn billing_without_a_role_is_a_note_not_a_failure() {
         .collect_metrics()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(value(&set, "vercel_projects", &[]), Some(3.0));
-    assert_eq!(value(&set, "vercel_billed_cost_mtd", &[]), None);
+    assert_eq!(set.value("vercel_projects", &[]), Some(3.0));
+    assert_eq!(set.value("vercel_billed_cost_mtd", &[]), None);
     assert!(
         set.notes
             .iter()
@@ -442,14 +429,14 @@ async fn empty_account_reports_zeroes() {
         .unwrap_or_else(|e| panic!("{e}"));
     for s in ["ready", "error", "building", "canceled"] {
         assert_eq!(
-            value(&set, "vercel_deployments_24h", &[("state", s)]),
+            set.value("vercel_deployments_24h", &[("state", s)]),
             Some(0.0),
             "{s}"
         );
     }
-    assert_eq!(value(&set, "vercel_projects", &[]), Some(0.0));
+    assert_eq!(set.value("vercel_projects", &[]), Some(0.0));
     assert_eq!(
-        value(&set, "vercel_billed_cost_mtd", &[("currency", "usd")]),
+        set.value("vercel_billed_cost_mtd", &[("currency", "usd")]),
         Some(0.0)
     );
 }
@@ -583,6 +570,6 @@ async fn paging_stops_before_the_deadline_and_says_so() {
         "{:?}",
         set.notes
     );
-    let ready = value(&set, "vercel_deployments_24h", &[("state", "ready")]);
+    let ready = set.value("vercel_deployments_24h", &[("state", "ready")]);
     assert!(ready.is_some_and(|n| n >= 1.0), "{ready:?}");
 }
