@@ -8,6 +8,7 @@
 //!
 //! This crate depends on no provider and on no HTTP server framework.
 
+pub mod clock;
 pub mod config;
 pub mod deadline;
 pub mod domain;
@@ -20,9 +21,12 @@ pub mod schema;
 pub mod service;
 pub mod status;
 
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use config::{ConfigErrors, ConfigProblem, ConfigValue, ConfigValues, RawConfig, ServiceSpec};
 pub use error::{Error, Result};
-pub use manager::{ManagerOptions, ServiceManager, ServiceMetrics, ServiceReport};
+pub use manager::{
+    ManagerOptions, ServiceManager, ServiceMetrics, ServiceReport, collect_guarded, run_guarded,
+};
 pub use metrics::{Metric, MetricSet, Unit};
 pub use registry::{BuildContext, ProviderRegistration, ServiceFactory};
 pub use schema::{Category, FieldKind, FieldSpec, ProviderDescriptor};

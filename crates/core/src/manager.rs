@@ -398,8 +398,19 @@ enum GuardError<E> {
     Guard(Error),
 }
 
+/// Aborts the task it holds when dropped: a caller that stops waiting (a client that
+/// disconnects, a cancelled run) stops the probe too, instead of leaving it running detached
+/// where no lock or limit accounts for it.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Run `fut` on its own task under a deadline: panics and hangs become errors for this service
-/// only.
+/// only. Dropping the returned future aborts the task.
 async fn guarded<T, E, F>(
     timeout: Duration,
     name: &str,
@@ -411,10 +422,11 @@ where
     F: std::future::Future<Output = std::result::Result<T, E>> + Send + 'static,
 {
     let deadline_at = Instant::now() + timeout;
-    let task = tokio::spawn(deadline::with_deadline(deadline_at, async move {
-        tokio::time::timeout_at(deadline_at, fut).await
-    }));
-    match task.await {
+    let mut task = AbortOnDrop(tokio::spawn(deadline::with_deadline(
+        deadline_at,
+        async move { tokio::time::timeout_at(deadline_at, fut).await },
+    )));
+    match (&mut task.0).await {
         Ok(Ok(Ok(v))) => Ok(v),
         Ok(Ok(Err(e))) => Err(GuardError::Inner(e)),
         Ok(Err(_elapsed)) => Err(GuardError::Guard(Error::new(
@@ -437,19 +449,47 @@ where
     }
 }
 
+/// Tests one service instance the way [`ServiceManager`] does — on its own task, under
+/// `timeout`, a panic or hang becoming a report for this service only — without building a
+/// manager around it. Dropping the future aborts the check.
+pub async fn run_guarded(
+    service: Arc<dyn BaseService>,
+    name: &str,
+    timeout: Duration,
+) -> ConnectionReport {
+    let started = Instant::now();
+    match guarded(timeout, name, async move {
+        Ok::<_, ()>(service.test_connection().await)
+    })
+    .await
+    {
+        Ok(report) => report,
+        Err(GuardError::Guard(e)) => ConnectionReport::from_error(&e, started.elapsed()),
+        Err(GuardError::Inner(())) => ConnectionReport::disabled(),
+    }
+}
+
+/// Collects one service instance's metrics under `timeout`, isolated like [`run_guarded`].
+pub async fn collect_guarded(
+    service: Arc<dyn BaseService>,
+    name: &str,
+    timeout: Duration,
+) -> Result<crate::metrics::MetricSet> {
+    match guarded(
+        timeout,
+        name,
+        async move { service.collect_metrics().await },
+    )
+    .await
+    {
+        Ok(set) => Ok(set),
+        Err(GuardError::Inner(e) | GuardError::Guard(e)) => Err(e),
+    }
+}
+
 async fn run_test(managed: Arc<Managed>, timeout: Duration) -> ServiceReport {
     let report = if managed.info.enabled {
-        let service = managed.service.clone();
-        let started = Instant::now();
-        match guarded(timeout, &managed.info.name, async move {
-            Ok::<_, ()>(service.test_connection().await)
-        })
-        .await
-        {
-            Ok(report) => report,
-            Err(GuardError::Guard(e)) => ConnectionReport::from_error(&e, started.elapsed()),
-            Err(GuardError::Inner(())) => ConnectionReport::disabled(),
-        }
+        run_guarded(managed.service.clone(), &managed.info.name, timeout).await
     } else {
         ConnectionReport::disabled()
     };
@@ -475,18 +515,12 @@ async fn run_collect(managed: Arc<Managed>, timeout: Duration) -> ServiceMetrics
             .push("Disabled in the configuration (enabled = false); not collected.".into());
         return out;
     }
-    let service = managed.service.clone();
-    match guarded(timeout, &managed.info.name, async move {
-        service.collect_metrics().await
-    })
-    .await
-    {
+    match collect_guarded(managed.service.clone(), &managed.info.name, timeout).await {
         Ok(set) => {
             out.metrics = set.metrics;
             out.notes = set.notes;
         }
-        Err(GuardError::Inner(e)) => out.error = Some(ErrorReport::from(&e)),
-        Err(GuardError::Guard(e)) => out.error = Some(ErrorReport::from(&e)),
+        Err(e) => out.error = Some(ErrorReport::from(&e)),
     }
     out
 }

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::clock::SharedClock;
 use crate::config::{
     ConfigErrors, ConfigProblem, ConfigValues, SERVICE_KEYS, ServiceSpec, validate,
 };
@@ -26,6 +27,8 @@ pub struct BuildContext {
     pub config: ConfigValues,
     /// Timeouts and retry settings for the service's HTTP client.
     pub http: HttpSettings,
+    /// Wall-clock time for windows and month boundaries (the system clock unless injected).
+    pub clock: SharedClock,
 }
 
 /// Builds a service from a validated config. May fail only on things validation cannot know
@@ -102,6 +105,7 @@ pub enum BuildError {
 pub struct ServiceFactory {
     providers: BTreeMap<&'static str, &'static ProviderRegistration>,
     http: HttpSettings,
+    clock: SharedClock,
 }
 
 impl ServiceFactory {
@@ -137,6 +141,7 @@ impl ServiceFactory {
         Ok(ServiceFactory {
             providers,
             http: HttpSettings::default(),
+            clock: crate::clock::system(),
         })
     }
 
@@ -144,6 +149,17 @@ impl ServiceFactory {
     pub fn with_http_settings(mut self, http: HttpSettings) -> Self {
         self.http = http;
         self
+    }
+
+    /// Use this clock for every service built from now on (tests put it on a month boundary).
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The clock services are built with.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
     }
 
     /// The HTTP settings services are built with.
@@ -255,6 +271,7 @@ impl ServiceFactory {
             name: spec.name.clone(),
             config,
             http: self.http.clone(),
+            clock: self.clock.clone(),
         })
         .map_err(|source| BuildError::Provider {
             service: spec.name.clone(),

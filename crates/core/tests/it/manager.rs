@@ -189,3 +189,55 @@ async fn cross_provider_questions_say_who_cannot_answer() {
         Some("this provider does not offer it")
     );
 }
+
+/// Counts probes that have started and not yet been dropped or finished.
+struct Dropped {
+    live: Arc<AtomicUsize>,
+}
+
+struct Live(Arc<AtomicUsize>);
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl BaseService for Dropped {
+    fn descriptor(&self) -> &'static ProviderDescriptor {
+        &FAKE
+    }
+
+    async fn probe(&self) -> Result<Connected> {
+        self.live.fetch_add(1, Ordering::SeqCst);
+        let _live = Live(self.live.clone());
+        std::future::pending::<()>().await;
+        Ok(Connected::default())
+    }
+
+    async fn collect_metrics(&self) -> Result<MetricSet> {
+        Ok(MetricSet::new())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_a_guarded_check_aborts_the_probe() {
+    let live = Arc::new(AtomicUsize::new(0));
+    let svc: Arc<dyn BaseService> = Arc::new(Dropped { live: live.clone() });
+    let check = opsdeck_core::run_guarded(svc, "d", Duration::from_secs(60));
+    // Let the probe start, then give up waiting, as a disconnecting client does.
+    let _ = tokio::time::timeout(Duration::from_millis(10), check).await;
+    tokio::task::yield_now().await;
+    for _ in 0..10 {
+        if live.load(Ordering::SeqCst) == 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        live.load(Ordering::SeqCst),
+        0,
+        "the probe kept running after its caller stopped waiting"
+    );
+}

@@ -1,0 +1,14 @@
+//! The JSON API under `/api/v1`, one module per resource. Handlers are thin: validation comes
+//! from core, persistence from the store.
+
+pub mod providers;
+pub mod services;
+pub mod status;
+pub mod tests;
+pub mod tokens;
+
+pub use providers::*;
+pub use services::*;
+pub use status::*;
+pub use tests::*;
+pub use tokens::*;
