@@ -254,3 +254,42 @@ async fn send_test_sends_a_test_email() {
         Some(result.delivery.as_str())
     );
 }
+
+#[tokio::test]
+async fn smtps_against_a_starttls_port_explains_the_scheme() {
+    let smtp = server(Behaviour::new(Mode::StartTls)).await;
+    let ch = channel("smtps", smtp.port, PASSWORD, vec![smtp.ca_pem.clone()]);
+    let outcome = ch
+        .send_once(&firing(), &delivery("d"), 1, t("2025-06-03T02:00:05Z"))
+        .await;
+    let Outcome::GaveUp { reason } = &outcome else {
+        panic!("expected to give up, got {outcome:?}");
+    };
+    assert!(reason.contains("TLS handshake"), "{reason}");
+    assert!(
+        reason.contains("a server on port 587 or 25 usually needs smtp:// (STARTTLS)"),
+        "{reason}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn smtp_against_an_implicit_tls_port_times_out_with_a_hint() {
+    // The client waits for a plain greeting while the server waits for a TLS hello: only the
+    // attempt timeout ends it (tokio's paused clock makes that instant).
+    let smtp = server(Behaviour::new(Mode::Implicit)).await;
+    let ch = channel("smtp", smtp.port, PASSWORD, vec![smtp.ca_pem.clone()]);
+    let outcome = ch
+        .send_once(&firing(), &delivery("d"), 1, t("2025-06-03T02:00:05Z"))
+        .await;
+    let Outcome::Retry { reason, .. } = &outcome else {
+        panic!("expected a retry, got {outcome:?}");
+    };
+    assert!(
+        reason.contains("did not finish the session within 20s"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("(usually port 465) needs smtps://"),
+        "{reason}"
+    );
+}
