@@ -77,7 +77,8 @@ pub struct TestResult {
 }
 
 impl Channel {
-    /// Build channel `name` from its configuration. No I/O.
+    /// Build channel `name` from its configuration. No network I/O (the SMTP TLS verifier may
+    /// read the platform's root certificates).
     pub fn new(
         name: &str,
         config: &ChannelConfig,
