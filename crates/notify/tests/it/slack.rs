@@ -226,3 +226,28 @@ async fn slacks_rate_limit_is_honoured() {
         "{reason}"
     );
 }
+
+#[tokio::test]
+async fn send_test_posts_a_test_message() {
+    let server = slack_ok().await;
+    let channel = slack(&format!("{}{HOOK}", server.uri()));
+    let result = channel.send_test(t("2025-06-03T02:00:00Z")).await;
+    assert!(result.ok, "{result:?}");
+    assert!(
+        result
+            .message
+            .starts_with("Sent a test notification to 127.0.0.1:"),
+        "{}",
+        result.message
+    );
+    let reqs = server.received_requests().await.unwrap_or_default();
+    let body: Value = serde_json::from_slice(&reqs[0].body).unwrap_or_default();
+    assert_eq!(
+        body["blocks"][0]["text"]["text"],
+        ":information_source: Test notification for channel team-slack"
+    );
+    assert_eq!(
+        body["blocks"][1]["text"]["text"],
+        "Test notification from opsdeck for channel \"team-slack\". If you can read this, the channel works."
+    );
+}
