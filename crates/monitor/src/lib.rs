@@ -1,0 +1,15 @@
+//! # opsdeck-monitor
+//!
+//! The watching half of opsdeck as pure logic (work in progress).
+#![warn(missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod config;
+pub mod digest;
+pub mod events;
+pub mod history;
+pub mod metric_history;
+pub mod retention;
+pub mod rollup;
+pub mod time;
+pub mod window;
