@@ -371,6 +371,80 @@ fn strsim_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// The watching half's tables of `opsdeck.toml`: `[alerts.*]`, `[silences.*]`, `[budgets.*]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct WatchConfig {
+    /// Alert rules, by name.
+    pub alerts: Vec<crate::alerts::AlertRule>,
+    /// Silences, by name.
+    pub silences: Vec<crate::silence::Silence>,
+    /// Budgets, by name.
+    pub budgets: Vec<crate::budget::Budget>,
+}
+
+impl WatchConfig {
+    /// Reads the three tables from a whole config document (other tables are left to their
+    /// owners), reporting every problem of every entry at once. `known_channels` are the
+    /// `[channels.*]` names the server accepted.
+    pub fn from_document(
+        doc: &Value,
+        known_channels: &BTreeSet<String>,
+    ) -> Result<WatchConfig, Problems> {
+        let mut problems = Vec::new();
+        let mut out = WatchConfig::default();
+        let table = |name: &str, problems: &mut Vec<Problem>| -> Vec<(String, Value)> {
+            match doc.get(name) {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Object(m)) => m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                Some(_) => {
+                    problems.push(Problem::entry(
+                        name,
+                        "",
+                        format!("must be a table of named entries ([{name}.<name>])"),
+                    ));
+                    Vec::new()
+                }
+            }
+        };
+        for (name, v) in table("alerts", &mut problems) {
+            out.alerts.extend(crate::alerts::AlertRule::parse(
+                &name,
+                &v,
+                known_channels,
+                &mut problems,
+            ));
+        }
+        for (name, v) in table("silences", &mut problems) {
+            out.silences
+                .extend(crate::silence::Silence::parse(&name, &v, &mut problems));
+        }
+        for (name, v) in table("budgets", &mut problems) {
+            out.budgets.extend(crate::budget::Budget::parse(
+                &name,
+                &v,
+                known_channels,
+                &mut problems,
+            ));
+        }
+        Problems::check(problems, out)
+    }
+
+    /// [`from_document`](Self::from_document) over TOML text.
+    pub fn from_toml_str(
+        text: &str,
+        known_channels: &BTreeSet<String>,
+    ) -> Result<WatchConfig, Problems> {
+        let doc: toml::Value = toml::from_str(text).map_err(|e| Problems {
+            problems: vec![Problem::entry(
+                "",
+                "",
+                format!("not valid TOML: {}", e.message()),
+            )],
+        })?;
+        Self::from_document(&toml_to_json(&doc), known_channels)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
