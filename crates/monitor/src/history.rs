@@ -216,6 +216,7 @@ pub struct WindowTotals {
     failed: u64,
     unknown: u64,
     latency: LatencyDigest,
+    skip_latency: bool,
 }
 
 impl WindowTotals {
@@ -224,12 +225,23 @@ impl WindowTotals {
         Self::default()
     }
 
+    /// Counts only (no percentiles): for the dashboard's uptime of every service, where merging
+    /// digests would be wasted work. `latency_ms` of the summary is then all `None`.
+    pub fn counts_only() -> Self {
+        WindowTotals {
+            skip_latency: true,
+            ..Self::default()
+        }
+    }
+
     /// Counts a bucket.
     pub fn add_bucket(&mut self, b: &Bucket) {
         self.connected += b.connected;
         self.failed += b.failed;
         self.unknown += b.unknown;
-        self.latency.merge(&b.latency);
+        if !self.skip_latency {
+            self.latency.merge(&b.latency);
+        }
     }
 
     /// Counts a raw sample.
@@ -237,7 +249,9 @@ impl WindowTotals {
         match s.status {
             Status::Connected => {
                 self.connected += 1;
-                self.latency.add(s.latency_ms);
+                if !self.skip_latency {
+                    self.latency.add(s.latency_ms);
+                }
             }
             Status::Failed => self.failed += 1,
             Status::Unknown => self.unknown += 1,
