@@ -2,7 +2,7 @@
 //! `(state, observation, silence, now)` to `(state, transitions)`.
 //!
 //! - `failure_threshold` consecutive bad observations fire; `success_threshold` consecutive good
-//!   ones resolve. [`Observation::NoData`] (nothing to judge) neither extends nor breaks a streak.
+//!   ones resolve. [`ObservationKind::NoData`] (nothing to judge) neither extends nor breaks a streak.
 //! - While firing, a bad observation sends a reminder when `remind_every` has passed since the
 //!   last notification.
 //! - A silence suppresses sends, never state: the firing is recorded (`notify = false`), and a

@@ -190,7 +190,7 @@ impl Condition {
 
     /// Judges one piece of evidence. Evidence of the wrong kind, or evidence that cannot decide
     /// (latency of a failed check, a report without an expiry date), is
-    /// [`Observation::NoData`]: it neither extends nor breaks a streak.
+    /// [`ObservationKind::NoData`](crate::alert_state::ObservationKind::NoData): it neither extends nor breaks a streak.
     pub fn observe(&self, evidence: &Evidence<'_>, now_ms: i64) -> Observation {
         match (self, evidence) {
             (Condition::Status { include_unknown }, Evidence::Check(r)) => match r.status {
