@@ -140,6 +140,13 @@ impl Cutoffs {
         at_ms < self.raw_before_ms && cursor.covers(id)
     }
 
+    /// Whether a raw metric sample may be deleted. Metric points are upserted in the same
+    /// transaction as their samples (they are idempotent and need no cursor), so age alone
+    /// decides.
+    pub fn metric_raw_expired(&self, at_ms: i64) -> bool {
+        at_ms < self.raw_before_ms
+    }
+
     /// Whether a stored bucket may be deleted. 5- and 15-minute buckets are never stored; if a
     /// store keeps them anyway they follow the raw cutoff.
     pub fn bucket_expired(&self, width: BucketWidth, start_ms: i64) -> bool {
@@ -233,6 +240,9 @@ mod tests {
         );
         assert!(!c.raw_expired(11, 0, &cursor), "not rolled up yet");
         assert!(!c.raw_expired(7, 0, &cursor), "pending late commit");
+        assert!(
+            c.metric_raw_expired(c.raw_before_ms - 1) && !c.metric_raw_expired(c.raw_before_ms)
+        );
         let rows = (1..=12).map(|id| (id, c.raw_before_ms - 100 + id * 10));
         // Expired: at < cutoff → id*10 < 100 → ids 1..=9, minus pending 7, minus none above 10.
         assert_eq!(

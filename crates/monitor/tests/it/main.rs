@@ -5,3 +5,4 @@
 mod contract;
 mod incidents;
 mod statuspage;
+mod stream;
