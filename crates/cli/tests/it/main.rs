@@ -27,6 +27,9 @@ mod github;
     feature = "vercel"
 ))]
 mod providers;
+#[cfg(feature = "github")]
+mod quickstart;
+mod ux;
 
 use assert_cmd::Command;
 
