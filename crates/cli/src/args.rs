@@ -210,20 +210,18 @@ pub struct Selection {
 }
 
 impl Selection {
-    /// The names asked for, each once, in order; `None` means every service.
+    /// The names asked for, each once, in order; `None` means every service (also when only
+    /// empty names were given, as `opsdeck test ""` or a stray comma would).
     pub fn names(&self) -> Option<Vec<String>> {
-        if self.names.is_empty() {
-            return None;
-        }
         let mut seen = std::collections::BTreeSet::new();
-        Some(
-            self.names
-                .iter()
-                .map(|n| n.trim())
-                .filter(|n| !n.is_empty() && seen.insert(*n))
-                .map(str::to_owned)
-                .collect(),
-        )
+        let names: Vec<String> = self
+            .names
+            .iter()
+            .map(|n| n.trim())
+            .filter(|n| !n.is_empty() && seen.insert(*n))
+            .map(str::to_owned)
+            .collect();
+        (!names.is_empty()).then_some(names)
     }
 }
 
