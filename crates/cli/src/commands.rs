@@ -1,18 +1,23 @@
 //! The subcommands: load and validate the config, drive the library, pick the exit code.
 
-use std::collections::BTreeSet;
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::time::Duration;
 
 use futures::StreamExt;
 use opsdeck::domain::TimeWindow;
-use opsdeck::manager::CrossProviderEntry;
-use opsdeck::{ConfigErrors, ManagerOptions, ServiceFactory, ServiceManager, Status};
+use opsdeck::manager::{CrossProviderEntry, ErrorReport};
+use opsdeck::{
+    ConnectionReport, ManagerOptions, Metric, ServiceFactory, ServiceManager, ServiceMetrics,
+    ServiceReport, ServiceSpec, Status,
+};
+use serde::Serialize;
 
 use crate::args::{
-    Cli, Command, CrossArgs, InitArgs, ProvidersArgs, ProvidersCommand, RunArgs, Since,
+    Cli, Command, CompletionsArgs, CrossArgs, Format, InitArgs, ProvidersArgs, ProvidersCommand,
+    RunArgs, Selection, Since, ValidateArgs,
 };
-use crate::render;
+use crate::fit::Layout;
+use crate::{init, load, render, suggest};
 
 /// Everything connected / collected.
 pub const EXIT_OK: u8 = 0;
@@ -22,6 +27,9 @@ pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 
 pub async fn run(cli: Cli) -> u8 {
+    if let Command::Completions(args) = &cli.command {
+        return completions(args);
+    }
     let factory = match opsdeck::factory() {
         Ok(f) => f,
         Err(e) => {
@@ -32,12 +40,21 @@ pub async fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::Init(args) => init(&factory, &args),
         Command::Providers(args) => providers(&factory, &args),
+        Command::Validate(args) => validate(&factory, &args),
         Command::Test(args) => test(&factory, &args).await,
         Command::Metrics(args) => metrics(&factory, &args).await,
         Command::AiUsage(args) => ai_usage(&factory, &args).await,
         Command::Costs(args) => costs(&factory, &args).await,
         Command::Deployments(args) => deployments(&factory, &args).await,
+        Command::Completions(args) => completions(&args),
     }
+}
+
+fn completions(args: &CompletionsArgs) -> u8 {
+    use clap::CommandFactory as _;
+    let mut command = Cli::command();
+    clap_complete::generate(args.shell, &mut command, "opsdeck", &mut std::io::stdout());
+    EXIT_OK
 }
 
 fn no_providers_note() -> &'static str {
@@ -47,46 +64,45 @@ fn no_providers_note() -> &'static str {
 
 fn init(factory: &ServiceFactory, args: &InitArgs) -> u8 {
     let known = factory.ids();
-    let unknown: Vec<&String> = args
-        .providers
-        .iter()
-        .filter(|p| !known.contains(&p.as_str()))
-        .collect();
-    if !unknown.is_empty() {
-        eprintln!(
-            "error: unknown provider(s) {}; known providers: {}",
-            unknown
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            if known.is_empty() {
-                "none".to_owned()
-            } else {
-                known.join(", ")
-            }
-        );
-        return EXIT_USAGE;
-    }
-    let chosen: Vec<_> = factory
-        .providers()
-        .filter(|d| args.providers.is_empty() || args.providers.iter().any(|p| p == d.id))
-        .collect();
-    if chosen.is_empty() {
+    if known.is_empty() {
         eprintln!("error: {}", no_providers_note());
         return EXIT_USAGE;
     }
-    let mut text = String::from(
-        "# opsdeck configuration. Each [services.NAME] table is one service; NAME is yours to choose.\n\
-         # Values written as \"${VAR}\" are read from the environment when opsdeck runs (a missing\n\
-         # variable is an error); write $${ for a literal ${. Keep secrets in the environment.\n\
-         # Every service also accepts: tags = [\"team-a\"] and enabled = false.\n\
-         # Check it with: opsdeck test    Docs: docs/configuration.md\n\n",
-    );
-    for d in &chosen {
-        text.push_str(&d.starter_toml());
-        text.push('\n');
+    let mut asked: Vec<String> = Vec::new();
+    for id in args.providers.iter().flat_map(|p| init::split_ids(p)) {
+        if !asked.contains(&id) {
+            asked.push(id);
+        }
     }
+    let problems = init::check_ids(&asked, &known);
+    if !problems.is_empty() {
+        for p in problems {
+            eprintln!("error: {p}");
+        }
+        return EXIT_USAGE;
+    }
+    // Say so before asking anything.
+    if !args.force && args.path.exists() {
+        eprintln!(
+            "error: {} already exists; pass --force to overwrite it or --path to write elsewhere",
+            args.path.display()
+        );
+        return EXIT_USAGE;
+    }
+    let live =
+        if asked.is_empty() && std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+            match init::ask(&mut std::io::stdin().lock(), &mut std::io::stderr(), &known) {
+                Ok(ids) => ids,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return EXIT_USAGE;
+                }
+            }
+        } else {
+            asked
+        };
+    let providers: Vec<_> = factory.providers().collect();
+    let starter = init::starter(&providers, &live);
     let mut options = std::fs::OpenOptions::new();
     options.write(true);
     if args.force {
@@ -96,18 +112,39 @@ fn init(factory: &ServiceFactory, args: &InitArgs) -> u8 {
     }
     let written = options
         .open(&args.path)
-        .and_then(|mut f| f.write_all(text.as_bytes()));
+        .and_then(|mut f| f.write_all(starter.text.as_bytes()));
     match written {
         Ok(()) => {
-            println!(
-                "Wrote {} with {} service block(s): {}.",
-                args.path.display(),
-                chosen.len(),
-                chosen.iter().map(|d| d.id).collect::<Vec<_>>().join(", ")
-            );
-            println!(
-                "Set the environment variables it references, delete the blocks you do not need, then run: opsdeck test"
-            );
+            let path = args.path.display();
+            if starter.live.is_empty() {
+                println!(
+                    "Wrote {path} with every provider commented out: no service is active yet."
+                );
+                println!(
+                    "Next: remove the \"# \" in front of a block's lines, or run: opsdeck init --provider ID --force"
+                );
+            } else {
+                println!(
+                    "Wrote {path}: {} live{}.",
+                    starter.live.join(", "),
+                    if starter.commented.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "; {} more provider(s) commented out",
+                            starter.commented.len()
+                        )
+                    }
+                );
+                if starter.variables.is_empty() {
+                    println!("Next: opsdeck test");
+                } else {
+                    println!(
+                        "Next: set {} in the environment, then run: opsdeck test",
+                        starter.variables.join(", ")
+                    );
+                }
+            }
             EXIT_OK
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -125,113 +162,143 @@ fn init(factory: &ServiceFactory, args: &InitArgs) -> u8 {
 }
 
 fn providers(factory: &ServiceFactory, args: &ProvidersArgs) -> u8 {
+    let layout = Layout::detect(args.output.format() == Format::Wide);
     match &args.command {
         None => {
-            if args.json {
+            if args.output.json() {
                 render::print_json(&factory.providers().collect::<Vec<_>>());
             } else if factory.ids().is_empty() {
                 println!("{}", no_providers_note());
             } else {
-                println!("{}", render::providers_table(factory));
+                println!("{}", render::providers_table(factory, layout));
             }
             EXIT_OK
         }
         Some(ProvidersCommand::Show { id, json }) => {
             let Some(d) = factory.descriptor(id) else {
-                let known = factory.ids();
-                eprintln!(
-                    "error: unknown provider \"{id}\"; known providers: {}",
-                    if known.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        known.join(", ")
-                    }
-                );
+                eprintln!("error: {}", suggest::unknown_provider(id, &factory.ids()));
                 return EXIT_USAGE;
             };
-            if *json || args.json {
+            if *json || args.output.json() {
                 render::print_json(&d.json_schema());
             } else {
-                println!("{}", render::provider_detail(d));
+                println!("{}", render::provider_detail(d, layout));
             }
             EXIT_OK
         }
     }
 }
 
-/// Load, interpolate and validate the config; build the manager. Prints problems itself.
-fn load(factory: &ServiceFactory, args: &RunArgs) -> Result<ServiceManager, u8> {
-    let fail = |errors: ConfigErrors| {
+/// The services of one run: enabled ones built into a manager, disabled ones listed.
+struct Prepared {
+    manager: ServiceManager,
+    disabled: Vec<ServiceSpec>,
+}
+
+/// Load and validate what `selection` names, build it; prints problems itself.
+fn prepare(
+    factory: &ServiceFactory,
+    selection: &Selection,
+    json: bool,
+    options: ManagerOptions,
+) -> Result<Prepared, u8> {
+    let names = selection.names();
+    let fail = |errors: opsdeck::ConfigErrors| {
+        render::config_errors(&errors, json);
+        EXIT_USAGE
+    };
+    let services = load::load(factory, &selection.config, names.as_deref()).map_err(fail)?;
+    let manager = ServiceManager::from_specs(factory, &services.enabled, options).map_err(fail)?;
+    Ok(Prepared {
+        manager,
+        disabled: services.disabled,
+    })
+}
+
+fn manager_options(args: &RunArgs) -> ManagerOptions {
+    ManagerOptions {
+        concurrency: args.concurrency as usize,
+        timeout: args.timeout,
+    }
+}
+
+fn layout(args: &RunArgs) -> Layout {
+    Layout::detect(args.output.format() == Format::Wide)
+}
+
+#[derive(Debug, Serialize)]
+struct ServiceSummary<'a> {
+    name: &'a str,
+    provider: &'a str,
+    enabled: bool,
+    tags: &'a [String],
+}
+
+fn validate(factory: &ServiceFactory, args: &ValidateArgs) -> u8 {
+    let names = args.selection.names();
+    let fail = |errors: opsdeck::ConfigErrors| {
         render::config_errors(&errors, args.json);
-        Err(EXIT_USAGE)
+        EXIT_USAGE
     };
-    let text = match std::fs::read_to_string(&args.config) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return fail(opsdeck::ConfigProblem::file(format!(
-                "config file {} not found; create one with `opsdeck init` or pass --config / OPSDECK_CONFIG",
-                args.config.display()
-            ))
-            .into());
-        }
-        Err(e) => {
-            return fail(
-                opsdeck::ConfigProblem::file(format!(
-                    "could not read {}: {e}",
-                    args.config.display()
-                ))
-                .into(),
-            );
-        }
-    };
-    let specs = match factory.load_config(&text, &|k| std::env::var(k).ok()) {
+    let services = match load::load(factory, &args.selection.config, names.as_deref()) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let options = ManagerOptions {
-        concurrency: args.concurrency as usize,
-        timeout: Duration::from_secs_f64(args.timeout),
+    // Building is offline too and catches what only the provider can judge.
+    if let Err(e) =
+        ServiceManager::from_specs(factory, &services.enabled, ManagerOptions::default())
+    {
+        return fail(e);
+    }
+    let all: Vec<ServiceSummary> = services
+        .enabled
+        .iter()
+        .chain(&services.disabled)
+        .map(|s| ServiceSummary {
+            name: &s.name,
+            provider: &s.provider,
+            enabled: s.enabled,
+            tags: &s.tags,
+        })
+        .collect();
+    if args.json {
+        render::print_json(&serde_json::json!({ "valid": true, "services": all }));
+        return EXIT_OK;
+    }
+    let path = args.selection.config.display();
+    let list = |specs: &[ServiceSpec]| {
+        specs
+            .iter()
+            .map(|s| format!("{} ({})", s.name, s.provider))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
-    let manager = match ServiceManager::from_specs(factory, &specs, options) {
-        Ok(m) => m,
-        Err(e) => return fail(e),
-    };
-    let unknown = manager.unknown(&args.names);
-    if !unknown.is_empty() {
-        let configured = manager.names();
-        return fail(
-            opsdeck::ConfigProblem::file(format!(
-                "unknown service(s) {}; configured services: {}",
-                unknown.join(", "),
-                if configured.is_empty() {
-                    "none".to_owned()
-                } else {
-                    configured.join(", ")
-                }
-            ))
-            .into(),
+    if all.is_empty() {
+        println!(
+            "{path} is valid but declares no service: remove the \"# \" in front of a block's \
+             lines, or run `opsdeck init --provider ID --force`."
         );
-    }
-    Ok(manager)
-}
-
-fn selection(args: &RunArgs) -> Option<Vec<String>> {
-    if args.names.is_empty() {
-        None
     } else {
-        // Keep the first occurrence of each name: `opsdeck test a a` tests `a` once.
-        let mut seen = BTreeSet::new();
-        Some(
-            args.names
-                .iter()
-                .filter(|n| seen.insert(n.as_str()))
-                .cloned()
-                .collect(),
-        )
+        println!(
+            "{path} is valid: {} service(s) to run{}",
+            services.enabled.len(),
+            if services.enabled.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", list(&services.enabled))
+            }
+        );
+        if !services.disabled.is_empty() {
+            println!(
+                "Disabled, not run (their ${{VAR}}s are not needed): {}",
+                list(&services.disabled)
+            );
+        }
     }
+    EXIT_OK
 }
 
-/// Drain a result stream with a progress bar (on terminals) and sort the results by service.
+/// Drain a result stream with a progress bar (on terminals).
 async fn drive<T>(
     stream: futures::stream::BoxStream<'static, T>,
     total: usize,
@@ -240,7 +307,7 @@ async fn drive<T>(
     service: fn(&T) -> &String,
 ) -> Vec<T> {
     let bar = render::progress(total, json, verb);
-    let mut out: Vec<T> = stream
+    let out: Vec<T> = stream
         .inspect(|r| {
             bar.set_message(service(r).clone());
             bar.inc(1);
@@ -248,47 +315,177 @@ async fn drive<T>(
         .collect()
         .await;
     bar.finish_and_clear();
-    out.sort_by(|a, b| service(a).cmp(service(b)));
     out
 }
 
+/// A disabled service in `opsdeck test --json`: the same shape as a tested one.
+#[derive(Debug, Serialize)]
+struct DisabledReport {
+    service: String,
+    provider: String,
+    #[serde(flatten)]
+    report: ConnectionReport,
+}
+
+/// One line of `opsdeck test`: a service that ran, or one that is disabled.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum TestLine {
+    Ran(ServiceReport),
+    Disabled(DisabledReport),
+}
+
+impl TestLine {
+    fn row(&self) -> render::TestRow<'_> {
+        let (service, provider, report, disabled) = match self {
+            TestLine::Ran(r) => (&r.service, &r.provider, &r.report, false),
+            TestLine::Disabled(d) => (&d.service, &d.provider, &d.report, true),
+        };
+        render::TestRow {
+            service,
+            provider,
+            status: report.status,
+            disabled,
+            failure: report.failure,
+            latency_ms: report.latency_ms,
+            identity: report.identity.as_deref(),
+            message: &report.message,
+        }
+    }
+}
+
 async fn test(factory: &ServiceFactory, args: &RunArgs) -> u8 {
-    let manager = match load(factory, args) {
-        Ok(m) => m,
+    let json = args.output.json();
+    let prepared = match prepare(factory, &args.selection, json, manager_options(args)) {
+        Ok(p) => p,
         Err(code) => return code,
     };
-    let names = selection(args);
-    let total = names.as_ref().map_or(manager.names().len(), Vec::len);
-    let stream = manager.test_stream(names.as_deref());
-    let reports = drive(stream, total, args.json, "testing", |r| &r.service).await;
-    if args.json {
-        render::print_json(&reports);
+    let total = prepared.manager.names().len();
+    let stream = prepared.manager.test_stream(None);
+    let reports = drive(stream, total, json, "testing", |r| &r.service).await;
+    let mut lines: Vec<TestLine> = reports.into_iter().map(TestLine::Ran).collect();
+    lines.extend(prepared.disabled.iter().map(|s| {
+        TestLine::Disabled(DisabledReport {
+            service: s.name.clone(),
+            provider: s.provider.clone(),
+            report: ConnectionReport::disabled(),
+        })
+    }));
+    lines.sort_by(|a, b| a.row().service.cmp(b.row().service));
+    if json {
+        render::print_json(&lines);
     } else {
-        println!("{}", render::reports_table(&reports));
+        let rows: Vec<render::TestRow> = lines.iter().map(TestLine::row).collect();
+        println!("{}", render::reports_table(&rows, layout(args)));
     }
-    if reports.iter().all(|r| r.report.status == Status::Connected) {
-        EXIT_OK
-    } else {
-        EXIT_FAILED
+    // Disabled services are listed but never make the run fail.
+    let all_connected = lines.iter().all(|l| match l {
+        TestLine::Ran(r) => r.report.status == Status::Connected,
+        TestLine::Disabled(_) => true,
+    });
+    if all_connected { EXIT_OK } else { EXIT_FAILED }
+}
+
+/// A disabled service in `opsdeck metrics --json`: the same shape as a collected one.
+#[derive(Debug, Serialize)]
+struct DisabledMetrics {
+    service: String,
+    provider: String,
+    metrics: Vec<Metric>,
+    notes: Vec<String>,
+    error: Option<ErrorReport>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum MetricsLine {
+    Ran(ServiceMetrics),
+    Disabled(DisabledMetrics),
+}
+
+impl MetricsLine {
+    fn service(&self) -> &str {
+        match self {
+            MetricsLine::Ran(m) => &m.service,
+            MetricsLine::Disabled(d) => &d.service,
+        }
+    }
+
+    fn notes(&self) -> &[String] {
+        match self {
+            MetricsLine::Ran(m) => &m.notes,
+            MetricsLine::Disabled(d) => &d.notes,
+        }
     }
 }
 
 async fn metrics(factory: &ServiceFactory, args: &RunArgs) -> u8 {
-    let manager = match load(factory, args) {
-        Ok(m) => m,
+    let json = args.output.json();
+    let prepared = match prepare(factory, &args.selection, json, manager_options(args)) {
+        Ok(p) => p,
         Err(code) => return code,
     };
-    let names = selection(args);
-    let total = names.as_ref().map_or(manager.names().len(), Vec::len);
-    let stream = manager.collect_stream(names.as_deref());
-    let results = drive(stream, total, args.json, "collecting", |r| &r.service).await;
-    if args.json {
-        render::print_json(&results);
+    let total = prepared.manager.names().len();
+    let stream = prepared.manager.collect_stream(None);
+    let results = drive(stream, total, json, "collecting", |r| &r.service).await;
+    let mut lines: Vec<MetricsLine> = results.into_iter().map(MetricsLine::Ran).collect();
+    lines.extend(prepared.disabled.iter().map(|s| {
+        MetricsLine::Disabled(DisabledMetrics {
+            service: s.name.clone(),
+            provider: s.provider.clone(),
+            metrics: Vec::new(),
+            notes: vec!["Disabled in the configuration (enabled = false); not collected.".into()],
+            error: None,
+        })
+    }));
+    lines.sort_by(|a, b| a.service().cmp(b.service()));
+    let ran: Vec<&ServiceMetrics> = lines
+        .iter()
+        .filter_map(|l| match l {
+            MetricsLine::Ran(m) => Some(m),
+            MetricsLine::Disabled(_) => None,
+        })
+        .collect();
+    if json {
+        render::print_json(&lines);
     } else {
-        println!("{}", render::metrics_table(&results));
-        render::metrics_notes(&results);
+        let rows: Vec<render::MetricRow> = ran
+            .iter()
+            .flat_map(|r| {
+                r.metrics.iter().map(|m| render::MetricRow {
+                    service: &r.service,
+                    name: &m.name,
+                    labels: m
+                        .labels
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    value: m.value,
+                    unit: m.unit.as_str(),
+                })
+            })
+            .collect();
+        let errors: Vec<render::MetricsError> = ran
+            .iter()
+            .filter_map(|r| {
+                r.error.as_ref().map(|e| render::MetricsError {
+                    service: &r.service,
+                    failure: e.failure,
+                    message: &e.message,
+                })
+            })
+            .collect();
+        let notes: Vec<(&str, &str)> = lines
+            .iter()
+            .flat_map(|l| l.notes().iter().map(move |n| (l.service(), n.as_str())))
+            .collect();
+        println!(
+            "{}",
+            render::metrics_table(&rows, &errors, &notes, ran.len(), layout(args))
+        );
     }
-    if results.iter().all(|r| r.error.is_none()) {
+    if ran.iter().all(|r| r.error.is_none()) {
         EXIT_OK
     } else {
         EXIT_FAILED
@@ -308,29 +505,11 @@ fn window(since: Option<Since>, default: Since) -> TimeWindow {
     }
 }
 
-/// [`load`], keeping only the services named on the command line (all when none are).
-fn load_selected(factory: &ServiceFactory, args: &RunArgs) -> Result<ServiceManager, u8> {
-    let mut manager = load(factory, args)?;
-    if let Some(names) = selection(args) {
-        for name in manager.names() {
-            if !names.contains(&name) {
-                manager.remove(&name);
-            }
-        }
-    }
-    Ok(manager)
-}
-
 /// Table mode: name the disabled services, which cross-provider questions do not ask.
-fn disabled_note(manager: &ServiceManager) {
-    let off: Vec<String> = manager
-        .services()
-        .into_iter()
-        .filter(|s| !s.enabled)
-        .map(|s| s.name)
-        .collect();
-    if !off.is_empty() {
-        println!("note: disabled, not asked: {}", off.join(", "));
+fn disabled_note(disabled: &[ServiceSpec]) {
+    if !disabled.is_empty() {
+        let names: Vec<&str> = disabled.iter().map(|s| s.name.as_str()).collect();
+        println!("note: disabled, not asked: {}", names.join(", "));
     }
 }
 
@@ -344,49 +523,76 @@ fn cross_exit<T>(entries: &[CrossProviderEntry<T>]) -> u8 {
 }
 
 async fn ai_usage(factory: &ServiceFactory, args: &CrossArgs) -> u8 {
-    let manager = match load_selected(factory, &args.run) {
-        Ok(m) => m,
+    let json = args.run.output.json();
+    let prepared = match prepare(
+        factory,
+        &args.run.selection,
+        json,
+        manager_options(&args.run),
+    ) {
+        Ok(p) => p,
         Err(code) => return code,
     };
     let window = window(args.since, Since::Last(30 * DAY));
-    let entries = manager.ai_usage(window).await;
-    if args.run.json {
+    let entries = prepared.manager.ai_usage(window).await;
+    if json {
         render::print_json(&entries);
     } else {
-        println!("{}", render::ai_usage_table(&entries, window));
-        disabled_note(&manager);
+        println!(
+            "{}",
+            render::ai_usage_table(&entries, window, layout(&args.run))
+        );
+        disabled_note(&prepared.disabled);
     }
     cross_exit(&entries)
 }
 
 async fn costs(factory: &ServiceFactory, args: &CrossArgs) -> u8 {
-    let manager = match load_selected(factory, &args.run) {
-        Ok(m) => m,
+    let json = args.run.output.json();
+    let prepared = match prepare(
+        factory,
+        &args.run.selection,
+        json,
+        manager_options(&args.run),
+    ) {
+        Ok(p) => p,
         Err(code) => return code,
     };
     let window = window(args.since, Since::MonthToDate);
-    let entries = manager.costs(window).await;
-    if args.run.json {
+    let entries = prepared.manager.costs(window).await;
+    if json {
         render::print_json(&entries);
     } else {
-        println!("{}", render::costs_table(&entries, window));
-        disabled_note(&manager);
+        println!(
+            "{}",
+            render::costs_table(&entries, window, layout(&args.run))
+        );
+        disabled_note(&prepared.disabled);
     }
     cross_exit(&entries)
 }
 
 async fn deployments(factory: &ServiceFactory, args: &CrossArgs) -> u8 {
-    let manager = match load_selected(factory, &args.run) {
-        Ok(m) => m,
+    let json = args.run.output.json();
+    let prepared = match prepare(
+        factory,
+        &args.run.selection,
+        json,
+        manager_options(&args.run),
+    ) {
+        Ok(p) => p,
         Err(code) => return code,
     };
     let window = window(args.since, Since::Last(DAY));
-    let entries = manager.deployments(window).await;
-    if args.run.json {
+    let entries = prepared.manager.deployments(window).await;
+    if json {
         render::print_json(&entries);
     } else {
-        println!("{}", render::deployments_table(&entries, window));
-        disabled_note(&manager);
+        println!(
+            "{}",
+            render::deployments_table(&entries, window, layout(&args.run))
+        );
+        disabled_note(&prepared.disabled);
     }
     cross_exit(&entries)
 }

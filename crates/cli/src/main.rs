@@ -3,10 +3,15 @@
 //! for people or JSON for machines. Exit codes: 0 all connected/collected, 1 any failed or
 //! unknown, 2 configuration or usage error. The cross-provider questions (`ai-usage`, `costs`,
 //! `deployments`) exit 0 when every service answered or said why it cannot, 1 when any failed.
+//! `validate` checks the config offline (0 or 2); `completions` prints a shell script.
 
 mod args;
 mod commands;
+mod fit;
+mod init;
+mod load;
 mod render;
+mod suggest;
 
 use std::process::ExitCode;
 
@@ -47,8 +52,12 @@ fn init_logging(verbose: u8) {
             filter = filter.add_directive(d);
         }
     }
+    // Colour codes only on a terminal: `-vvv 2>file` must give a plain file.
+    use std::io::IsTerminal as _;
+    let ansi = std::io::stderr().is_terminal() && fit::color_allowed();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .try_init();
 }

@@ -1,33 +1,25 @@
-//! Output: tables for people (comfy-table), JSON for machines, a progress bar on terminals.
+//! Output: tables for people (fitted to the terminal by [`crate::fit`]), JSON for machines, a
+//! progress bar on terminals. Nothing here prints colour codes unless stdout is a terminal.
 
 use std::io::IsTerminal as _;
 
-use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{Cell, Color, ContentArrangement, Table};
+use comfy_table::Color;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use opsdeck::domain::{
     AiUsage, CostReport, Deployment, DeploymentState, Money, TimeWindow, sum_by_currency,
 };
 use opsdeck::manager::CrossProviderEntry;
 use opsdeck::rust_decimal::Decimal;
-use opsdeck::{
-    ConfigErrors, ProviderDescriptor, ServiceFactory, ServiceMetrics, ServiceReport, Status,
-};
+use opsdeck::{ConfigErrors, FailureKind, ProviderDescriptor, ServiceFactory, Status};
 use serde::Serialize;
+
+use crate::fit::{self, Column, Fit, Layout, Row, Text};
 
 pub fn print_json<T: Serialize + ?Sized>(value: &T) {
     match serde_json::to_string_pretty(value) {
         Ok(s) => println!("{s}"),
         Err(e) => eprintln!("error: could not render JSON: {e}"),
     }
-}
-
-fn table(headers: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(headers.iter().map(Cell::new));
-    t
 }
 
 pub fn progress(total: usize, json: bool, verb: &'static str) -> ProgressBar {
@@ -53,117 +45,289 @@ pub fn config_errors(errors: &ConfigErrors, json: bool) {
     eprintln!("error: {errors}");
 }
 
-pub fn providers_table(factory: &ServiceFactory) -> String {
-    let mut t = table(&["ID", "NAME", "CATEGORY", "FIELDS", "DESCRIPTION"]);
-    for d in factory.providers() {
-        let fields: Vec<String> = d
-            .fields
-            .iter()
-            .map(|f| {
-                let mut s = f.name.to_owned();
-                if f.required {
-                    s.push('*');
-                }
-                if f.secret {
-                    s.push_str(" (secret)");
-                }
-                s
-            })
-            .collect();
-        t.add_row(vec![
-            d.id.to_owned(),
-            d.name.to_owned(),
-            d.category.to_string(),
-            fields.join(", "),
-            d.description.to_owned(),
-        ]);
+/// A fitted table with its footer lines and, when anything was shortened, how to see it all.
+fn finish(fitted: &fit::Fitted, footer: &[String], layout: Layout) -> String {
+    let mut out = fitted.render();
+    for line in footer.iter().filter(|l| !l.is_empty()) {
+        out.push('\n');
+        out.push_str(line);
     }
-    format!("{t}\n* required. Details: opsdeck providers show <ID>")
+    if fitted.shortened {
+        out.push('\n');
+        out.push_str(&fit::wide_hint(layout.width));
+    }
+    out
 }
 
-pub fn provider_detail(d: &ProviderDescriptor) -> String {
-    let mut t = table(&[
-        "FIELD",
-        "TYPE",
-        "REQUIRED",
-        "SECRET",
-        "DEFAULT",
-        "DESCRIPTION",
-    ]);
-    for f in d.fields {
-        t.add_row(vec![
-            f.name.to_owned(),
-            f.kind.describe(),
-            if f.required { "yes" } else { "no" }.to_owned(),
-            if f.secret { "yes" } else { "no" }.to_owned(),
-            f.default.unwrap_or("").to_owned(),
-            f.description.to_owned(),
-        ]);
+fn paragraph(text: &str, layout: Layout) -> String {
+    match layout.width {
+        Some(w) => fit::wrap(text, w).join("\n"),
+        None => text.to_owned(),
     }
-    format!(
-        "{} ({}, {})\n{}\nDocs: {}\n{t}\nJSON Schema: opsdeck providers show {} --json",
-        d.name, d.id, d.category, d.description, d.docs_url, d.id
+}
+
+pub fn providers_table(factory: &ServiceFactory, layout: Layout) -> String {
+    const COLUMNS: &[Column] = &[
+        Column::new("ID", Fit::Keep),
+        Column::new("NAME", Fit::Wrap),
+        Column::new("CATEGORY", Fit::Keep),
+        Column::new("FIELDS", Fit::Wrap),
+        Column::new("DESCRIPTION", Fit::Wrap),
+    ];
+    let rows: Vec<Row> = factory
+        .providers()
+        .map(|d| {
+            let fields: Vec<String> = d
+                .fields
+                .iter()
+                .map(|f| {
+                    let mut s = f.name.to_owned();
+                    if f.required {
+                        s.push('*');
+                    }
+                    if f.secret {
+                        s.push_str(" (secret)");
+                    }
+                    s
+                })
+                .collect();
+            Row::new(
+                d.id,
+                vec![
+                    d.id.into(),
+                    d.name.into(),
+                    d.category.to_string().into(),
+                    fields.join(", ").into(),
+                    d.description.into(),
+                ],
+            )
+        })
+        .collect();
+    let fitted = fit::fit(COLUMNS, &rows, layout);
+    finish(
+        &fitted,
+        &["* required. Details: opsdeck providers show <ID>".into()],
+        layout,
     )
 }
 
-fn status_cell(status: Status) -> Cell {
-    let cell = Cell::new(status.as_str());
-    match status {
-        Status::Connected => cell.fg(Color::Green),
-        Status::Failed => cell.fg(Color::Red),
-        Status::Unknown => cell.fg(Color::Yellow),
-    }
+pub fn provider_detail(d: &ProviderDescriptor, layout: Layout) -> String {
+    const COLUMNS: &[Column] = &[
+        Column::new("FIELD", Fit::Keep),
+        Column::new("TYPE", Fit::Wrap),
+        Column::new("REQUIRED", Fit::Keep),
+        Column::new("SECRET", Fit::Keep),
+        Column::new("DEFAULT", Fit::Keep),
+        Column::new("DESCRIPTION", Fit::Wrap),
+    ];
+    let rows: Vec<Row> = d
+        .fields
+        .iter()
+        .map(|f| {
+            Row::new(
+                f.name,
+                vec![
+                    f.name.into(),
+                    f.kind.describe().into(),
+                    if f.required { "yes" } else { "no" }.into(),
+                    if f.secret { "yes" } else { "no" }.into(),
+                    f.default.unwrap_or("").into(),
+                    f.description.into(),
+                ],
+            )
+        })
+        .collect();
+    let fitted = fit::fit(COLUMNS, &rows, layout);
+    format!(
+        "{} ({}, {})\n{}\nDocs: {}\n{}",
+        d.name,
+        d.id,
+        d.category,
+        paragraph(d.description, layout),
+        d.docs_url,
+        finish(
+            &fitted,
+            &[format!(
+                "JSON Schema: opsdeck providers show {} --json",
+                d.id
+            )],
+            layout
+        )
+    )
 }
 
-pub fn reports_table(reports: &[ServiceReport]) -> String {
-    if reports.is_empty() {
+/// One row of `opsdeck test`, independent of how the report was made.
+#[derive(Debug, Clone, Copy)]
+pub struct TestRow<'a> {
+    /// Service name.
+    pub service: &'a str,
+    /// Provider id.
+    pub provider: &'a str,
+    /// Outcome.
+    pub status: Status,
+    /// Disabled in the config: not tested, not counted.
+    pub disabled: bool,
+    /// Why, when not connected.
+    pub failure: Option<FailureKind>,
+    /// Wall time of the check.
+    pub latency_ms: u64,
+    /// Account the credentials belong to.
+    pub identity: Option<&'a str>,
+    /// What happened and what to do.
+    pub message: &'a str,
+}
+
+fn status_text(row: &TestRow) -> Text {
+    if row.disabled {
+        return "disabled".into();
+    }
+    let color = match row.status {
+        Status::Connected => Color::Green,
+        Status::Failed => Color::Red,
+        Status::Unknown => Color::Yellow,
+    };
+    Text::colored(row.status.as_str(), color)
+}
+
+pub fn reports_table(rows: &[TestRow], layout: Layout) -> String {
+    const COLUMNS: &[Column] = &[
+        Column::new("SERVICE", Fit::Keep),
+        Column::new("PROVIDER", Fit::Keep),
+        Column::new("STATUS", Fit::Keep),
+        Column::new("FAILURE", Fit::Keep),
+        Column::new("LATENCY", Fit::Keep),
+        Column::new("IDENTITY", Fit::Cut),
+        Column::new("MESSAGE", Fit::Message),
+    ];
+    if rows.is_empty() {
         return "No services to test.".into();
     }
-    let mut t = table(&[
-        "SERVICE", "PROVIDER", "STATUS", "FAILURE", "LATENCY", "IDENTITY", "MESSAGE",
-    ]);
-    for r in reports {
-        t.add_row(vec![
-            Cell::new(&r.service),
-            Cell::new(&r.provider),
-            status_cell(r.report.status),
-            Cell::new(r.report.failure.map(|f| f.as_str()).unwrap_or("")),
-            Cell::new(format!("{} ms", r.report.latency_ms)),
-            Cell::new(r.report.identity.as_deref().unwrap_or("")),
-            Cell::new(&r.report.message),
-        ]);
-    }
-    let connected = reports
+    let table_rows: Vec<Row> = rows
         .iter()
-        .filter(|r| r.report.status == Status::Connected)
+        .map(|r| {
+            let row = Row::new(
+                r.service,
+                vec![
+                    r.service.into(),
+                    r.provider.into(),
+                    status_text(r),
+                    r.failure.map_or("", |f| f.as_str()).into(),
+                    if r.disabled {
+                        String::new()
+                    } else {
+                        format!("{} ms", r.latency_ms)
+                    }
+                    .into(),
+                    r.identity.unwrap_or("").into(),
+                    // "disabled" says it all; the report's sentence would only repeat it.
+                    if r.disabled { "" } else { r.message }.into(),
+                ],
+            );
+            // Connected messages stay: they carry warnings such as a token about to expire.
+            if r.disabled { row.quiet() } else { row }
+        })
+        .collect();
+    let fitted = fit::fit(COLUMNS, &table_rows, layout);
+    let enabled = rows.iter().filter(|r| !r.disabled).count();
+    let connected = rows
+        .iter()
+        .filter(|r| !r.disabled && r.status == Status::Connected)
         .count();
-    format!("{t}\n{connected}/{} connected", reports.len())
+    let disabled = rows.len() - enabled;
+    let mut footer = format!("{connected}/{enabled} connected");
+    if disabled > 0 {
+        footer.push_str(&format!(", {disabled} disabled (not tested)"));
+    }
+    finish(&fitted, &[footer], layout)
 }
 
-pub fn metrics_table(results: &[ServiceMetrics]) -> String {
-    let mut t = table(&["SERVICE", "METRIC", "LABELS", "VALUE", "UNIT"]);
-    for r in results {
-        if let Some(e) = &r.error {
-            t.add_row(vec![
-                Cell::new(&r.service),
-                Cell::new("(error)").fg(Color::Red),
-                Cell::new(e.failure.as_str()),
-                Cell::new(""),
-                Cell::new(&e.message),
-            ]);
-        }
-        for m in &r.metrics {
-            let labels: Vec<String> = m.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            t.add_row(vec![
-                Cell::new(&r.service),
-                Cell::new(&m.name),
-                Cell::new(labels.join(", ")),
-                Cell::new(format_value(m.value)),
-                Cell::new(m.unit.as_str()),
-            ]);
-        }
+/// One metric sample of `opsdeck metrics`.
+#[derive(Debug, Clone)]
+pub struct MetricRow<'a> {
+    /// Service name.
+    pub service: &'a str,
+    /// Metric name.
+    pub name: &'a str,
+    /// `k=v, k=v`.
+    pub labels: String,
+    /// Value.
+    pub value: f64,
+    /// Unit.
+    pub unit: std::borrow::Cow<'a, str>,
+}
+
+/// A service whose collection failed.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricsError<'a> {
+    /// Service name.
+    pub service: &'a str,
+    /// Failure kind.
+    pub failure: FailureKind,
+    /// What happened and what to do.
+    pub message: &'a str,
+}
+
+/// The samples as a table; failed services and notes as sentences under it.
+pub fn metrics_table(
+    rows: &[MetricRow],
+    errors: &[MetricsError],
+    notes: &[(&str, &str)],
+    services: usize,
+    layout: Layout,
+) -> String {
+    const COLUMNS: &[Column] = &[
+        Column::new("SERVICE", Fit::Keep),
+        Column::new("METRIC", Fit::Keep),
+        Column::new("LABELS", Fit::Wrap),
+        Column::new("VALUE", Fit::Keep),
+        Column::new("UNIT", Fit::Keep),
+    ];
+    let mut out = Vec::new();
+    let mut shortened = false;
+    if rows.is_empty() {
+        out.push("No metrics collected.".to_owned());
+    } else {
+        let table_rows: Vec<Row> = rows
+            .iter()
+            .map(|m| {
+                Row::new(
+                    m.service,
+                    vec![
+                        m.service.into(),
+                        m.name.into(),
+                        m.labels.clone().into(),
+                        format_value(m.value).into(),
+                        m.unit.to_string().into(),
+                    ],
+                )
+            })
+            .collect();
+        let fitted = fit::fit(COLUMNS, &table_rows, layout);
+        shortened = fitted.shortened;
+        out.push(fitted.render());
     }
-    t.to_string()
+    for e in errors {
+        out.push(fit::list_item(
+            e.service,
+            &format!("error ({}): {}", e.failure.as_str(), e.message),
+            layout.width,
+        ));
+    }
+    for (service, note) in notes {
+        out.push(fit::list_item(
+            &format!("note: {service}"),
+            note,
+            layout.width,
+        ));
+    }
+    out.push(format!(
+        "{}/{services} service(s) collected",
+        services.saturating_sub(errors.len())
+    ));
+    if shortened {
+        out.push(fit::wide_hint(layout.width));
+    }
+    out.join("\n")
 }
 
 fn format_value(v: f64) -> String {
@@ -171,14 +335,6 @@ fn format_value(v: f64) -> String {
         format!("{v:.0}")
     } else {
         format!("{v:.4}")
-    }
-}
-
-pub fn metrics_notes(results: &[ServiceMetrics]) {
-    for r in results {
-        for n in &r.notes {
-            println!("note: {}: {n}", r.service);
-        }
     }
 }
 
@@ -213,14 +369,17 @@ fn format_window(w: &TimeWindow) -> String {
     format!("{} → {}", format_time(w.start), format_time(w.end))
 }
 
-/// The unavailable / error cell of an entry without a result.
-fn problem_cell<T>(e: &CrossProviderEntry<T>) -> Cell {
+/// The unavailable / error text of an entry without a result.
+fn problem_text<T>(e: &CrossProviderEntry<T>) -> Text {
     if let Some(err) = &e.error {
-        Cell::new(format!("error ({}): {}", err.failure.as_str(), err.message)).fg(Color::Red)
+        Text::colored(
+            format!("error ({}): {}", err.failure.as_str(), err.message),
+            Color::Red,
+        )
     } else if let Some(why) = &e.unavailable {
-        Cell::new(format!("unavailable: {why}")).fg(Color::Yellow)
+        Text::colored(format!("unavailable: {why}"), Color::Yellow)
     } else {
-        Cell::new("no answer").fg(Color::Yellow)
+        Text::colored("no answer", Color::Yellow)
     }
 }
 
@@ -235,7 +394,7 @@ fn split<T>(entries: &[CrossProviderEntry<T>]) -> (Vec<&CrossProviderEntry<T>>, 
         String::new()
     } else {
         format!(
-            "\nNot offered by the provider of: {}",
+            "Not offered by the provider of: {}",
             skipped
                 .iter()
                 .map(|e| format!("{} ({})", e.service, e.provider))
@@ -271,54 +430,64 @@ fn total_lines<'a>(costs: impl IntoIterator<Item = &'a Money>) -> String {
     }
 }
 
-pub fn ai_usage_table(entries: &[CrossProviderEntry<AiUsage>], window: TimeWindow) -> String {
+/// "None of the services can answer this." and the not-offered line, wrapped.
+fn nobody(note: &str, layout: Layout) -> String {
+    format!("{NO_ONE_CAN_ANSWER}\n{}", paragraph(note, layout))
+}
+
+pub fn ai_usage_table(
+    entries: &[CrossProviderEntry<AiUsage>],
+    window: TimeWindow,
+    layout: Layout,
+) -> String {
+    const COLUMNS: &[Column] = &[
+        Column::new("SERVICE", Fit::Keep),
+        Column::new("PROVIDER", Fit::Keep),
+        Column::new("MODELS", Fit::Keep),
+        Column::new("INPUT TOKENS", Fit::Keep),
+        Column::new("CACHED INPUT", Fit::Keep),
+        Column::new("OUTPUT TOKENS", Fit::Keep),
+        Column::new("COST", Fit::Wrap),
+        Column::new("NOTE", Fit::Message),
+    ];
     if entries.is_empty() {
         return NOTHING_TO_ASK.into();
     }
     let (entries, note) = split(entries);
     if entries.is_empty() {
-        return format!("{NO_ONE_CAN_ANSWER}{note}");
+        return nobody(&note, layout);
     }
-    let mut t = table(&[
-        "SERVICE",
-        "PROVIDER",
-        "MODELS",
-        "INPUT TOKENS",
-        "CACHED INPUT",
-        "OUTPUT TOKENS",
-        "COST",
-        "NOTE",
-    ]);
+    let mut rows = Vec::new();
     for &e in &entries {
-        let mut row = vec![Cell::new(&e.service), Cell::new(&e.provider)];
+        let mut row: Vec<Text> = vec![e.service.as_str().into(), e.provider.as_str().into()];
         match &e.result {
             Some(u) => {
                 let sum = |f: fn(&opsdeck::domain::ModelUsage) -> u64| -> u64 {
                     u.models.iter().map(f).sum()
                 };
                 row.extend([
-                    Cell::new(u.models.len()),
-                    Cell::new(sum(|m| m.input_tokens)),
-                    Cell::new(sum(|m| m.cached_input_tokens)),
-                    Cell::new(sum(|m| m.output_tokens)),
-                    Cell::new(
-                        u.cost
-                            .as_ref()
-                            .map_or_else(|| "not reported".into(), |c| format_moneys(&c.total)),
-                    ),
-                    Cell::new(if u.cost.as_ref().is_some_and(|c| c.estimated) {
+                    u.models.len().to_string().into(),
+                    sum(|m| m.input_tokens).to_string().into(),
+                    sum(|m| m.cached_input_tokens).to_string().into(),
+                    sum(|m| m.output_tokens).to_string().into(),
+                    u.cost
+                        .as_ref()
+                        .map_or_else(|| "not reported".into(), |c| format_moneys(&c.total))
+                        .into(),
+                    if u.cost.as_ref().is_some_and(|c| c.estimated) {
                         "estimated"
                     } else {
                         ""
-                    }),
+                    }
+                    .into(),
                 ]);
             }
             None => {
-                row.extend((0..5).map(|_| Cell::new("")));
-                row.push(problem_cell(e));
+                row.extend((0..5).map(|_| Text::default()));
+                row.push(problem_text(e));
             }
         }
-        t.add_row(row);
+        rows.push(Row::new(e.service.as_str(), row));
     }
     let totals = total_lines(
         entries
@@ -327,24 +496,40 @@ pub fn ai_usage_table(entries: &[CrossProviderEntry<AiUsage>], window: TimeWindo
             .filter_map(|u| u.cost.as_ref())
             .flat_map(|c| c.total.iter()),
     );
+    let fitted = fit::fit(COLUMNS, &rows, layout);
     format!(
-        "AI usage, {}\n{t}\n{totals}\n{}{note}",
+        "AI usage, {}\n{}",
         format_window(&window),
-        tally(&entries)
+        finish(
+            &fitted,
+            &[totals, tally(&entries), paragraph(&note, layout)],
+            layout
+        )
     )
 }
 
-pub fn costs_table(entries: &[CrossProviderEntry<CostReport>], window: TimeWindow) -> String {
+pub fn costs_table(
+    entries: &[CrossProviderEntry<CostReport>],
+    window: TimeWindow,
+    layout: Layout,
+) -> String {
+    const COLUMNS: &[Column] = &[
+        Column::new("SERVICE", Fit::Keep),
+        Column::new("PROVIDER", Fit::Keep),
+        Column::new("COST", Fit::Wrap),
+        Column::new("PERIOD", Fit::Wrap),
+        Column::new("NOTE", Fit::Message),
+    ];
     if entries.is_empty() {
         return NOTHING_TO_ASK.into();
     }
     let (entries, note) = split(entries);
     if entries.is_empty() {
-        return format!("{NO_ONE_CAN_ANSWER}{note}");
+        return nobody(&note, layout);
     }
-    let mut t = table(&["SERVICE", "PROVIDER", "COST", "PERIOD", "NOTE"]);
+    let mut rows = Vec::new();
     for &e in &entries {
-        let mut row = vec![Cell::new(&e.service), Cell::new(&e.provider)];
+        let mut row: Vec<Text> = vec![e.service.as_str().into(), e.provider.as_str().into()];
         match &e.result {
             Some(r) => {
                 let mut notes = Vec::new();
@@ -355,17 +540,17 @@ pub fn costs_table(entries: &[CrossProviderEntry<CostReport>], window: TimeWindo
                     notes.push(format!("as of {}", format_time(at)));
                 }
                 row.extend([
-                    Cell::new(format_moneys(&r.total)),
-                    Cell::new(format_window(&r.window)),
-                    Cell::new(notes.join("; ")),
+                    format_moneys(&r.total).into(),
+                    format_window(&r.window).into(),
+                    notes.join("; ").into(),
                 ]);
             }
             None => {
-                row.extend([Cell::new(""), Cell::new("")]);
-                row.push(problem_cell(e));
+                row.extend([Text::default(), Text::default()]);
+                row.push(problem_text(e));
             }
         }
-        t.add_row(row);
+        rows.push(Row::new(e.service.as_str(), row));
     }
     let totals = total_lines(
         entries
@@ -373,10 +558,15 @@ pub fn costs_table(entries: &[CrossProviderEntry<CostReport>], window: TimeWindo
             .filter_map(|e| e.result.as_ref())
             .flat_map(|r| r.total.iter()),
     );
+    let fitted = fit::fit(COLUMNS, &rows, layout);
     format!(
-        "Costs, {}\n{t}\n{totals}\n{}{note}",
+        "Costs, {}\n{}",
         format_window(&window),
-        tally(&entries)
+        finish(
+            &fitted,
+            &[totals, tally(&entries), paragraph(&note, layout)],
+            layout
+        )
     )
 }
 
@@ -391,69 +581,68 @@ fn state_str(s: DeploymentState) -> &'static str {
     }
 }
 
-fn state_cell(d: &Deployment) -> Cell {
-    let cell = Cell::new(format!("{} ({})", state_str(d.state), d.vendor_state));
+fn state_text(d: &Deployment) -> Text {
+    let text = format!("{} ({})", state_str(d.state), d.vendor_state);
     match d.state {
-        DeploymentState::Succeeded => cell.fg(Color::Green),
-        DeploymentState::Failed | DeploymentState::Crashed => cell.fg(Color::Red),
-        DeploymentState::InProgress => cell.fg(Color::Yellow),
-        DeploymentState::Canceled | DeploymentState::Other => cell,
+        DeploymentState::Succeeded => Text::colored(text, Color::Green),
+        DeploymentState::Failed | DeploymentState::Crashed => Text::colored(text, Color::Red),
+        DeploymentState::InProgress => Text::colored(text, Color::Yellow),
+        DeploymentState::Canceled | DeploymentState::Other => text.into(),
     }
 }
 
 pub fn deployments_table(
     entries: &[CrossProviderEntry<Vec<Deployment>>],
     window: TimeWindow,
+    layout: Layout,
 ) -> String {
+    const COLUMNS: &[Column] = &[
+        Column::new("SERVICE", Fit::Keep),
+        Column::new("PROVIDER", Fit::Keep),
+        Column::new("PROJECT", Fit::Keep),
+        Column::new("ENVIRONMENT", Fit::Keep),
+        Column::new("STATE", Fit::Wrap),
+        Column::new("CREATED", Fit::Wrap),
+        Column::new("URL / MESSAGE", Fit::Message),
+    ];
     if entries.is_empty() {
         return NOTHING_TO_ASK.into();
     }
     let (entries, note) = split(entries);
     if entries.is_empty() {
-        return format!("{NO_ONE_CAN_ANSWER}{note}");
+        return nobody(&note, layout);
     }
-    let mut t = table(&[
-        "SERVICE",
-        "PROVIDER",
-        "PROJECT",
-        "ENVIRONMENT",
-        "STATE",
-        "CREATED",
-        "URL / MESSAGE",
-    ]);
+    let mut rows = Vec::new();
     let mut by_state: std::collections::BTreeMap<&'static str, usize> = Default::default();
     for &e in &entries {
+        let lead = || -> Vec<Text> { vec![e.service.as_str().into(), e.provider.as_str().into()] };
         match &e.result {
             Some(list) if list.is_empty() => {
-                t.add_row(vec![
-                    Cell::new(&e.service),
-                    Cell::new(&e.provider),
-                    Cell::new(""),
-                    Cell::new(""),
-                    Cell::new(""),
-                    Cell::new(""),
-                    Cell::new("no deployments in the window"),
-                ]);
+                let mut row = lead();
+                row.extend((0..4).map(|_| Text::default()));
+                row.push("no deployments in the window".into());
+                rows.push(Row::new(e.service.as_str(), row));
             }
             Some(list) => {
                 for d in list {
                     *by_state.entry(state_str(d.state)).or_default() += 1;
-                    t.add_row(vec![
-                        Cell::new(&e.service),
-                        Cell::new(&e.provider),
-                        Cell::new(d.project.as_deref().unwrap_or("")),
-                        Cell::new(d.environment.as_deref().unwrap_or("")),
-                        state_cell(d),
-                        Cell::new(format_time(d.created_at)),
-                        Cell::new(d.url.as_deref().unwrap_or("")),
+                    let mut row = lead();
+                    row.extend([
+                        d.project.as_deref().unwrap_or("").into(),
+                        d.environment.as_deref().unwrap_or("").into(),
+                        state_text(d),
+                        format_time(d.created_at).into(),
+                        d.url.as_deref().unwrap_or("").into(),
                     ]);
+                    // A deployment's URL is not worth a line of its own under the table.
+                    rows.push(Row::new(e.service.as_str(), row).quiet());
                 }
             }
             None => {
-                let mut row = vec![Cell::new(&e.service), Cell::new(&e.provider)];
-                row.extend((0..4).map(|_| Cell::new("")));
-                row.push(problem_cell(e));
-                t.add_row(row);
+                let mut row = lead();
+                row.extend((0..4).map(|_| Text::default()));
+                row.push(problem_text(e));
+                rows.push(Row::new(e.service.as_str(), row));
             }
         }
     }
@@ -463,11 +652,22 @@ pub fn deployments_table(
         .map(|(s, n)| format!("{s} {n}"))
         .collect::<Vec<_>>()
         .join(", ");
+    let fitted = fit::fit(COLUMNS, &rows, layout);
     format!(
-        "Deployments, {}\n{t}\n{total} deployment(s){}{states}\n{}{note}",
+        "Deployments, {}\n{}",
         format_window(&window),
-        if states.is_empty() { "" } else { ": " },
-        tally(&entries)
+        finish(
+            &fitted,
+            &[
+                format!(
+                    "{total} deployment(s){}{states}",
+                    if states.is_empty() { "" } else { ": " }
+                ),
+                tally(&entries),
+                paragraph(&note, layout),
+            ],
+            layout
+        )
     )
 }
 
@@ -483,5 +683,157 @@ mod tests {
         assert_eq!(format_amount(d("0.702")), "0.702");
         assert_eq!(format_amount(d("1.2408912")), "1.2409");
         assert_eq!(format_amount(d("135")), "135.00");
+    }
+
+    const UNAUTHORIZED: &str = "GitHub rejected the credentials (HTTP 401: Bad credentials). \
+        Check that they are correct and have not expired or been revoked: create a new token at \
+        https://github.com/settings/tokens and set it in GITHUB_TOKEN.";
+
+    fn test_rows() -> Vec<TestRow<'static>> {
+        vec![
+            TestRow {
+                service: "gh-main",
+                provider: "github",
+                status: Status::Connected,
+                disabled: false,
+                failure: None,
+                latency_ms: 182,
+                identity: Some("octocat"),
+                message: "Authenticated as octocat (User); token scopes: repo, read:org.",
+            },
+            TestRow {
+                service: "gh-old",
+                provider: "github",
+                status: Status::Failed,
+                disabled: false,
+                failure: Some(FailureKind::InvalidCredentials),
+                latency_ms: 95,
+                identity: None,
+                message: UNAUTHORIZED,
+            },
+            TestRow {
+                service: "aws-prod",
+                provider: "aws",
+                status: Status::Connected,
+                disabled: false,
+                failure: None,
+                latency_ms: 1204,
+                identity: Some("arn:aws:iam::123456789012:user/opsdeck-readonly"),
+                message: "Authenticated as arn:aws:iam::123456789012:user/opsdeck-readonly.",
+            },
+            TestRow {
+                service: "stripe",
+                provider: "stripe",
+                status: Status::Unknown,
+                disabled: false,
+                failure: Some(FailureKind::RateLimited),
+                latency_ms: 3001,
+                identity: None,
+                message: "Stripe rate-limited the check; retry after 30 s.",
+            },
+            TestRow {
+                service: "jira-legacy",
+                provider: "jira",
+                status: Status::Unknown,
+                disabled: true,
+                failure: None,
+                latency_ms: 0,
+                identity: None,
+                message: "Disabled in the configuration (enabled = false); not tested.",
+            },
+        ]
+    }
+
+    fn widest(s: &str) -> usize {
+        s.lines()
+            .map(textwrap::core::display_width)
+            .max()
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn test_table_at_80_columns() {
+        let out = reports_table(&test_rows(), Layout::plain(Some(80)));
+        assert!(widest(&out) <= 80, "{out}");
+        insta::assert_snapshot!(out);
+    }
+
+    #[test]
+    fn test_table_at_120_columns() {
+        let out = reports_table(&test_rows(), Layout::plain(Some(120)));
+        assert!(widest(&out) <= 120, "{out}");
+        insta::assert_snapshot!(out);
+    }
+
+    #[test]
+    fn test_table_wide() {
+        insta::assert_snapshot!(reports_table(&test_rows(), Layout::plain(None)));
+    }
+
+    #[test]
+    fn a_401_takes_a_few_lines_at_80_columns() {
+        let rows = &test_rows()[1..2];
+        let out = reports_table(rows, Layout::plain(Some(80)));
+        // Table (5 lines), the message (at most 4 lines at 80 columns), the footer.
+        assert!(out.lines().count() <= 10, "{out}");
+        assert!(out.contains("invalid_credentials"), "{out}");
+        assert!(out.contains("https://github.com/settings/tokens"), "{out}");
+    }
+
+    fn metrics_fixture() -> (
+        Vec<MetricRow<'static>>,
+        Vec<MetricsError<'static>>,
+        Vec<(&'static str, &'static str)>,
+    ) {
+        let rows = vec![
+            MetricRow {
+                service: "gh-main",
+                name: "github_open_issues",
+                labels: "repo=acme/api".into(),
+                value: 12.0,
+                unit: "count".into(),
+            },
+            MetricRow {
+                service: "gh-main",
+                name: "github_workflow_runs",
+                labels: "repo=acme/api, conclusion=failure, workflow=Continuous integration".into(),
+                value: 3.0,
+                unit: "count".into(),
+            },
+            MetricRow {
+                service: "openai",
+                name: "openai_cost",
+                labels: "currency=usd".into(),
+                value: 28.4213,
+                unit: "usd".into(),
+            },
+        ];
+        let errors = vec![MetricsError {
+            service: "jira",
+            failure: FailureKind::InvalidCredentials,
+            message: "Jira rejected the credentials (HTTP 401). Check the email and API token \
+                      (id.atlassian.com → Security → API tokens).",
+        }];
+        let notes = vec![(
+            "gh-main",
+            "Repositories capped at 50 (max_repos); the metrics cover the first 50.",
+        )];
+        (rows, errors, notes)
+    }
+
+    #[test]
+    fn metrics_table_at_80_and_120_columns() {
+        let (rows, errors, notes) = metrics_fixture();
+        let at80 = metrics_table(&rows, &errors, &notes, 3, Layout::plain(Some(80)));
+        assert!(widest(&at80) <= 80, "{at80}");
+        // The failure is a sentence under the table, not a kind under LABELS.
+        assert!(
+            at80.contains("jira: error (invalid_credentials): Jira rejected"),
+            "{at80}"
+        );
+        insta::assert_snapshot!("metrics_80", at80);
+        let at120 = metrics_table(&rows, &errors, &notes, 3, Layout::plain(Some(120)));
+        assert!(widest(&at120) <= 120, "{at120}");
+        insta::assert_snapshot!("metrics_120", at120);
     }
 }

@@ -74,9 +74,10 @@ fn init_writes_a_parseable_starter_and_never_overwrites() {
         return;
     }
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    // Every provider asked for (a comma list): every block live.
     opsdeck()
         .current_dir(dir.path())
-        .arg("init")
+        .args(["init", "--provider", &opsdeck::ENABLED_PROVIDERS.join(",")])
         .assert()
         .success();
     let text =

@@ -557,7 +557,11 @@ async fn cross_commands_reject_bad_windows_unknown_names_and_bad_configs_with_ex
         let r = run(&cfg, &[cmd, "--json", "nope"]).await;
         assert_eq!(r.code, 2, "{cmd}: {}", r.stderr);
         assert_eq!(r.json()["error"], "invalid_config");
-        assert!(r.stderr.contains("unknown service(s) nope"), "{}", r.stderr);
+        assert!(
+            r.stderr.contains("unknown service \"nope\""),
+            "{}",
+            r.stderr
+        );
     }
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "[services.x]\nprovider = \"openai\"\n").unwrap_or_else(|e| panic!("{e}"));

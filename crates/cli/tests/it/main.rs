@@ -27,12 +27,19 @@ mod github;
     feature = "vercel"
 ))]
 mod providers;
+#[cfg(feature = "github")]
+mod quickstart;
+mod ux;
 
 use assert_cmd::Command;
 
 pub fn opsdeck() -> Command {
     let mut cmd = Command::cargo_bin("opsdeck").unwrap_or_else(|e| panic!("{e}"));
-    cmd.env_remove("RUST_LOG").env_remove("OPSDECK_CONFIG");
+    // A width or colour choice from the caller's shell must not change what tests see.
+    cmd.env_remove("RUST_LOG")
+        .env_remove("OPSDECK_CONFIG")
+        .env_remove("COLUMNS")
+        .env_remove("NO_COLOR");
     cmd
 }
 
