@@ -17,7 +17,7 @@ export function statusStrip(checks, opts) {
   const list = checks.slice().reverse();
   const bar = 6;
   const gap = 2;
-  const height = o.height || 28;
+  const height = o.height || 32;
   const width = Math.max(list.length * (bar + gap) - gap, 1);
   const counts = { connected: 0, failed: 0, unknown: 0 };
   for (const c of list) counts[statusKey(c.status)] += 1;
@@ -58,8 +58,8 @@ export function latencySparkline(checks, opts) {
     .reverse()
     .filter((c) => typeof c.latency_ms === "number");
   if (pts.length < 2) return null;
-  const width = o.width || 240;
-  const height = o.height || 40;
+  const width = o.width || 280;
+  const height = o.height || 48;
   const pad = 3;
   const max = Math.max(...pts.map((c) => c.latency_ms), 1);
   const min = Math.min(...pts.map((c) => c.latency_ms));

@@ -166,8 +166,8 @@ export function metricValue(value, unit) {
   else if (u === "seconds") text = duration(value);
   else if (u === "milliseconds") text = value < 1000 ? number(value) + " ms" : duration(value / 1000);
   else if (u === "bytes") text = bytes(value);
-  else if (u === "percent") text = number(value) + " %";
-  else if (u === "ratio") text = nf.format(value * 100) + " %";
+  else if (u === "percent") text = number(value) + "\u00a0%";
+  else if (u === "ratio") text = nf.format(value * 100) + "\u00a0%";
   else if (u === "timestamp") {
     const ms = value * 1000;
     return { text: absolute(ms) + " (" + relative(ms) + ")", title: new Date(ms).toISOString() };

@@ -96,7 +96,7 @@ export function rateLimit(r) {
         optimum: r.limit,
         "aria-hidden": "true",
       }),
-      " " + number(r.remaining) + " of " + number(r.limit) + " requests left (" + number(pct) + " %)"
+      " " + number(r.remaining) + " of " + number(r.limit) + " requests left (" + number(pct) + "\u00a0%)"
     );
   } else if (typeof r.remaining === "number") {
     wrap.append(number(r.remaining) + " requests left");

@@ -86,6 +86,21 @@ impl App {
         r
     }
 
+    /// Replaces a service's token through the API (what another admin might do).
+    pub async fn set_token(&self, name: &str, token: &str) {
+        let path = format!("/api/v1/services/{name}");
+        let (_, svc) = self.call(Method::GET, &path, ADMIN, None).await;
+        let (status, r) = self
+            .call(
+                Method::PATCH,
+                &path,
+                ADMIN,
+                Some(json!({"version": svc["version"], "config": {"token": token}})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+    }
+
     /// A new read-only token.
     pub async fn read_token(&self) -> String {
         let (status, r) = self

@@ -344,8 +344,9 @@ impl Browser {
                 let page = self
                     .js("return document.querySelector('main').innerText", vec![])
                     .await;
-                self.shot_to(&screenshot_dir().join("FAILED.png"), false)
-                    .await;
+                // Never into docs/: a failure picture is for the person debugging.
+                let failed = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots/FAILED.png");
+                self.shot_to(&failed, false).await;
                 panic!(
                     "timed out waiting for {what}; page text:\n{}",
                     page.as_str().unwrap_or_default()

@@ -289,6 +289,26 @@ async fn new_user_adds_tests_edits_and_deletes_a_service() {
             .contains("status=failed")
     );
     b.click("[data-status=failed]").await;
+    // Sortable columns: slowest first, kept in the URL.
+    b.click("button[data-sort=latency]").await;
+    b.until(
+        "the slowest service first",
+        "return document.querySelector('#services tbody tr').dataset.service === 'ghe-internal'",
+    )
+    .await;
+    assert_eq!(
+        b.attr("th:has(button[data-sort=latency])", "aria-sort")
+            .await
+            .as_deref(),
+        Some("descending")
+    );
+    assert!(
+        b.js("return location.hash", vec![])
+            .await
+            .as_str()
+            .unwrap()
+            .contains("sort=latency")
+    );
     b.fill("#filter-q", "oss").await;
     b.until(
         "the search to find gh-oss only",
@@ -297,7 +317,15 @@ async fn new_user_adds_tests_edits_and_deletes_a_service() {
     .await;
     b.click_text("Clear filters").await;
 
-    // ----- the service page: status, details, metrics, recent checks.
+    // ----- the service page: status, details, metrics, recent checks (a few more of them, as
+    // the scheduler would have run).
+    app.test("gh-main").await;
+    app.set_token("gh-main", BAD).await;
+    app.test("gh-main").await;
+    app.set_token("gh-main", GOOD).await;
+    app.test("gh-main").await;
+    app.test("gh-main").await;
+    app.test("gh-main").await;
     b.click("tr[data-service='gh-main'] th a").await;
     b.visible("#service-title").await;
     assert_eq!(b.focused().await, "service-title");
@@ -319,8 +347,8 @@ async fn new_user_adds_tests_edits_and_deletes_a_service() {
     b.text_contains(".view-service .notices", "Tested gh-main: connected")
         .await;
     b.until(
-        "two checks in the history",
-        "return document.querySelectorAll('#history table.checks tbody tr').length === 2",
+        "seven checks in the history",
+        "return document.querySelectorAll('#history table.checks tbody tr').length === 7",
     )
     .await;
     assert_eq!(

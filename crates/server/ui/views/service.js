@@ -260,9 +260,17 @@ export function mount(root, route, ctx) {
       historyBox.append(el("p", { className: "muted", text: "No check has run yet." }));
       return;
     }
-    const charts = el("div", { className: "charts" }, statusStrip(checks));
+    // The charts repeat the table below as pictures; their captions say how to read them.
+    const charts = el(
+      "div",
+      { className: "charts" },
+      el("figure", {}, statusStrip(checks), el("figcaption", { className: "muted small", text: "Status, oldest → newest (tall red = failed)" }))
+    );
     const spark = latencySparkline(checks);
-    if (spark) charts.append(spark);
+    if (spark) {
+      const max = Math.max(...checks.map((c) => (typeof c.latency_ms === "number" ? c.latency_ms : 0)));
+      charts.append(el("figure", {}, spark, el("figcaption", { className: "muted small", text: "Latency, oldest → newest (top = " + latency(max) + ")" })));
+    }
     historyBox.append(charts);
     const tbody = el("tbody");
     for (const c of checks) {
@@ -270,7 +278,7 @@ export function mount(root, route, ctx) {
         el(
           "tr",
           { className: "row-" + statusKey(c.status) },
-          el("td", { "data-label": "When" }, el("time", { datetime: c.checked_at, title: relative(c.checked_at), text: absolute(c.checked_at) })),
+          el("td", { className: "when", "data-label": "When" }, el("time", { datetime: c.checked_at, title: relative(c.checked_at), text: absolute(c.checked_at) })),
           el("td", { "data-label": "Status" }, statusBadge(c.status)),
           el("td", { "data-label": "Failure" }, c.failure ? failureText(c.failure) : el("span", { className: "muted", text: "—" })),
           el("td", { className: "num", "data-label": "Latency", text: latency(c.latency_ms) }),
