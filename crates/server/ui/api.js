@@ -225,4 +225,9 @@ export function lastReport(name) {
   return lastReports.get(name) || null;
 }
 
+// A deleted service's report must not show up on a new service of the same name.
+export function forgetReport(name) {
+  lastReports.delete(name);
+}
+
 onSignOut(() => lastReports.clear());

@@ -97,7 +97,9 @@ export function day(when) {
 // A <time> that reads relative ("5 minutes ago") with the exact date as its title.
 export function timeEl(iso, opts) {
   if (!iso) return el("span", { className: "muted", text: (opts && opts.never) || "never" });
-  return el("time", { datetime: new Date(iso).toISOString(), title: absolute(iso), text: relative(iso) });
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return el("span", { text: String(iso) });
+  return el("time", { datetime: d.toISOString(), title: absolute(iso), text: relative(iso) });
 }
 
 // "12 days" style count of whole days from now (negative in the past).

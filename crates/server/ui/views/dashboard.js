@@ -243,6 +243,10 @@ export function mount(root, route, ctx) {
   }
 
   function options(select, values, allLabel, current) {
+    // Rebuilt only when the choices change, so a refresh does not disturb an open select.
+    const key = JSON.stringify([values, current]);
+    if (select.dataset.key === key) return;
+    select.dataset.key = key;
     clear(select);
     select.append(el("option", { value: "", text: allLabel }));
     for (const [value, label] of values) select.append(el("option", { value, text: label }));

@@ -19,6 +19,7 @@ import {
   testService,
   rememberReport,
   lastReport,
+  forgetReport,
   ApiError,
 } from "../api.js";
 import { el, clear, focus, busy, confirmDialog, richText } from "../dom.js";
@@ -459,6 +460,7 @@ export function mount(root, route, ctx) {
     if (!yes) return;
     try {
       await busy(button, "Deleting…", () => api("DELETE", servicePath(name), undefined, { signal: ctx.signal }));
+      forgetReport(name);
       await loadStatus({ force: true }).catch(() => null);
       flash("Deleted " + name + ".", "success");
       router.go(router.href.dashboard());
@@ -498,9 +500,29 @@ export function mount(root, route, ctx) {
     return true;
   }
 
+  // Stay current while open: the scheduler's results show up without a reload. The status
+  // document is revalidated with its ETag, so an unchanged one costs a 304.
+  let seen = null;
+  const timer = setInterval(async () => {
+    if (document.hidden || !state.svc) return;
+    try {
+      await loadStatus({ signal: ctx.signal });
+    } catch (e) {
+      return;
+    }
+    const e = entry();
+    const at = e ? e.checked_at : null;
+    if (at !== seen) {
+      seen = at;
+      renderStatus();
+      loadChecks();
+    }
+  }, 30000);
+
   renderAll();
   (async () => {
     if (!(await loadService())) return;
+    seen = (entry() || {}).checked_at || null;
     loadStatus({ signal: ctx.signal })
       .then(() => renderStatus())
       .catch((e) => {
@@ -509,4 +531,5 @@ export function mount(root, route, ctx) {
     loadChecks();
     collect(false);
   })();
+  return () => clearInterval(timer);
 }

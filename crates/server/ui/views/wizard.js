@@ -253,7 +253,7 @@ export function mount(root, route, ctx) {
     const t = wiz.test;
     const next = steps[2].querySelector("#wizard-continue");
     if (!t) {
-      result.append(el("p", { className: "muted", text: "Testing…" }));
+      result.append(el("p", { className: "muted", text: "Not tested yet: press “Test again”." }));
       return;
     }
     if (t.testing) {
@@ -313,7 +313,11 @@ export function mount(root, route, ctx) {
         }
       }
     } catch (e) {
-      if (isQuiet(e)) return;
+      if (isQuiet(e)) {
+        // Left mid-test: come back to "not tested", not to a test that never ends.
+        if (wiz.test && wiz.test.testing) wiz.test = null;
+        return;
+      }
       wiz.test = { key, error: e };
       form.applyServerErrors(e);
     }
