@@ -269,7 +269,8 @@ export function mount(root, route, ctx) {
     );
     const spark = latencySparkline(checks);
     if (spark) {
-      const max = Math.max(...checks.map((c) => (typeof c.latency_ms === "number" ? c.latency_ms : 0)));
+      // The same scale as the chart's (at least 1 ms).
+      const max = Math.max(1, ...checks.map((c) => (typeof c.latency_ms === "number" ? c.latency_ms : 0)));
       charts.append(el("figure", {}, spark, el("figcaption", { className: "muted small", text: "Latency, oldest → newest (top = " + latency(max) + ")" })));
     }
     historyBox.append(charts);
