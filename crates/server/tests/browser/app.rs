@@ -14,6 +14,8 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 pub const ADMIN: &str = "odk_browserTestAdminToken0123456789";
 /// The token the stand-in accepts.
 pub const GOOD: &str = "ghp_goodBrowserToken0123456789";
+/// The token that replaces it later (accepted too).
+pub const ROTATED: &str = "ghp_rotatedBrowserToken9876543210";
 /// A token it refuses (GitHub's 401 "Bad credentials").
 pub const BAD: &str = "ghp_badBrowserToken";
 
@@ -172,7 +174,7 @@ fn auth(token: &str) -> String {
 }
 
 /// GitHub as the provider calls it: every request carries the API version and the
-/// `application/vnd.github+json` media type; `/user` answers the good token with the headers
+/// `application/vnd.github+json` media type; `/user` answers the good tokens with the headers
 /// GitHub sends (scopes, expiry, rate limit) and anything else with GitHub's 401.
 async fn github_stand_in() -> MockServer {
     let mock = MockServer::start().await;
@@ -181,14 +183,15 @@ async fn github_stand_in() -> MockServer {
         .format("%Y-%m-%d %H:%M:%S UTC")
         .to_string();
     let reset = (now + Days::minutes(40)).timestamp();
-    let gh = |p: &str| {
-        Mock::given(method("GET"))
-            .and(path(p.to_owned()))
-            .and(header("accept", "application/vnd.github+json"))
-            .and(header("x-github-api-version", "2022-11-28"))
-            .and(header("authorization", auth(GOOD).as_str()))
-    };
-    gh("/user")
+    for token in [GOOD, ROTATED] {
+        let gh = |p: &str| {
+            Mock::given(method("GET"))
+                .and(path(p.to_owned()))
+                .and(header("accept", "application/vnd.github+json"))
+                .and(header("x-github-api-version", "2022-11-28"))
+                .and(header("authorization", auth(token).as_str()))
+        };
+        gh("/user")
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_json(json!({"login": "octocat", "id": 1, "type": "User", "name": "Mona Lisa Octocat"}))
@@ -201,54 +204,55 @@ async fn github_stand_in() -> MockServer {
         )
         .mount(&mock)
         .await;
-    gh("/rate_limit")
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "resources": {
-                "core": {"limit": 5000, "used": 13, "remaining": 4987, "reset": reset},
-                "search": {"limit": 30, "used": 2, "remaining": 28, "reset": reset},
-                "graphql": {"limit": 5000, "used": 7, "remaining": 4993, "reset": reset}
-            }
-        })))
-        .mount(&mock)
-        .await;
-    gh("/repos/acme/api")
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "id": 1001, "full_name": "acme/api", "private": false, "archived": false,
-            "disabled": false, "open_issues_count": 12, "default_branch": "main",
-            "html_url": "https://github.example/acme/api"
-        })))
-        .mount(&mock)
-        .await;
-    let last = format!(
-        "<{}/repositories/1001/pulls?state=open&per_page=1&page=4>; rel=\"last\"",
-        mock.uri()
-    );
-    gh("/repos/acme/api/pulls")
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!([{"number": 41}]))
-                .insert_header("link", last.as_str()),
-        )
-        .mount(&mock)
-        .await;
-    let run = |h: i64, conclusion: &str| {
-        json!({"status": "completed", "conclusion": conclusion,
+        gh("/rate_limit")
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "resources": {
+                    "core": {"limit": 5000, "used": 13, "remaining": 4987, "reset": reset},
+                    "search": {"limit": 30, "used": 2, "remaining": 28, "reset": reset},
+                    "graphql": {"limit": 5000, "used": 7, "remaining": 4993, "reset": reset}
+                }
+            })))
+            .mount(&mock)
+            .await;
+        gh("/repos/acme/api")
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "id": 1001, "full_name": "acme/api", "private": false, "archived": false,
+                "disabled": false, "open_issues_count": 12, "default_branch": "main",
+                "html_url": "https://github.example/acme/api"
+            })))
+            .mount(&mock)
+            .await;
+        let last = format!(
+            "<{}/repositories/1001/pulls?state=open&per_page=1&page=4>; rel=\"last\"",
+            mock.uri()
+        );
+        gh("/repos/acme/api/pulls")
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!([{"number": 41}]))
+                    .insert_header("link", last.as_str()),
+            )
+            .mount(&mock)
+            .await;
+        let run = |h: i64, conclusion: &str| {
+            json!({"status": "completed", "conclusion": conclusion,
                "created_at": (now - Days::hours(h)).format("%Y-%m-%dT%H:%M:%SZ").to_string()})
-    };
-    gh("/repos/acme/api/actions/runs")
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "total_count": 3,
-            "workflow_runs": [run(1, "success"), run(3, "success"), run(5, "failure")]
-        })))
-        .mount(&mock)
-        .await;
-    gh("/repos/acme/api/deployments")
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
-            {"id": 7, "environment": "production",
-             "created_at": (now - Days::days(2)).format("%Y-%m-%dT%H:%M:%SZ").to_string()}
-        ])))
-        .mount(&mock)
-        .await;
+        };
+        gh("/repos/acme/api/actions/runs")
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "total_count": 3,
+                "workflow_runs": [run(1, "success"), run(3, "success"), run(5, "failure")]
+            })))
+            .mount(&mock)
+            .await;
+        gh("/repos/acme/api/deployments")
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+                {"id": 7, "environment": "production",
+                 "created_at": (now - Days::days(2)).format("%Y-%m-%dT%H:%M:%SZ").to_string()}
+            ])))
+            .mount(&mock)
+            .await;
+    }
     // A wrong token, anywhere: GitHub's answer.
     Mock::given(method("GET"))
         .respond_with(ResponseTemplate::new(401).set_body_json(json!({

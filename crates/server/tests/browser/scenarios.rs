@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::app::{self, ADMIN, App, BAD, GOOD, requests_with};
+use crate::app::{self, ADMIN, App, BAD, GOOD, ROTATED, requests_with};
 use crate::driver::{self, Browser};
 
 async fn setup() -> Option<(App, Browser)> {
@@ -390,6 +390,30 @@ async fn new_user_adds_tests_edits_and_deletes_a_service() {
         .await;
     assert_eq!(svc["config"]["max_repos"], 20);
     assert_eq!(svc["config"]["token"], json!({"set": true}));
+
+    // ----- later, the token is rotated: replace it in the edit form, test, save.
+    b.click("#action-edit").await;
+    b.visible("#edit-form").await;
+    b.fill("[data-field=token]", ROTATED).await;
+    b.click("#edit-test").await;
+    b.text_contains("#edit-result", "Connected").await;
+    assert!(
+        requests_with(&app.github, ROTATED).await >= 1,
+        "the new token was tested"
+    );
+    b.click("#edit-save").await;
+    b.text_contains(".view-service .notices", "tested it: connected")
+        .await;
+    let (_, svc) = app
+        .call(Method::GET, "/api/v1/services/gh-main", ADMIN, None)
+        .await;
+    assert_eq!(svc["config"]["token"], json!({"set": true}));
+    let rotated_before = requests_with(&app.github, ROTATED).await;
+    app.test("gh-main").await;
+    assert!(
+        requests_with(&app.github, ROTATED).await > rotated_before,
+        "the stored token is the new one"
+    );
 
     // ----- disable, then delete (the confirmation names the service).
     b.click("#action-toggle").await;
