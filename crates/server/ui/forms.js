@@ -222,7 +222,7 @@ function buildField(prefix, name, s, spec, required, mode, currentValue) {
     }
     wrap.append(err);
   }
-  return { name, label, schema: s, kind, required, input, err, wrap, remove, isSet, mode };
+  return { name, label, schema: s, kind, required, input, err, wrap, remove, isSet, mode, current: currentValue };
 }
 
 function parseValue(f, raw) {
@@ -275,8 +275,9 @@ function collect(fields, mode, mark) {
   const errors = [];
   for (const f of fields) {
     if (f.kind === "boolean") {
-      const dflt = f.schema.default === true;
-      if (mode === "edit" || f.input.checked !== dflt || (f.required && f.schema.default === undefined)) {
+      // Sent only when it differs from what applies now (stored value, else the default).
+      const now = mode === "edit" && typeof f.current === "boolean" ? f.current : f.schema.default === true;
+      if (f.input.checked !== now || (f.required && f.schema.default === undefined && mode === "create")) {
         config[f.name] = f.input.checked;
       }
       continue;
