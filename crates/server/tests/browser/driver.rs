@@ -47,10 +47,12 @@ fn find_on_path(names: &[&str]) -> Option<PathBuf> {
 fn binaries() -> Result<(PathBuf, PathBuf), String> {
     let driver = std::env::var_os("OPSDECK_CHROMEDRIVER")
         .map(PathBuf::from)
+        .filter(|p| p.is_file())
         .or_else(|| find_on_path(&["chromedriver"]))
         .ok_or("chromedriver not found on PATH (set OPSDECK_CHROMEDRIVER)")?;
     let chromium = std::env::var_os("OPSDECK_CHROMIUM")
         .map(PathBuf::from)
+        .filter(|p| p.is_file())
         .or_else(|| {
             find_on_path(&[
                 "chromium",
