@@ -117,6 +117,9 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(api::status))
         .routes(routes!(api::list_tokens, api::create_token))
         .routes(routes!(api::delete_token))
+        .routes(routes!(api::service_checks))
+        .routes(routes!(api::test_config))
+        .routes(routes!(api::session))
         .split_for_parts()
 }
 

@@ -12,3 +12,4 @@ mod scheduler;
 mod secrets;
 mod support;
 mod ui;
+mod ui_api;

@@ -1,5 +1,6 @@
-//! The web UI: three embedded files served without a token, under a strict CSP, that hold no
-//! secret and talk to nothing but this server's API.
+//! The web UI: embedded files (a page, a stylesheet, ES modules) served without a token, under a
+//! strict CSP, that hold no secret, talk to nothing but this server's API, and import only
+//! modules that are served and export what is imported.
 
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE};
@@ -57,7 +58,10 @@ async fn index_is_served_without_a_token_with_a_strict_csp() {
         h.get(CONTENT_TYPE)
     );
     assert_strict_csp(&h);
-    assert!(body.contains(r#"<script src="/ui/app.js""#), "{body}");
+    assert!(
+        body.contains(r#"<script type="module" src="/ui/main.js">"#),
+        "{body}"
+    );
     assert!(body.contains(r#"href="/ui/app.css""#), "{body}");
     assert_eq!(body, opsdeck_server::ui::INDEX_HTML);
 
@@ -73,7 +77,7 @@ async fn index_is_served_without_a_token_with_a_strict_csp() {
             .await
             .status,
         StatusCode::UNAUTHORIZED,
-        "only the three UI files are public"
+        "only the UI files are public"
     );
     app.finish().await;
 }
@@ -81,19 +85,22 @@ async fn index_is_served_without_a_token_with_a_strict_csp() {
 #[tokio::test]
 async fn assets_have_their_content_types() {
     let app = spawn_app(Db::Sqlite).await.unwrap();
-    for (path, ty, embedded) in [
-        ("/ui/app.js", "text/javascript", opsdeck_server::ui::APP_JS),
-        ("/ui/app.css", "text/css", opsdeck_server::ui::APP_CSS),
-    ] {
-        let (status, h, body) = fetch(&app, path).await;
-        assert_eq!(status, StatusCode::OK, "{path}");
+    for asset in opsdeck_server::ui::ASSETS {
+        let (status, h, body) = fetch(&app, asset.path).await;
+        assert_eq!(status, StatusCode::OK, "{}", asset.path);
+        let ty = if asset.path.ends_with(".css") {
+            "text/css"
+        } else {
+            "text/javascript"
+        };
         assert!(
             header(&h, CONTENT_TYPE).starts_with(ty),
-            "{path}: {:?}",
+            "{}: {:?}",
+            asset.path,
             h.get(CONTENT_TYPE)
         );
         assert_strict_csp(&h);
-        assert_eq!(body, embedded, "{path}");
+        assert_eq!(body, asset.body, "{}", asset.path);
     }
     // Browsers fetch it unasked; it must not be a 401 nor leak anything.
     let (status, _, body) = fetch(&app, "/favicon.ico").await;
@@ -102,45 +109,151 @@ async fn assets_have_their_content_types() {
     app.finish().await;
 }
 
-const ALL: [(&str, &str); 3] = [
-    ("index.html", opsdeck_server::ui::INDEX_HTML),
-    ("app.js", opsdeck_server::ui::APP_JS),
-    ("app.css", opsdeck_server::ui::APP_CSS),
-];
+/// Every UI file: the page and each asset, with its path.
+fn all_files() -> Vec<(&'static str, &'static str)> {
+    let mut v = vec![("/", opsdeck_server::ui::INDEX_HTML)];
+    v.extend(opsdeck_server::ui::ASSETS.iter().map(|a| (a.path, a.body)));
+    v
+}
+
+fn scripts() -> impl Iterator<Item = &'static opsdeck_server::ui::Asset> {
+    opsdeck_server::ui::ASSETS
+        .iter()
+        .filter(|a| a.path.ends_with(".js"))
+}
+
+/// Resolves `./x.js` / `../x.js` against the importing module's URL path.
+fn resolve(from: &str, spec: &str) -> String {
+    let mut parts: Vec<&str> = from.split('/').collect();
+    parts.pop();
+    for seg in spec.split('/') {
+        match seg {
+            "." => {}
+            ".." => {
+                parts.pop();
+            }
+            s => parts.push(s),
+        }
+    }
+    parts.join("/")
+}
+
+/// `import { a, b as c } from "./x.js";` statements of a module: (names, specifier).
+fn imports(js: &str) -> Vec<(Vec<String>, String)> {
+    let mut out = Vec::new();
+    for (i, _) in js.match_indices("import ") {
+        if i > 0 && !js[..i].ends_with('\n') {
+            continue;
+        }
+        let stmt = &js[i..i + js[i..].find(';').unwrap()];
+        let spec = stmt.rsplit('"').nth(1).unwrap().to_owned();
+        let names = match (stmt.find('{'), stmt.find('}')) {
+            (Some(a), Some(b)) => stmt[a + 1..b]
+                .split(',')
+                .map(|n| n.split(" as ").next().unwrap().trim().to_owned())
+                .filter(|n| !n.is_empty())
+                .collect(),
+            _ => Vec::new(),
+        };
+        out.push((names, spec));
+    }
+    out
+}
+
+#[test]
+fn every_module_import_is_served_and_exported() {
+    let index = opsdeck_server::ui::INDEX_HTML;
+    assert!(
+        index.contains(r#"<script type="module" src="/ui/main.js"></script>"#),
+        "{index}"
+    );
+    let by_path: std::collections::HashMap<&str, &str> =
+        scripts().map(|a| (a.path, a.body)).collect();
+    let mut seen = 0;
+    for a in scripts() {
+        for (names, spec) in imports(a.body) {
+            assert!(
+                spec.starts_with("./") || spec.starts_with("../"),
+                "{}: import {spec:?} is not relative",
+                a.path
+            );
+            let target = resolve(a.path, &spec);
+            let body = by_path.get(target.as_str()).unwrap_or_else(|| {
+                panic!("{} imports {target}, which is not in ui::ASSETS", a.path)
+            });
+            for n in names {
+                let exported = ["function ", "async function ", "const ", "let ", "class "]
+                    .iter()
+                    .any(|kw| body.contains(&format!("export {kw}{n}")));
+                assert!(
+                    exported,
+                    "{} imports {n} from {target}, which does not export it",
+                    a.path
+                );
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen > 30, "found only {seen} imported names");
+    // Every module is reachable from main.js (an orphan would be dead weight in the binary).
+    let mut reached = std::collections::HashSet::from(["/ui/main.js".to_owned()]);
+    let mut todo = vec!["/ui/main.js".to_owned()];
+    while let Some(p) = todo.pop() {
+        for (_, spec) in imports(by_path[p.as_str()]) {
+            let t = resolve(&p, &spec);
+            if reached.insert(t.clone()) {
+                todo.push(t);
+            }
+        }
+    }
+    for a in scripts() {
+        assert!(reached.contains(a.path), "{} is never imported", a.path);
+    }
+}
 
 #[test]
 fn ui_makes_no_request_to_another_origin() {
-    for (file, text) in ALL {
+    for (file, text) in all_files() {
+        let lower = text.to_ascii_lowercase();
         for scheme in ["http://", "https://", "//cdn", "ws://", "wss://"] {
-            assert!(
-                !text.to_ascii_lowercase().contains(scheme),
-                "{file} mentions {scheme}"
-            );
+            // The one allowed mention: the SVG namespace, an identifier that is never fetched.
+            let mentions = lower.matches(scheme).count();
+            let namespace = lower.matches("\"http://www.w3.org/2000/svg\"").count();
+            let allowed = if scheme == "http://" { namespace } else { 0 };
+            assert_eq!(mentions, allowed, "{file} mentions {scheme}");
         }
         assert!(!text.contains("@import"), "{file} imports a stylesheet");
         assert!(!text.contains("url("), "{file} loads a resource from CSS");
     }
-    // Every API path in the script is relative to this origin: a string that starts a path
-    // starts with /api/v1/ (a literal after `+ ` is the tail of such a path, e.g. "/test").
-    let js = opsdeck_server::ui::APP_JS;
+    // Every API path in the scripts is relative to this origin: a string literal that starts a
+    // path starts with /api/v1/ (a literal after `+ ` or `(name, ` is the tail of such a path; a
+    // lone "/" is the hash router's separator).
     let mut paths = 0;
-    for (i, _) in js.match_indices("\"/") {
-        let rest = &js[i + 1..];
-        assert!(
-            rest.starts_with("/api/v1/") || js[..i].ends_with("+ "),
-            "app.js: unexpected path {:?}",
-            &rest[..rest.len().min(40)]
-        );
-        paths += 1;
+    let mut fetches = 0;
+    for a in scripts() {
+        let js = a.body;
+        for (i, _) in js.match_indices("\"/") {
+            let rest = &js[i + 1..];
+            assert!(
+                rest.starts_with("/api/v1/")
+                    || rest.starts_with("/\"")
+                    || js[..i].ends_with("+ ")
+                    || js[..i].ends_with(", "),
+                "{}: unexpected path {:?}",
+                a.path,
+                &rest[..rest.len().min(40)]
+            );
+            paths += 1;
+        }
+        fetches += js.matches("fetch(").count();
     }
     assert!(
-        paths >= 6,
-        "expected the API calls in app.js, found {paths}"
+        paths >= 10,
+        "expected the API calls in the scripts, found {paths}"
     );
     assert_eq!(
-        js.matches("fetch(").count(),
-        1,
-        "one fetch, in api(), that adds the token"
+        fetches, 1,
+        "one fetch, in api.js's api(), that adds the token"
     );
 }
 
@@ -164,31 +277,35 @@ fn ui_has_no_inline_script_or_style_and_no_html_sinks() {
     ] {
         assert!(!lower.contains(handler), "inline handler {handler}");
     }
-    let js = opsdeck_server::ui::APP_JS;
-    for sink in [
-        "innerHTML",
-        "outerHTML",
-        "insertAdjacentHTML",
-        "document.write",
-        "eval(",
-        "new Function",
-        "localStorage.",
-    ] {
-        assert!(!js.contains(sink), "app.js uses {sink}");
+    for a in scripts() {
+        for sink in [
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+            "eval(",
+            "new Function",
+            "localStorage.",
+            "setAttribute(\"style\"",
+            ".style.",
+        ] {
+            assert!(!a.body.contains(sink), "{} uses {sink}", a.path);
+        }
     }
+    let api = scripts().find(|a| a.path == "/ui/api.js").unwrap().body;
     assert!(
-        js.contains("sessionStorage.setItem"),
+        api.contains("sessionStorage.setItem"),
         "token in sessionStorage"
     );
 }
 
 #[test]
 fn ui_holds_no_secret() {
-    for (file, text) in ALL {
+    for (file, text) in all_files() {
         for secret in [ADMIN, GOOD_TOKEN] {
             assert!(!text.contains(secret), "{file} contains a test secret");
         }
-        // No API token (odk_ + its random part) pasted into the files: only the "odk_…" hint.
+        // No API token (odk_ + its random part) pasted into the files: only the "odk_" hint.
         for (i, _) in text.match_indices("odk_") {
             let tail: String = text[i + 4..].chars().take(8).collect();
             assert!(
