@@ -336,7 +336,7 @@ fn disabled_note(manager: &ServiceManager) {
 
 /// 0 when every service answered or said why it cannot, 1 when any call failed.
 fn cross_exit<T>(entries: &[CrossProviderEntry<T>]) -> u8 {
-    if entries.iter().any(|e| e.error.is_some()) {
+    if entries.iter().any(|e| e.error().is_some()) {
         EXIT_FAILED
     } else {
         EXIT_OK

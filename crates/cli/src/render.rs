@@ -215,9 +215,9 @@ fn format_window(w: &TimeWindow) -> String {
 
 /// The unavailable / error cell of an entry without a result.
 fn problem_cell<T>(e: &CrossProviderEntry<T>) -> Cell {
-    if let Some(err) = &e.error {
+    if let Some(err) = e.error() {
         Cell::new(format!("error ({}): {}", err.failure.as_str(), err.message)).fg(Color::Red)
-    } else if let Some(why) = &e.unavailable {
+    } else if let Some(why) = e.unavailable() {
         Cell::new(format!("unavailable: {why}")).fg(Color::Yellow)
     } else {
         Cell::new("no answer").fg(Color::Yellow)
@@ -227,10 +227,10 @@ fn problem_cell<T>(e: &CrossProviderEntry<T>) -> Cell {
 /// The entries worth a row, and a line naming the services whose provider does not offer the
 /// question at all (a GitHub service in `ai-usage`): listed once instead of a row each.
 fn split<T>(entries: &[CrossProviderEntry<T>]) -> (Vec<&CrossProviderEntry<T>>, String) {
-    let not_offered = opsdeck::Unavailable::not_offered().reason;
-    let (skipped, shown): (Vec<_>, Vec<_>) = entries
-        .iter()
-        .partition(|e| e.unavailable.as_deref() == Some(not_offered.as_ref()));
+    let (skipped, shown): (Vec<_>, Vec<_>) = entries.iter().partition(|e| {
+        e.unavailable()
+            .is_some_and(|u| u.kind == opsdeck::UnavailableKind::NotOffered)
+    });
     let note = if skipped.is_empty() {
         String::new()
     } else {
@@ -238,7 +238,7 @@ fn split<T>(entries: &[CrossProviderEntry<T>]) -> (Vec<&CrossProviderEntry<T>>, 
             "\nNot offered by the provider of: {}",
             skipped
                 .iter()
-                .map(|e| format!("{} ({})", e.service, e.provider))
+                .map(|e| format!("{} ({})", e.service(), e.provider()))
                 .collect::<Vec<_>>()
                 .join(", ")
         )
@@ -251,9 +251,9 @@ const NO_ONE_CAN_ANSWER: &str = "None of the services can answer this.";
 
 /// "2 answered, 1 unavailable, 1 failed".
 fn tally<T>(entries: &[&CrossProviderEntry<T>]) -> String {
-    let answered = entries.iter().filter(|e| e.result.is_some()).count();
-    let unavailable = entries.iter().filter(|e| e.unavailable.is_some()).count();
-    let failed = entries.iter().filter(|e| e.error.is_some()).count();
+    let answered = entries.iter().filter(|e| e.result().is_some()).count();
+    let unavailable = entries.iter().filter(|e| e.unavailable().is_some()).count();
+    let failed = entries.iter().filter(|e| e.error().is_some()).count();
     format!("{answered} answered, {unavailable} unavailable, {failed} failed")
 }
 
@@ -290,8 +290,8 @@ pub fn ai_usage_table(entries: &[CrossProviderEntry<AiUsage>], window: TimeWindo
         "NOTE",
     ]);
     for &e in &entries {
-        let mut row = vec![Cell::new(&e.service), Cell::new(&e.provider)];
-        match &e.result {
+        let mut row = vec![Cell::new(e.service()), Cell::new(e.provider())];
+        match e.result() {
             Some(u) => {
                 let sum = |f: fn(&opsdeck::domain::ModelUsage) -> u64| -> u64 {
                     u.models.iter().map(f).sum()
@@ -323,7 +323,7 @@ pub fn ai_usage_table(entries: &[CrossProviderEntry<AiUsage>], window: TimeWindo
     let totals = total_lines(
         entries
             .iter()
-            .filter_map(|e| e.result.as_ref())
+            .filter_map(|e| e.result())
             .filter_map(|u| u.cost.as_ref())
             .flat_map(|c| c.total.iter()),
     );
@@ -344,8 +344,8 @@ pub fn costs_table(entries: &[CrossProviderEntry<CostReport>], window: TimeWindo
     }
     let mut t = table(&["SERVICE", "PROVIDER", "COST", "PERIOD", "NOTE"]);
     for &e in &entries {
-        let mut row = vec![Cell::new(&e.service), Cell::new(&e.provider)];
-        match &e.result {
+        let mut row = vec![Cell::new(e.service()), Cell::new(e.provider())];
+        match e.result() {
             Some(r) => {
                 let mut notes = Vec::new();
                 if r.estimated {
@@ -370,7 +370,7 @@ pub fn costs_table(entries: &[CrossProviderEntry<CostReport>], window: TimeWindo
     let totals = total_lines(
         entries
             .iter()
-            .filter_map(|e| e.result.as_ref())
+            .filter_map(|e| e.result())
             .flat_map(|r| r.total.iter()),
     );
     format!(
@@ -423,11 +423,11 @@ pub fn deployments_table(
     ]);
     let mut by_state: std::collections::BTreeMap<&'static str, usize> = Default::default();
     for &e in &entries {
-        match &e.result {
+        match e.result() {
             Some(list) if list.is_empty() => {
                 t.add_row(vec![
-                    Cell::new(&e.service),
-                    Cell::new(&e.provider),
+                    Cell::new(e.service()),
+                    Cell::new(e.provider()),
                     Cell::new(""),
                     Cell::new(""),
                     Cell::new(""),
@@ -439,8 +439,8 @@ pub fn deployments_table(
                 for d in list {
                     *by_state.entry(state_str(d.state)).or_default() += 1;
                     t.add_row(vec![
-                        Cell::new(&e.service),
-                        Cell::new(&e.provider),
+                        Cell::new(e.service()),
+                        Cell::new(e.provider()),
                         Cell::new(d.project.as_deref().unwrap_or("")),
                         Cell::new(d.environment.as_deref().unwrap_or("")),
                         state_cell(d),
@@ -450,7 +450,7 @@ pub fn deployments_table(
                 }
             }
             None => {
-                let mut row = vec![Cell::new(&e.service), Cell::new(&e.provider)];
+                let mut row = vec![Cell::new(e.service()), Cell::new(e.provider())];
                 row.extend((0..4).map(|_| Cell::new("")));
                 row.push(problem_cell(e));
                 t.add_row(row);

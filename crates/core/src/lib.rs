@@ -22,18 +22,23 @@ pub mod service;
 pub mod status;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
-pub use config::{ConfigErrors, ConfigProblem, ConfigValue, ConfigValues, RawConfig, ServiceSpec};
+pub use config::{
+    ConfigBuilder, ConfigErrors, ConfigLoader, ConfigProblem, ConfigValue, ConfigValues,
+    LoadedConfig, ProblemCode, ProviderConfig, RawConfig, ServiceSpec, split_secrets,
+    validate_service_keys,
+};
 pub use error::{Error, Result};
 pub use manager::{
-    ManagerOptions, ServiceManager, ServiceMetrics, ServiceReport, collect_guarded, run_guarded,
+    CrossProviderEntry, ErrorReport, ManagerOptions, ServiceInfo, ServiceManager, ServiceMetrics,
+    ServiceReport, collect_guarded, run_guarded,
 };
 pub use metrics::{Metric, MetricSet, Unit};
 pub use registry::{BuildContext, ProviderRegistration, ServiceFactory};
 pub use schema::{Category, FieldKind, FieldSpec, ProviderDescriptor};
 pub use service::{
-    Ability, AiService, AiUsageSource, BaseService, BillingService, CostSource, DeploymentSource,
-    DevelopmentService, InfrastructureService, ObservabilityService, ProjectManagementService,
-    Unavailable,
+    Ability, AiService, AiUsageSource, BaseService, BillingService, Capability, CostSource,
+    DeploymentSource, DevelopmentService, InfrastructureService, ObservabilityService,
+    ProjectManagementService, Unavailable, UnavailableKind,
 };
 pub use status::{Connected, ConnectionReport, FailureKind, RateLimitInfo, ReportDetails, Status};
 
