@@ -17,7 +17,7 @@ mod error;
 mod metrics;
 mod service;
 
-pub use config::{DEFAULT_BASE_URL, FIELDS, OpenAiConfig};
+pub use config::{DEFAULT_BASE_URL, FIELDS, OpenAiConfig, OpenAiConfigBuilder};
 pub use error::{KeyRole, OpenAiErrors, parse_go_duration};
 pub use service::{OpenAiService, USAGE_CHECK};
 
@@ -27,13 +27,9 @@ use opsdeck_core::{Category, ProviderDescriptor};
 pub const ID: &str = "openai";
 
 /// The provider's descriptor.
-pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor {
-    id: ID,
-    name: "OpenAI",
-    category: Category::Ai,
-    description: "OpenAI API key check and available models; organization cost and token usage with an Admin key.",
-    docs_url: "https://platform.openai.com/docs/api-reference",
-    fields: FIELDS,
-};
+pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor::new(ID, "OpenAI", Category::Ai)
+    .description("OpenAI API key check and available models; organization cost and token usage with an Admin key.")
+    .docs_url("https://platform.openai.com/docs/api-reference")
+    .fields(FIELDS);
 
 opsdeck_core::register_provider!(DESCRIPTOR, OpenAiService::build);
