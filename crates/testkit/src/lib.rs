@@ -9,6 +9,8 @@
 //!
 //! Nothing here touches the internet.
 
+#![deny(missing_docs)]
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::future::Future;

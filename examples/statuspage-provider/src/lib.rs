@@ -7,6 +7,8 @@
 //! `error.rs` (vendor error mapping), `service.rs` (the service and its metrics), and the
 //! registration below.
 
+#![deny(missing_docs)]
+
 mod config;
 mod error;
 mod service;

@@ -12,6 +12,8 @@
 //! Layout as in every provider crate: `config.rs`, `client.rs` (calls + wire types),
 //! `error.rs` (vendor error mapping), `metrics.rs` (pure conversions), `service.rs`.
 
+#![deny(missing_docs)]
+
 mod client;
 mod config;
 mod error;

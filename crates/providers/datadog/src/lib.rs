@@ -10,6 +10,8 @@
 //! (Datadog error mapping, including the wrong-site hint), `service.rs` (service, metrics,
 //! verbs).
 
+#![deny(missing_docs)]
+
 mod client;
 mod config;
 mod error;

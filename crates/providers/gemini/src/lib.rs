@@ -11,6 +11,8 @@
 //! Layout as in every provider crate: `config.rs`, `client.rs` (calls + wire types), `error.rs`
 //! (vendor error mapping), `service.rs`.
 
+#![deny(missing_docs)]
+
 mod client;
 mod config;
 mod error;

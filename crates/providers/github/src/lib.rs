@@ -11,6 +11,8 @@
 //! ability). All HTTP goes through `opsdeck_core::http`, which owns timeouts, retries and the
 //! status mapping; this crate adds only what is GitHub-specific.
 
+#![deny(missing_docs)]
+
 mod client;
 mod config;
 mod error;

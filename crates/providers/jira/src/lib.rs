@@ -15,6 +15,8 @@
 //! Layout: `config.rs` (typed config + fields), `client.rs` (the Jira calls), `jql.rs` (the
 //! queries), `error.rs` (Jira's error shapes and status meanings), `service.rs`, `metrics.rs`.
 
+#![deny(missing_docs)]
+
 mod client;
 mod config;
 mod error;

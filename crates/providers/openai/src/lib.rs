@@ -11,6 +11,8 @@
 //! wire types), `error.rs` (OpenAI's error semantics), `metrics.rs` (exact aggregation),
 //! `service.rs` (the service), and the registration below.
 
+#![deny(missing_docs)]
+
 mod client;
 mod config;
 mod error;

@@ -8,6 +8,8 @@
 //! `service.rs` (probe, category verbs) and `metrics.rs` (metric assembly), plus the
 //! registration below.
 
+#![deny(missing_docs)]
+
 mod client;
 mod config;
 mod error;

@@ -10,6 +10,8 @@
 //! `error.rs` (Stripe error mapping), `metrics.rs` (revenue and MRR arithmetic, pure),
 //! `service.rs` (the service and its category verbs).
 
+#![deny(missing_docs)]
+
 mod client;
 mod config;
 mod error;

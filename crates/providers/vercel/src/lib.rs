@@ -9,6 +9,8 @@
 //! Layout: `config.rs` (fields, typed config), `client.rs` (wire types, paging, FOCUS
 //! parsing), `error.rs` (Vercel error mapping), `service.rs` (service, metrics, verbs).
 
+#![deny(missing_docs)]
+
 mod client;
 mod config;
 mod error;
