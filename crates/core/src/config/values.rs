@@ -163,3 +163,16 @@ impl ConfigValues {
         self.values.insert(name.to_owned(), value);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_config_debug_hides_values() {
+        let r = RawConfig::new().with("token", "supersecret");
+        assert_eq!(format!("{r:?}"), "{\"token\"}");
+        let v = ConfigValue::Secret(SecretString::from("supersecret"));
+        assert_eq!(format!("{v:?}"), "[REDACTED]");
+    }
+}
