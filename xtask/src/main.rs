@@ -179,16 +179,13 @@ const TLS_CONFIGS: &[(&str, &[&str], &str)] = &[
 fn tls() -> Result<()> {
     let providers = ["aws-lc-rs", "rustls-graviola", "ring"];
     for (package, args, want) in TLS_CONFIGS {
-        let mut present = Vec::new();
-        for banned_or_provider in
-            providers
-                .iter()
-                .chain(&["openssl-sys", "native-tls", "aws-lc-sys", "cc"])
-        {
-            if in_tree(package, args, banned_or_provider)? {
-                present.push(*banned_or_provider);
-            }
-        }
+        let graph = crates_in_tree(package, args)?;
+        let present: Vec<&str> = providers
+            .iter()
+            .chain(&["openssl-sys", "native-tls", "aws-lc-sys", "cc"])
+            .copied()
+            .filter(|k| graph.contains(*k))
+            .collect();
         let shown = format!("{package} {}", args.join(" "));
         let found: Vec<&str> = present
             .iter()
@@ -212,16 +209,34 @@ fn tls() -> Result<()> {
     Ok(())
 }
 
-/// Whether `krate` is in `package`'s normal/build dependency graph with `args`.
-fn in_tree(package: &str, args: &[&str], krate: &str) -> Result<bool> {
+/// Names of every crate in `package`'s normal/build dependency graph with `args`.
+fn crates_in_tree(package: &str, args: &[&str]) -> Result<std::collections::BTreeSet<String>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(&cargo)
-        .args(["tree", "-p", package, "-e", "normal,build", "-i", krate])
+        .args([
+            "tree",
+            "-p",
+            package,
+            "-e",
+            "normal,build",
+            "--prefix",
+            "none",
+        ])
         .args(args)
         .output()
         .with_context(|| format!("cannot run {cargo} tree"))?;
-    // `cargo tree -i X` fails with "did not match any packages" when X is absent.
-    Ok(out.status.success() && !out.stdout.is_empty())
+    if !out.status.success() {
+        bail!(
+            "cargo tree -p {package} {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect())
 }
 
 /// Every `[[example]]` of the facade, run with all features against its local stand-ins.
