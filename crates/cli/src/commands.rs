@@ -515,7 +515,7 @@ fn disabled_note(disabled: &[ServiceSpec]) {
 
 /// 0 when every service answered or said why it cannot, 1 when any call failed.
 fn cross_exit<T>(entries: &[CrossProviderEntry<T>]) -> u8 {
-    if entries.iter().any(|e| e.error.is_some()) {
+    if entries.iter().any(|e| e.error().is_some()) {
         EXIT_FAILED
     } else {
         EXIT_OK

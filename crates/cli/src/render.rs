@@ -371,12 +371,12 @@ fn format_window(w: &TimeWindow) -> String {
 
 /// The unavailable / error text of an entry without a result.
 fn problem_text<T>(e: &CrossProviderEntry<T>) -> Text {
-    if let Some(err) = &e.error {
+    if let Some(err) = e.error() {
         Text::colored(
             format!("error ({}): {}", err.failure.as_str(), err.message),
             Color::Red,
         )
-    } else if let Some(why) = &e.unavailable {
+    } else if let Some(why) = e.unavailable() {
         Text::colored(format!("unavailable: {why}"), Color::Yellow)
     } else {
         Text::colored("no answer", Color::Yellow)
@@ -386,10 +386,10 @@ fn problem_text<T>(e: &CrossProviderEntry<T>) -> Text {
 /// The entries worth a row, and a line naming the services whose provider does not offer the
 /// question at all (a GitHub service in `ai-usage`): listed once instead of a row each.
 fn split<T>(entries: &[CrossProviderEntry<T>]) -> (Vec<&CrossProviderEntry<T>>, String) {
-    let not_offered = opsdeck::Unavailable::not_offered().reason;
-    let (skipped, shown): (Vec<_>, Vec<_>) = entries
-        .iter()
-        .partition(|e| e.unavailable.as_deref() == Some(not_offered.as_ref()));
+    let (skipped, shown): (Vec<_>, Vec<_>) = entries.iter().partition(|e| {
+        e.unavailable()
+            .is_some_and(|u| u.kind == opsdeck::UnavailableKind::NotOffered)
+    });
     let note = if skipped.is_empty() {
         String::new()
     } else {
@@ -397,7 +397,7 @@ fn split<T>(entries: &[CrossProviderEntry<T>]) -> (Vec<&CrossProviderEntry<T>>, 
             "Not offered by the provider of: {}",
             skipped
                 .iter()
-                .map(|e| format!("{} ({})", e.service, e.provider))
+                .map(|e| format!("{} ({})", e.service(), e.provider()))
                 .collect::<Vec<_>>()
                 .join(", ")
         )
@@ -410,9 +410,9 @@ const NO_ONE_CAN_ANSWER: &str = "None of the services can answer this.";
 
 /// "2 answered, 1 unavailable, 1 failed".
 fn tally<T>(entries: &[&CrossProviderEntry<T>]) -> String {
-    let answered = entries.iter().filter(|e| e.result.is_some()).count();
-    let unavailable = entries.iter().filter(|e| e.unavailable.is_some()).count();
-    let failed = entries.iter().filter(|e| e.error.is_some()).count();
+    let answered = entries.iter().filter(|e| e.result().is_some()).count();
+    let unavailable = entries.iter().filter(|e| e.unavailable().is_some()).count();
+    let failed = entries.iter().filter(|e| e.error().is_some()).count();
     format!("{answered} answered, {unavailable} unavailable, {failed} failed")
 }
 
@@ -459,8 +459,8 @@ pub fn ai_usage_table(
     }
     let mut rows = Vec::new();
     for &e in &entries {
-        let mut row: Vec<Text> = vec![e.service.as_str().into(), e.provider.as_str().into()];
-        match &e.result {
+        let mut row: Vec<Text> = vec![e.service().into(), e.provider().into()];
+        match e.result() {
             Some(u) => {
                 let sum = |f: fn(&opsdeck::domain::ModelUsage) -> u64| -> u64 {
                     u.models.iter().map(f).sum()
@@ -487,12 +487,12 @@ pub fn ai_usage_table(
                 row.push(problem_text(e));
             }
         }
-        rows.push(Row::new(e.service.as_str(), row));
+        rows.push(Row::new(e.service(), row));
     }
     let totals = total_lines(
         entries
             .iter()
-            .filter_map(|e| e.result.as_ref())
+            .filter_map(|e| e.result())
             .filter_map(|u| u.cost.as_ref())
             .flat_map(|c| c.total.iter()),
     );
@@ -529,8 +529,8 @@ pub fn costs_table(
     }
     let mut rows = Vec::new();
     for &e in &entries {
-        let mut row: Vec<Text> = vec![e.service.as_str().into(), e.provider.as_str().into()];
-        match &e.result {
+        let mut row: Vec<Text> = vec![e.service().into(), e.provider().into()];
+        match e.result() {
             Some(r) => {
                 let mut notes = Vec::new();
                 if r.estimated {
@@ -550,12 +550,12 @@ pub fn costs_table(
                 row.push(problem_text(e));
             }
         }
-        rows.push(Row::new(e.service.as_str(), row));
+        rows.push(Row::new(e.service(), row));
     }
     let totals = total_lines(
         entries
             .iter()
-            .filter_map(|e| e.result.as_ref())
+            .filter_map(|e| e.result())
             .flat_map(|r| r.total.iter()),
     );
     let fitted = fit::fit(COLUMNS, &rows, layout);
@@ -615,13 +615,13 @@ pub fn deployments_table(
     let mut rows = Vec::new();
     let mut by_state: std::collections::BTreeMap<&'static str, usize> = Default::default();
     for &e in &entries {
-        let lead = || -> Vec<Text> { vec![e.service.as_str().into(), e.provider.as_str().into()] };
-        match &e.result {
+        let lead = || -> Vec<Text> { vec![e.service().into(), e.provider().into()] };
+        match e.result() {
             Some(list) if list.is_empty() => {
                 let mut row = lead();
                 row.extend((0..4).map(|_| Text::default()));
                 row.push("no deployments in the window".into());
-                rows.push(Row::new(e.service.as_str(), row));
+                rows.push(Row::new(e.service(), row));
             }
             Some(list) => {
                 for d in list {
@@ -635,14 +635,14 @@ pub fn deployments_table(
                         d.url.as_deref().unwrap_or("").into(),
                     ]);
                     // A deployment's URL is not worth a line of its own under the table.
-                    rows.push(Row::new(e.service.as_str(), row).quiet());
+                    rows.push(Row::new(e.service(), row).quiet());
                 }
             }
             None => {
                 let mut row = lead();
                 row.extend((0..4).map(|_| Text::default()));
                 row.push(problem_text(e));
-                rows.push(Row::new(e.service.as_str(), row));
+                rows.push(Row::new(e.service(), row));
             }
         }
     }

@@ -48,20 +48,6 @@ pub fn unknown_provider(id: &str, known: &[&str]) -> String {
     }
 }
 
-/// Why `name` is not a service of the config file, and what to type instead.
-pub fn unknown_service(name: &str, configured: &[&str]) -> String {
-    match closest(name, configured.iter().copied()) {
-        Some(s) => format!(
-            "unknown service \"{name}\"; did you mean \"{s}\"? Configured services: {}",
-            list_or_none(configured)
-        ),
-        None => format!(
-            "unknown service \"{name}\"; configured services: {}",
-            list_or_none(configured)
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

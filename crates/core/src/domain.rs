@@ -1,6 +1,10 @@
 //! Typed domain values the category traits return, so opsdeck can answer cross-provider
 //! questions ("AI spend this month across OpenAI + Claude", "all deployments in the last 24 h")
 //! without knowing any vendor's wire format.
+//!
+//! The records are `#[non_exhaustive]` so fields can be added: build them with their `new`
+//! constructors (or `Default`) and set the public fields. [`TimeWindow`] is a plain range and
+//! stays a literal-constructible struct.
 
 use std::collections::BTreeMap;
 
@@ -18,11 +22,27 @@ pub struct TimeWindow {
 }
 
 impl TimeWindow {
-    /// The window ending now and lasting `duration`.
-    pub fn last(duration: chrono::Duration) -> Self {
-        let end = Utc::now();
+    /// `[start, end)`.
+    pub fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> Self {
+        TimeWindow { start, end }
+    }
+
+    /// The window ending now and lasting `duration`: a `std::time::Duration` or a
+    /// `chrono::Duration` (a span over 100 years is capped).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let w = opsdeck_core::domain::TimeWindow::last(Duration::from_secs(24 * 3600));
+    /// assert_eq!((w.end - w.start).num_hours(), 24);
+    /// ```
+    pub fn last(duration: impl WindowSpan) -> Self {
+        Self::ending_at(Utc::now(), duration)
+    }
+
+    /// The window ending at `end` and lasting `duration`.
+    pub fn ending_at(end: DateTime<Utc>, duration: impl WindowSpan) -> Self {
         TimeWindow {
-            start: end - duration,
+            start: end - duration.span(),
             end,
         }
     }
@@ -38,8 +58,37 @@ impl TimeWindow {
     }
 }
 
+/// A length of time a [`TimeWindow`] can span: `std::time::Duration` (no chrono needed) or
+/// `chrono::Duration`. Spans beyond 100 years are capped, so no window overflows.
+pub trait WindowSpan {
+    /// The span as a chrono duration, capped.
+    fn span(self) -> chrono::Duration;
+}
+
+const MAX_SPAN_SECS: i64 = 100 * 366 * 86_400;
+
+impl WindowSpan for std::time::Duration {
+    fn span(self) -> chrono::Duration {
+        let secs = i64::try_from(self.as_secs())
+            .unwrap_or(i64::MAX)
+            .min(MAX_SPAN_SECS);
+        chrono::Duration::seconds(secs)
+            + chrono::Duration::nanoseconds(i64::from(self.subsec_nanos()))
+    }
+}
+
+impl WindowSpan for chrono::Duration {
+    fn span(self) -> chrono::Duration {
+        self.clamp(
+            chrono::Duration::seconds(-MAX_SPAN_SECS),
+            chrono::Duration::seconds(MAX_SPAN_SECS),
+        )
+    }
+}
+
 /// An exact amount of money in major units (dollars, euros). Never a float.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Money {
     /// Amount in major units.
     pub amount: Decimal,
@@ -90,6 +139,7 @@ pub fn sum_by_currency<'a>(items: impl IntoIterator<Item = &'a Money>) -> Vec<Mo
 
 /// One line of a cost breakdown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CostLine {
     /// What the line is for (AWS service, OpenAI line item, project, …).
     pub label: String,
@@ -99,6 +149,7 @@ pub struct CostLine {
 
 /// Cost over a window.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CostReport {
     /// The window the figures cover.
     pub window: TimeWindow,
@@ -114,6 +165,7 @@ pub struct CostReport {
 
 /// Token usage of one model.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ModelUsage {
     /// Model id.
     pub model: String,
@@ -129,6 +181,7 @@ pub struct ModelUsage {
 
 /// AI usage and cost over a window.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AiUsage {
     /// The window.
     pub window: TimeWindow,
@@ -140,6 +193,7 @@ pub struct AiUsage {
 
 /// An AI model available to the credentials.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AiModel {
     /// Model id as used in API calls.
     pub id: String,
@@ -153,6 +207,7 @@ pub struct AiModel {
 
 /// A source repository.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Repository {
     /// `owner/name`.
     pub full_name: String,
@@ -168,6 +223,7 @@ pub struct Repository {
 
 /// Activity of one repository over a window.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RepoActivity {
     /// `owner/name`.
     pub repo: String,
@@ -184,6 +240,7 @@ pub struct RepoActivity {
 
 /// Development activity over a window.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DevActivity {
     /// The window.
     pub window: TimeWindow,
@@ -195,6 +252,7 @@ pub struct DevActivity {
 
 /// Issue-tracker summary.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct IssueSummary {
     /// Open issues per status category (`To Do`, `In Progress`, …).
     pub open_by_status_category: BTreeMap<String, u64>,
@@ -210,6 +268,7 @@ pub struct IssueSummary {
 
 /// An active sprint and its issue counts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SprintSummary {
     /// Sprint id.
     pub id: u64,
@@ -241,6 +300,7 @@ pub enum DeploymentState {
 
 /// A deployment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Deployment {
     /// Vendor id.
     pub id: String,
@@ -260,6 +320,7 @@ pub struct Deployment {
 
 /// Monitor states (observability).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MonitorSummary {
     /// Monitors per overall state (`OK`, `Warn`, `Alert`, `No Data`, …).
     pub by_state: BTreeMap<String, u64>,
@@ -271,6 +332,7 @@ pub struct MonitorSummary {
 
 /// Account balance (billing).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Balance {
     /// Available funds per currency.
     pub available: Vec<Money>,
@@ -280,6 +342,7 @@ pub struct Balance {
 
 /// Revenue over a window (billing).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RevenueSummary {
     /// The window.
     pub window: TimeWindow,
@@ -295,6 +358,160 @@ pub struct RevenueSummary {
     pub active_subscriptions: u64,
     /// Monthly recurring revenue per currency.
     pub mrr: Vec<Money>,
+}
+
+impl CostLine {
+    /// `amount` spent on `label`.
+    pub fn new(label: impl Into<String>, amount: Money) -> Self {
+        CostLine {
+            label: label.into(),
+            amount,
+        }
+    }
+}
+
+impl CostReport {
+    /// Final (not estimated), uncached figures over `window`.
+    pub fn new(window: TimeWindow, total: Vec<Money>, lines: Vec<CostLine>) -> Self {
+        CostReport {
+            window,
+            total,
+            lines,
+            estimated: false,
+            cached_at: None,
+        }
+    }
+
+    /// Mark the figures as the vendor's estimate (or not).
+    pub fn with_estimated(mut self, estimated: bool) -> Self {
+        self.estimated = estimated;
+        self
+    }
+
+    /// When the figures were fetched, when they come from a cache.
+    pub fn with_cached_at(mut self, cached_at: Option<DateTime<Utc>>) -> Self {
+        self.cached_at = cached_at;
+        self
+    }
+}
+
+impl ModelUsage {
+    /// No usage yet of `model`.
+    pub fn new(model: impl Into<String>) -> Self {
+        ModelUsage {
+            model: model.into(),
+            ..ModelUsage::default()
+        }
+    }
+}
+
+impl AiUsage {
+    /// Usage per model over `window`, with the cost when the vendor reports it.
+    pub fn new(window: TimeWindow, models: Vec<ModelUsage>, cost: Option<CostReport>) -> Self {
+        AiUsage {
+            window,
+            models,
+            cost,
+        }
+    }
+}
+
+impl AiModel {
+    /// A model known by its `id` only.
+    pub fn new(id: impl Into<String>) -> Self {
+        AiModel {
+            id: id.into(),
+            ..AiModel::default()
+        }
+    }
+}
+
+impl Repository {
+    /// A public, active repository `owner/name` with nothing else known.
+    pub fn new(full_name: impl Into<String>) -> Self {
+        Repository {
+            full_name: full_name.into(),
+            private: false,
+            archived: false,
+            default_branch: None,
+            url: None,
+        }
+    }
+}
+
+impl RepoActivity {
+    /// No activity yet in `repo`.
+    pub fn new(repo: impl Into<String>) -> Self {
+        RepoActivity {
+            repo: repo.into(),
+            ..RepoActivity::default()
+        }
+    }
+}
+
+impl DevActivity {
+    /// Activity over `window`.
+    pub fn new(window: TimeWindow, repos: Vec<RepoActivity>, notes: Vec<String>) -> Self {
+        DevActivity {
+            window,
+            repos,
+            notes,
+        }
+    }
+}
+
+impl SprintSummary {
+    /// Sprint `id` named `name`, no counts yet.
+    pub fn new(id: u64, name: impl Into<String>) -> Self {
+        SprintSummary {
+            id,
+            name: name.into(),
+            ..SprintSummary::default()
+        }
+    }
+}
+
+impl Deployment {
+    /// Deployment `id`, created at `created_at`, in `state` (the vendor's own word:
+    /// `vendor_state`); project, environment and URL unknown until set.
+    pub fn new(
+        id: impl Into<String>,
+        state: DeploymentState,
+        vendor_state: impl Into<String>,
+        created_at: DateTime<Utc>,
+    ) -> Self {
+        Deployment {
+            id: id.into(),
+            project: None,
+            environment: None,
+            state,
+            vendor_state: vendor_state.into(),
+            created_at,
+            url: None,
+        }
+    }
+}
+
+impl Balance {
+    /// Available and pending funds per currency.
+    pub fn new(available: Vec<Money>, pending: Vec<Money>) -> Self {
+        Balance { available, pending }
+    }
+}
+
+impl RevenueSummary {
+    /// Nothing earned yet over `window`.
+    pub fn new(window: TimeWindow) -> Self {
+        RevenueSummary {
+            window,
+            gross_volume: Vec::new(),
+            charges: 0,
+            refunded: Vec::new(),
+            failed_payments: 0,
+            active_subscriptions: 0,
+            mrr: Vec::new(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -611,7 +611,9 @@ fn shared_reqwest(connect_timeout: Duration) -> Result<reqwest::Client> {
     if let Some(c) = map.get(&connect_timeout) {
         return Ok(c.clone());
     }
-    crate::install_crypto_provider();
+    if !crate::install_crypto_provider() {
+        return Err(Error::invalid_config(crate::NO_TLS_PROVIDER));
+    }
     let client = reqwest::Client::builder()
         .user_agent(USER_AGENT)
         .connect_timeout(connect_timeout)

@@ -10,13 +10,13 @@ use futures::stream::{self, BoxStream, StreamExt};
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::config::{ConfigErrors, ConfigProblem, ServiceSpec};
+use crate::config::{ConfigErrors, ConfigProblem, ProblemCode, ServiceSpec};
 use crate::deadline;
 use crate::domain::{AiUsage, CostReport, Deployment, TimeWindow};
 use crate::error::{Error, Result};
 use crate::metrics::Metric;
 use crate::registry::{BuildError, ServiceFactory};
-use crate::service::BaseService;
+use crate::service::{BaseService, Unavailable};
 use crate::status::{ConnectionReport, FailureKind};
 
 /// Limits for concurrent runs.
@@ -39,6 +39,7 @@ impl Default for ManagerOptions {
 
 /// A connection report with the service it belongs to (the CLI's JSON line).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct ServiceReport {
     /// Service name.
     pub service: String,
@@ -49,13 +50,39 @@ pub struct ServiceReport {
     pub report: ConnectionReport,
 }
 
+impl ServiceReport {
+    /// `report` of `service` (a `provider` service).
+    pub fn new(
+        service: impl Into<String>,
+        provider: impl Into<String>,
+        report: ConnectionReport,
+    ) -> Self {
+        ServiceReport {
+            service: service.into(),
+            provider: provider.into(),
+            report,
+        }
+    }
+}
+
 /// An error as shown next to a service: kind and message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ErrorReport {
     /// Failure kind.
     pub failure: FailureKind,
     /// What happened and what to do.
     pub message: String,
+}
+
+impl ErrorReport {
+    /// A `failure` with its `message`.
+    pub fn new(failure: FailureKind, message: impl Into<String>) -> Self {
+        ErrorReport {
+            failure,
+            message: message.into(),
+        }
+    }
 }
 
 impl From<&Error> for ErrorReport {
@@ -69,6 +96,7 @@ impl From<&Error> for ErrorReport {
 
 /// Metrics of one service (the CLI's JSON line for `metrics`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct ServiceMetrics {
     /// Service name.
     pub service: String,
@@ -83,30 +111,138 @@ pub struct ServiceMetrics {
     pub error: Option<ErrorReport>,
 }
 
-/// One service's answer to a cross-provider question.
-#[derive(Debug, Clone, Serialize)]
-pub struct CrossProviderEntry<T> {
+impl ServiceMetrics {
+    /// No samples, no notes, no error yet.
+    pub fn new(service: impl Into<String>, provider: impl Into<String>) -> Self {
+        ServiceMetrics {
+            service: service.into(),
+            provider: provider.into(),
+            metrics: Vec::new(),
+            notes: Vec::new(),
+            error: None,
+        }
+    }
+}
+
+/// One service's answer to a cross-provider question ([`ServiceManager::ai_usage`],
+/// [`costs`](ServiceManager::costs), [`deployments`](ServiceManager::deployments)): answered,
+/// unavailable (with why), or failed (with how).
+///
+/// JSON (a contract of the CLI's `--json`): `{"service","provider"}` plus `"result"`, or
+/// `"unavailable"` (the message) and `"unavailable_kind"`, or `"error"` (`{failure, message}`).
+///
+/// ```
+/// use opsdeck_core::manager::CrossProviderEntry;
+/// use opsdeck_core::Unavailable;
+///
+/// let e: CrossProviderEntry<u32> =
+///     CrossProviderEntry::Unavailable { service: "gem".into(), provider: "gemini".into(),
+///         unavailable: Unavailable::unsupported("no usage API") };
+/// assert_eq!(e.service(), "gem");
+/// assert_eq!(e.result(), None);
+/// assert_eq!(serde_json::to_value(&e).unwrap()["unavailable_kind"], "unsupported");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum CrossProviderEntry<T> {
+    /// The service answered.
+    Answered {
+        /// Service name.
+        service: String,
+        /// Provider id.
+        provider: String,
+        /// The answer.
+        result: T,
+    },
+    /// The service cannot answer this question (not offered, or not with its config).
+    Unavailable {
+        /// Service name.
+        service: String,
+        /// Provider id.
+        provider: String,
+        /// Why not.
+        unavailable: Unavailable,
+    },
+    /// The service should have answered but the call failed.
+    Failed {
+        /// Service name.
+        service: String,
+        /// Provider id.
+        provider: String,
+        /// What went wrong.
+        error: ErrorReport,
+    },
+}
+
+impl<T> CrossProviderEntry<T> {
     /// Service name.
-    pub service: String,
+    pub fn service(&self) -> &str {
+        match self {
+            Self::Answered { service, .. }
+            | Self::Unavailable { service, .. }
+            | Self::Failed { service, .. } => service,
+        }
+    }
+
     /// Provider id.
-    pub provider: String,
-    /// The answer, when the service has the ability and the call worked.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub result: Option<T>,
-    /// Why the service cannot answer (ability unavailable).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub unavailable: Option<String>,
-    /// The call failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<ErrorReport>,
+    pub fn provider(&self) -> &str {
+        match self {
+            Self::Answered { provider, .. }
+            | Self::Unavailable { provider, .. }
+            | Self::Failed { provider, .. } => provider,
+        }
+    }
+
+    /// The answer, when there is one.
+    pub fn result(&self) -> Option<&T> {
+        match self {
+            Self::Answered { result, .. } => Some(result),
+            _ => None,
+        }
+    }
+
+    /// Why the service cannot answer, when it cannot.
+    pub fn unavailable(&self) -> Option<&Unavailable> {
+        match self {
+            Self::Unavailable { unavailable, .. } => Some(unavailable),
+            _ => None,
+        }
+    }
+
+    /// The failure, when the call failed.
+    pub fn error(&self) -> Option<&ErrorReport> {
+        match self {
+            Self::Failed { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+impl<T: Serialize> Serialize for CrossProviderEntry<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("service", self.service())?;
+        map.serialize_entry("provider", self.provider())?;
+        match self {
+            Self::Answered { result, .. } => map.serialize_entry("result", result)?,
+            Self::Unavailable { unavailable, .. } => {
+                map.serialize_entry("unavailable", &unavailable.reason)?;
+                map.serialize_entry("unavailable_kind", &unavailable.kind)?;
+            }
+            Self::Failed { error, .. } => map.serialize_entry("error", error)?,
+        }
+        map.end()
+    }
 }
 
 /// Metadata of a managed service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ServiceInfo {
     /// Service name.
     pub name: String,
-    /// Provider id.
+    /// Provider id (from the service's descriptor).
     pub provider: String,
     /// Tags.
     pub tags: Vec<String>,
@@ -116,11 +252,25 @@ pub struct ServiceInfo {
 
 struct Managed {
     info: ServiceInfo,
-    service: Arc<dyn BaseService>,
+    /// `None` for a disabled service that was never built (it may lack what it needs to run).
+    service: Option<Arc<dyn BaseService>>,
     last: Mutex<Option<ConnectionReport>>,
 }
 
 /// Named service instances and concurrent runs over them.
+///
+/// ```
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use opsdeck_core::{ManagerOptions, ServiceFactory, ServiceManager};
+///
+/// let factory = ServiceFactory::from_registry()?;
+/// let specs = factory.loader().load_file("opsdeck.toml")?.services;
+/// let manager = ServiceManager::from_specs(&factory, &specs, ManagerOptions::default())?;
+/// for report in manager.test_all().await {
+///     println!("{}: {}", report.service, report.report.status);
+/// }
+/// # Ok(()) }
+/// ```
 pub struct ServiceManager {
     services: BTreeMap<String, Arc<Managed>>,
     options: ManagerOptions,
@@ -147,7 +297,8 @@ impl ServiceManager {
         }
     }
 
-    /// Build every spec with `factory`; reports every problem of every spec at once.
+    /// Build every spec with `factory`; reports every problem of every spec at once. Disabled
+    /// services are kept (they report as disabled) but not built.
     pub fn from_specs(
         factory: &ServiceFactory,
         specs: &[ServiceSpec],
@@ -157,33 +308,60 @@ impl ServiceManager {
         let mut manager = ServiceManager::new(options);
         let mut problems = Vec::new();
         for spec in specs {
-            match factory.build(spec) {
-                Ok(service) => {
-                    let info = ServiceInfo {
-                        name: spec.name.clone(),
-                        provider: spec.provider.clone(),
-                        tags: spec.tags.clone(),
-                        enabled: spec.enabled,
-                    };
-                    if let Err(e) = manager.insert(info, service) {
-                        problems.push(ConfigProblem::service(&spec.name, e.message()));
-                    }
-                }
-                Err(BuildError::Config(mut e)) => problems.append(&mut e.problems),
-                Err(BuildError::Provider { service, source }) => {
-                    problems.push(ConfigProblem::service(&service, source.message()));
-                }
+            if let Err(mut e) = manager.insert_spec(factory, spec) {
+                problems.append(&mut e.problems);
             }
         }
-        if problems.is_empty() {
-            Ok(manager)
-        } else {
-            Err(ConfigErrors { problems })
-        }
+        ConfigErrors::check(problems, manager)
     }
 
-    /// Add a service. Names are unique.
-    pub fn insert(&mut self, info: ServiceInfo, service: Arc<dyn BaseService>) -> Result<()> {
+    /// Validate and build `spec` with `factory` and add it, with its tags; a disabled spec is
+    /// added without being built.
+    pub fn insert_spec(
+        &mut self,
+        factory: &ServiceFactory,
+        spec: &ServiceSpec,
+    ) -> std::result::Result<(), ConfigErrors> {
+        let service = if spec.enabled {
+            match factory.build(spec) {
+                Ok(service) => Some(service),
+                Err(BuildError::Config(e)) => return Err(e),
+                Err(BuildError::Provider { service, source }) => {
+                    return Err(ConfigProblem::service(&service, source.message())
+                        .with_code(ProblemCode::Rejected)
+                        .into());
+                }
+            }
+        } else {
+            factory.validate(spec)?;
+            None
+        };
+        let info = ServiceInfo {
+            name: spec.name.clone(),
+            provider: spec.provider.clone(),
+            tags: spec.tags.clone(),
+            enabled: spec.enabled,
+        };
+        self.add(info, service).map_err(|e| {
+            ConfigProblem::service(&spec.name, e.message())
+                .with_code(ProblemCode::DuplicateName)
+                .into()
+        })
+    }
+
+    /// Add a built service under `name`, enabled and without tags. Its provider id is the one
+    /// of the service's own descriptor. Names are unique.
+    pub fn insert(&mut self, name: impl Into<String>, service: Arc<dyn BaseService>) -> Result<()> {
+        let info = ServiceInfo {
+            name: name.into(),
+            provider: service.descriptor().id.to_owned(),
+            tags: Vec::new(),
+            enabled: true,
+        };
+        self.add(info, Some(service))
+    }
+
+    fn add(&mut self, info: ServiceInfo, service: Option<Arc<dyn BaseService>>) -> Result<()> {
         if self.services.contains_key(&info.name) {
             return Err(Error::invalid_config(format!(
                 "a service named \"{}\" already exists",
@@ -202,9 +380,35 @@ impl ServiceManager {
         Ok(())
     }
 
+    /// Enable or disable a managed service; `false` when there is no such service, or when
+    /// enabling a service that was never built (it was disabled in its spec).
+    pub fn set_enabled(&mut self, name: &str, enabled: bool) -> bool {
+        let Some(m) = self.services.get(name) else {
+            return false;
+        };
+        if enabled && m.service.is_none() {
+            return false;
+        }
+        let updated = Managed {
+            info: ServiceInfo {
+                enabled,
+                ..m.info.clone()
+            },
+            service: m.service.clone(),
+            last: Mutex::new(m.last.lock().unwrap_or_else(|p| p.into_inner()).clone()),
+        };
+        self.services.insert(name.to_owned(), Arc::new(updated));
+        true
+    }
+
     /// Remove a service.
     pub fn remove(&mut self, name: &str) -> bool {
         self.services.remove(name).is_some()
+    }
+
+    /// Keep only the named services (e.g. those given on a command line).
+    pub fn retain(&mut self, names: &[String]) {
+        self.services.retain(|n, _| names.contains(n));
     }
 
     /// The options in force.
@@ -222,9 +426,9 @@ impl ServiceManager {
         self.services.values().map(|m| m.info.clone()).collect()
     }
 
-    /// One service instance.
+    /// One service instance (`None` for an unknown name or a disabled service never built).
     pub fn service(&self, name: &str) -> Option<Arc<dyn BaseService>> {
-        self.services.get(name).map(|m| m.service.clone())
+        self.services.get(name).and_then(|m| m.service.clone())
     }
 
     /// The last report of a service, if it was tested.
@@ -268,6 +472,8 @@ impl ServiceManager {
 
     /// Test the named services (all when `None`) concurrently, yielding each report as it
     /// finishes. Unknown names are skipped; check them with [`unknown`](Self::unknown).
+    /// Drive it with `futures::StreamExt` (re-exported by the facade as
+    /// `opsdeck::futures::StreamExt`).
     pub fn test_stream(&self, names: Option<&[String]>) -> BoxStream<'static, ServiceReport> {
         let timeout = self.options.timeout;
         stream::iter(self.selected(names))
@@ -298,34 +504,40 @@ impl ServiceManager {
             .boxed()
     }
 
-    /// AI usage and cost over `window` across every enabled AI service that can report it,
-    /// saying which cannot and why.
+    /// AI usage and cost over `window`, asked of every enabled service through the AI
+    /// category (`as_ai()` → `usage_source()`); the others say they do not offer it.
     pub async fn ai_usage(&self, window: TimeWindow) -> Vec<CrossProviderEntry<AiUsage>> {
         self.cross(move |s| {
             Box::pin(async move {
-                match s.ai_usage_source() {
-                    Ok(src) => src.ai_usage(window).await.map(Some).map_err(Err),
-                    Err(u) => Err(Ok(u.reason.into_owned())),
+                let source = match s.as_ai() {
+                    Some(ai) => ai.usage_source(),
+                    None => Err(Unavailable::not_offered()),
+                };
+                match source {
+                    Ok(src) => src.ai_usage(window).await.map_err(Err),
+                    Err(u) => Err(Ok(u)),
                 }
             })
         })
         .await
     }
 
-    /// Cost over `window` across every enabled service that can report it.
+    /// Cost over `window`, asked of every enabled service: infrastructure and AI services
+    /// answer through their category, others when they offer cost as an ability.
     pub async fn costs(&self, window: TimeWindow) -> Vec<CrossProviderEntry<CostReport>> {
         self.cross(move |s| {
             Box::pin(async move {
                 match s.cost_source() {
-                    Ok(src) => src.cost(window).await.map(Some).map_err(Err),
-                    Err(u) => Err(Ok(u.reason.into_owned())),
+                    Ok(src) => src.cost(window).await.map_err(Err),
+                    Err(u) => Err(Ok(u)),
                 }
             })
         })
         .await
     }
 
-    /// Deployments in `window` across every enabled service that can list them.
+    /// Deployments in `window`, asked of every enabled service: infrastructure and
+    /// development services answer through their category.
     pub async fn deployments(
         &self,
         window: TimeWindow,
@@ -333,16 +545,16 @@ impl ServiceManager {
         self.cross(move |s| {
             Box::pin(async move {
                 match s.deployment_source() {
-                    Ok(src) => src.deployments(window).await.map(Some).map_err(Err),
-                    Err(u) => Err(Ok(u.reason.into_owned())),
+                    Ok(src) => src.deployments(window).await.map_err(Err),
+                    Err(u) => Err(Ok(u)),
                 }
             })
         })
         .await
     }
 
-    /// Ask every enabled service one question. The closure returns `Ok(Some(answer))`,
-    /// `Err(Ok(reason))` when the ability is unavailable, or `Err(Err(error))`.
+    /// Ask every enabled service one question. The closure returns the answer,
+    /// `Err(Ok(why))` when the service cannot answer, or `Err(Err(error))` when it failed.
     async fn cross<T, F>(&self, ask: F) -> Vec<CrossProviderEntry<T>>
     where
         T: Send + 'static,
@@ -350,46 +562,68 @@ impl ServiceManager {
                 Arc<dyn BaseService>,
             ) -> futures::future::BoxFuture<
                 'static,
-                std::result::Result<Option<T>, std::result::Result<String, Error>>,
+                std::result::Result<T, std::result::Result<Unavailable, Error>>,
             > + Send
             + Sync
             + 'static,
     {
         let timeout = self.options.timeout;
         let ask = Arc::new(ask);
-        let managed: Vec<_> = self
+        let managed: Vec<(Arc<Managed>, Arc<dyn BaseService>)> = self
             .selected(None)
             .into_iter()
             .filter(|m| m.info.enabled)
+            .filter_map(|m| m.service.clone().map(|s| (m, s)))
             .collect();
         let mut out: Vec<CrossProviderEntry<T>> = stream::iter(managed)
-            .map(|m| {
+            .map(|(m, service)| {
                 let ask = ask.clone();
                 async move {
-                    let service = m.service.clone();
                     let outcome =
                         guarded(timeout, &m.info.name, async move { ask(service).await }).await;
-                    let mut entry = CrossProviderEntry {
-                        service: m.info.name.clone(),
-                        provider: m.info.provider.clone(),
-                        result: None,
-                        unavailable: None,
-                        error: None,
-                    };
+                    let service = m.info.name.clone();
+                    let provider = m.info.provider.clone();
                     match outcome {
-                        Ok(r) => entry.result = r,
-                        Err(GuardError::Inner(Ok(reason))) => entry.unavailable = Some(reason),
-                        Err(GuardError::Inner(Err(e))) => entry.error = Some(ErrorReport::from(&e)),
-                        Err(GuardError::Guard(e)) => entry.error = Some(ErrorReport::from(&e)),
+                        Ok(result) => CrossProviderEntry::Answered {
+                            service,
+                            provider,
+                            result,
+                        },
+                        Err(GuardError::Inner(Ok(unavailable))) => {
+                            CrossProviderEntry::Unavailable {
+                                service,
+                                provider,
+                                unavailable,
+                            }
+                        }
+                        Err(GuardError::Inner(Err(e)) | GuardError::Guard(e)) => {
+                            CrossProviderEntry::Failed {
+                                service,
+                                provider,
+                                error: ErrorReport::from(&e),
+                            }
+                        }
                     }
-                    entry
                 }
             })
             .buffer_unordered(self.options.concurrency)
             .collect()
             .await;
-        out.sort_by(|a, b| a.service.cmp(&b.service));
+        out.sort_by(|a, b| a.service().cmp(b.service()));
         out
+    }
+}
+
+const NO_RUNTIME: &str = "opsdeck must run inside a Tokio runtime with timers and I/O enabled (#[tokio::main], or a runtime built with `enable_all()`); none is running.";
+
+/// Which runtime driver a tokio panic message says is missing.
+fn missing_driver(panic: &str) -> Option<&'static str> {
+    if panic.contains("timers are disabled") {
+        Some("timers")
+    } else if panic.contains("IO is disabled") {
+        Some("I/O")
+    } else {
+        None
     }
 }
 
@@ -421,6 +655,9 @@ where
     E: Send + 'static,
     F: std::future::Future<Output = std::result::Result<T, E>> + Send + 'static,
 {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Err(GuardError::Guard(Error::invalid_config(NO_RUNTIME)));
+    }
     let deadline_at = Instant::now() + timeout;
     let mut task = AbortOnDrop(tokio::spawn(deadline::with_deadline(
         deadline_at,
@@ -437,11 +674,22 @@ where
             ),
         ))),
         Err(join) => {
-            tracing::error!(
-                service = name,
-                panic = join.is_panic(),
-                "provider task failed"
-            );
+            let panic = join.is_panic();
+            let payload = join.try_into_panic().ok();
+            let text = payload.as_deref().and_then(|p| {
+                p.downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+            });
+            // tokio panics in the task when the runtime lacks a driver: that is a setup
+            // problem of the program embedding opsdeck, not a provider bug.
+            if let Some(driver) = text.as_deref().and_then(missing_driver) {
+                tracing::error!(service = name, driver, "the Tokio runtime lacks a driver");
+                return Err(GuardError::Guard(Error::invalid_config(format!(
+                    "The Tokio runtime running opsdeck has {driver} disabled. opsdeck needs timers and I/O: build the runtime with `enable_all()` (or use #[tokio::main])."
+                ))));
+            }
+            tracing::error!(service = name, panic, "provider task failed");
             Err(GuardError::Guard(Error::provider(
                 "The provider crashed while checking this service (an opsdeck bug: please report it with the log).",
             )))
@@ -488,34 +736,26 @@ pub async fn collect_guarded(
 }
 
 async fn run_test(managed: Arc<Managed>, timeout: Duration) -> ServiceReport {
-    let report = if managed.info.enabled {
-        run_guarded(managed.service.clone(), &managed.info.name, timeout).await
-    } else {
-        ConnectionReport::disabled()
+    let report = match (&managed.service, managed.info.enabled) {
+        (Some(service), true) => run_guarded(service.clone(), &managed.info.name, timeout).await,
+        _ => ConnectionReport::disabled(),
     };
     tracing::debug!(service = %managed.info.name, status = %report.status, latency_ms = report.latency_ms, "tested");
     *managed.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(report.clone());
-    ServiceReport {
-        service: managed.info.name.clone(),
-        provider: managed.info.provider.clone(),
-        report,
-    }
+    ServiceReport::new(&managed.info.name, &managed.info.provider, report)
 }
 
 async fn run_collect(managed: Arc<Managed>, timeout: Duration) -> ServiceMetrics {
-    let mut out = ServiceMetrics {
-        service: managed.info.name.clone(),
-        provider: managed.info.provider.clone(),
-        metrics: Vec::new(),
-        notes: Vec::new(),
-        error: None,
+    let mut out = ServiceMetrics::new(&managed.info.name, &managed.info.provider);
+    let service = match (&managed.service, managed.info.enabled) {
+        (Some(service), true) => service.clone(),
+        _ => {
+            out.notes
+                .push("Disabled in the configuration (enabled = false); not collected.".into());
+            return out;
+        }
     };
-    if !managed.info.enabled {
-        out.notes
-            .push("Disabled in the configuration (enabled = false); not collected.".into());
-        return out;
-    }
-    match collect_guarded(managed.service.clone(), &managed.info.name, timeout).await {
+    match collect_guarded(service, &managed.info.name, timeout).await {
         Ok(set) => {
             out.metrics = set.metrics;
             out.notes = set.notes;

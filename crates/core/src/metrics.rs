@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize, Serializer};
 /// Unit of a metric value. Currency units are lowercase ISO 4217 codes (`usd`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
 #[serde(from = "String")]
+#[non_exhaustive]
 pub enum Unit {
     /// A count of things.
     Count,
@@ -88,8 +89,15 @@ impl Serialize for Unit {
     }
 }
 
-/// One metric sample.
+/// One metric sample. Build it with [`Metric::new`] and [`Metric::label`]:
+///
+/// ```
+/// use opsdeck_core::{Metric, Unit};
+/// let m = Metric::new("github_open_issues", 12.0, Unit::Count).label("repo", "o/r");
+/// assert_eq!(m.labels["repo"], "o/r");
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Metric {
     /// snake_case, prefixed with the provider id, e.g. `github_open_issues`.
     pub name: String,
@@ -134,6 +142,7 @@ impl Metric {
 /// What `collect_metrics` returns: samples plus notes for the operator (e.g. "repository list
 /// capped at 100", "usage needs an admin key", "cost figures from cache, 2 h old").
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MetricSet {
     /// The samples.
     pub metrics: Vec<Metric>,

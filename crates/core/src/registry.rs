@@ -11,15 +11,23 @@ use std::sync::Arc;
 
 use crate::clock::SharedClock;
 use crate::config::{
-    ConfigErrors, ConfigProblem, ConfigValues, SERVICE_KEYS, ServiceSpec, validate,
+    ConfigErrors, ConfigLoader, ConfigProblem, ConfigValues, ProblemCode, SERVICE_KEYS,
+    ServiceSpec, is_provider_id, suggest, validate_fields, validate_service_keys,
 };
 use crate::error::Result;
 use crate::http::HttpSettings;
 use crate::schema::ProviderDescriptor;
 use crate::service::BaseService;
 
+/// Ids of opsdeck's own providers. Each is a Cargo feature of the `opsdeck-sdk` facade and of
+/// both binaries, so a config naming one that this build lacks can say which feature enables it.
+pub const FIRST_PARTY_PROVIDERS: &[&str] = &[
+    "aws", "claude", "datadog", "gemini", "github", "jira", "openai", "railway", "stripe", "vercel",
+];
+
 /// Everything a provider needs to build one service instance.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct BuildContext {
     /// Service name (for logs).
     pub name: String,
@@ -46,10 +54,25 @@ pub struct ProviderRegistration {
 
 inventory::collect!(ProviderRegistration);
 
-/// Register a provider with the global registry:
+/// Register a provider with the global registry. The crate that calls it must be linked into
+/// the program (named by something), or the registration silently vanishes.
 ///
-/// ```ignore
-/// opsdeck_core::register_provider!(DESCRIPTOR, GithubService::build);
+/// ```
+/// use std::sync::Arc;
+/// use opsdeck_core::{BaseService, BuildContext, Category, ProviderDescriptor, Result};
+///
+/// pub const DESCRIPTOR: ProviderDescriptor =
+///     ProviderDescriptor::new("example", "Example", Category::Other);
+///
+/// fn build(_ctx: BuildContext) -> Result<Arc<dyn BaseService>> {
+///     Err(opsdeck_core::Error::invalid_config("this example builds nothing"))
+/// }
+///
+/// opsdeck_core::register_provider!(DESCRIPTOR, build);
+///
+/// let factory = opsdeck_core::ServiceFactory::from_registry()?;
+/// assert!(factory.descriptor("example").is_some());
+/// # Ok::<(), opsdeck_core::registry::RegistryError>(())
 /// ```
 #[macro_export]
 macro_rules! register_provider {
@@ -62,6 +85,7 @@ macro_rules! register_provider {
 
 /// A problem with the set of registered providers.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RegistryError {
     /// Two registrations share an id.
     #[error("two providers are registered with the id \"{0}\"; provider ids must be unique")]
@@ -83,7 +107,8 @@ pub enum RegistryError {
     BadId(&'static str),
 }
 
-/// Error from [`ServiceFactory::build`].
+/// Error from [`ServiceFactory::build`]. Closed on purpose: a service either fails
+/// validation or its provider refuses to build it.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     /// The config is invalid (every problem listed).
@@ -121,11 +146,7 @@ impl ServiceFactory {
         let mut providers = BTreeMap::new();
         for reg in regs {
             let d = reg.descriptor;
-            let id_ok = !d.id.is_empty()
-                && d.id
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-            if !id_ok {
+            if !is_provider_id(d.id) {
                 return Err(RegistryError::BadId(d.id));
             }
             if let Some(f) = d.fields.iter().find(|f| SERVICE_KEYS.contains(&f.name)) {
@@ -183,28 +204,55 @@ impl ServiceFactory {
     }
 
     fn unknown_provider(&self, spec: &ServiceSpec) -> ConfigProblem {
+        let id = spec.provider.as_str();
+        if FIRST_PARTY_PROVIDERS.contains(&id) {
+            return ConfigProblem::field(
+                &spec.name,
+                "provider",
+                format!(
+                    "provider \"{id}\" is not compiled into this build; enable the Cargo feature \"{id}\" (library: features = [\"{id}\"] on opsdeck-sdk; binaries: --features {id})"
+                ),
+            )
+            .with_code(ProblemCode::ProviderNotCompiled);
+        }
         let known = self.ids();
         let accepted = if known.is_empty() {
             "none: this build has no provider compiled in (enable Cargo features such as \"github\")".to_owned()
         } else {
             known.join(", ")
         };
-        ConfigProblem::field(
-            &spec.name,
-            "provider",
-            format!(
-                "unknown provider \"{}\"; known providers: {accepted}",
-                spec.provider
-            ),
-        )
+        let mut msg = format!("unknown provider \"{id}\"; known providers: {accepted}");
+        if let Some(s) = suggest(
+            id,
+            known
+                .iter()
+                .copied()
+                .chain(FIRST_PARTY_PROVIDERS.iter().copied()),
+        ) {
+            msg.push_str(&format!(" (did you mean \"{s}\"?)"));
+        }
+        ConfigProblem::field(&spec.name, "provider", msg).with_code(ProblemCode::UnknownProvider)
     }
 
-    /// Validate one spec against its provider's fields. No I/O.
+    /// Validate one spec — its service keys ([`validate_service_keys`]), its provider and the
+    /// provider's fields — every problem at once. No I/O. A disabled service may lack required
+    /// fields (it will not run); everything else is checked as for an enabled one.
     pub fn validate(&self, spec: &ServiceSpec) -> std::result::Result<ConfigValues, ConfigErrors> {
-        let Some(reg) = self.providers.get(spec.provider.as_str()) else {
-            return Err(self.unknown_provider(spec).into());
+        let mut problems = validate_service_keys(spec);
+        let reg = self.providers.get(spec.provider.as_str());
+        if reg.is_none() && problems.iter().all(|p| !p.is_at(&spec.name, "provider")) {
+            problems.push(self.unknown_provider(spec));
+        }
+        let Some(reg) = reg else {
+            return Err(ConfigErrors { problems });
         };
-        validate(&spec.name, reg.descriptor, &spec.config)
+        let (values, field_problems) = validate_fields(&spec.name, reg.descriptor, &spec.config);
+        problems.extend(
+            field_problems
+                .into_iter()
+                .filter(|p| spec.enabled || p.code != ProblemCode::MissingField),
+        );
+        ConfigErrors::check(problems, values)
     }
 
     /// Validate many specs, collecting every problem of every spec (and duplicate names).
@@ -213,49 +261,32 @@ impl ServiceFactory {
         let mut seen = std::collections::BTreeSet::new();
         for spec in specs {
             if !seen.insert(spec.name.as_str()) {
-                problems.push(ConfigProblem::service(
-                    &spec.name,
-                    "declared more than once",
-                ));
+                problems.push(
+                    ConfigProblem::service(&spec.name, "declared more than once")
+                        .with_code(ProblemCode::DuplicateName),
+                );
             }
             if let Err(mut e) = self.validate(spec) {
                 problems.append(&mut e.problems);
             }
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigErrors { problems })
-        }
+        ConfigErrors::check(problems, ())
+    }
+
+    /// A loader for `opsdeck.toml` over this factory's providers: see [`ConfigLoader`].
+    pub fn loader(&self) -> ConfigLoader<'_> {
+        ConfigLoader::new(self)
     }
 
     /// Parse, interpolate and validate a whole `opsdeck.toml`, reporting every problem of every
-    /// stage at once (file structure, missing `${VAR}`s, provider fields, duplicate names).
+    /// stage at once. Top-level tables other than `[services]` are accepted and dropped; use
+    /// [`loader`](Self::loader) to receive them or to load a subset.
     pub fn load_config(
         &self,
         text: &str,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> std::result::Result<Vec<ServiceSpec>, ConfigErrors> {
-        let parsed = crate::config::parse_config_partial(text, env);
-        let mut problems = parsed.problems;
-        for spec in &parsed.specs {
-            if let Err(e) = self.validate(spec) {
-                problems.extend(e.problems.into_iter().filter(|p| {
-                    // A field whose value could not be read is already reported; do not also
-                    // call it missing.
-                    !(p.message.starts_with("missing required field")
-                        && parsed.unreadable.iter().any(|(s, f)| {
-                            Some(s) == p.service.as_ref() && Some(f) == p.field.as_ref()
-                        }))
-                }));
-            }
-        }
-        if problems.is_empty() {
-            self.validate_all(&parsed.specs)?;
-            Ok(parsed.specs)
-        } else {
-            Err(ConfigErrors { problems })
-        }
+        self.loader().env(env).load(text).map(|l| l.services)
     }
 
     /// Validate and build one service. No network I/O.
@@ -267,6 +298,22 @@ impl ServiceFactory {
         let Some(reg) = self.providers.get(spec.provider.as_str()) else {
             return Err(ConfigErrors::from(self.unknown_provider(spec)).into());
         };
+        if !spec.enabled
+            && reg
+                .descriptor
+                .fields
+                .iter()
+                .any(|f| f.required && config.get(f.name).is_none())
+        {
+            return Err(ConfigErrors::from(
+                ConfigProblem::service(
+                    &spec.name,
+                    "is disabled and lacks required fields, so it cannot be built",
+                )
+                .with_code(ProblemCode::MissingField),
+            )
+            .into());
+        }
         (reg.build)(BuildContext {
             name: spec.name.clone(),
             config,
@@ -291,16 +338,11 @@ mod tests {
             .secret(),
         FieldSpec::new("org", FieldKind::String, "Org."),
     ];
-    const A: ProviderDescriptor = ProviderDescriptor {
-        id: "alpha",
-        name: "Alpha",
-        category: Category::Other,
-        description: "",
-        docs_url: "",
-        fields: FIELDS,
-    };
-    const B: ProviderDescriptor = ProviderDescriptor { id: "beta", ..A };
-    const BAD: ProviderDescriptor = ProviderDescriptor { id: "bad-id", ..A };
+    const A: ProviderDescriptor =
+        ProviderDescriptor::new("alpha", "Alpha", Category::Other).fields(FIELDS);
+    const B: ProviderDescriptor =
+        ProviderDescriptor::new("beta", "Beta", Category::Other).fields(FIELDS);
+    const BAD: ProviderDescriptor = ProviderDescriptor::new("bad-id", "Bad", Category::Other);
 
     fn never(_: BuildContext) -> Result<Arc<dyn BaseService>> {
         Err(crate::Error::invalid_config(
@@ -325,6 +367,14 @@ mod tests {
         build: never,
     };
 
+    fn factory() -> ServiceFactory {
+        ServiceFactory::from_registrations([&REG_A, &REG_B]).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn env(k: &str) -> Option<String> {
+        (k == "SET").then(|| "value".to_owned())
+    }
+
     #[test]
     fn providers_are_sorted_and_duplicates_refused() {
         let f =
@@ -342,8 +392,6 @@ mod tests {
 
     #[test]
     fn load_config_reports_every_stage_at_once() {
-        let f =
-            ServiceFactory::from_registrations([&REG_A, &REG_B]).unwrap_or_else(|e| panic!("{e}"));
         let text = r#"
             [services.one]
             provider = "alpha"
@@ -355,28 +403,163 @@ mod tests {
 
             [services.three]
             provider = "beta"
+
+            [services."bad name"]
+            provider = 5
+            tags = ["x", ""]
+            interval = "1s"
         "#;
-        let Err(errs) = f.load_config(text, &|_| None) else {
+        let Err(errs) = factory().load_config(text, &env) else {
             panic!("expected errors")
         };
-        let got: Vec<String> = errs.problems.iter().map(ToString::to_string).collect();
-        assert_eq!(got.len(), 4, "{got:#?}");
-        assert!(got[0].starts_with("services.one.token: environment variable MISSING"));
+        let got: Vec<(String, ProblemCode)> = errs
+            .problems
+            .iter()
+            .map(|p| (p.to_string(), p.code))
+            .collect();
+        let has = |prefix: &str, code: ProblemCode| {
+            got.iter().any(|(p, c)| p.starts_with(prefix) && *c == code)
+        };
         assert!(
-            got.iter()
-                .any(|p| p.starts_with("services.one.orgg: unknown field")
-                    && p.contains("did you mean \"org\""))
+            has(
+                "services.one.token: environment variable MISSING",
+                ProblemCode::MissingEnv
+            ),
+            "{got:#?}"
         );
-        assert!(got.iter().any(|p| p.starts_with(
-            "services.two.provider: unknown provider \"gamma\"; known providers: alpha, beta"
-        )));
+        assert!(has(
+            "services.one.orgg: unknown field",
+            ProblemCode::UnknownField
+        ));
+        assert!(has(
+            "services.two.provider: unknown provider \"gamma\"; known providers: alpha, beta",
+            ProblemCode::UnknownProvider
+        ));
+        assert!(has(
+            "services.three.token: missing required field",
+            ProblemCode::MissingField
+        ));
+        assert!(has(
+            "services.bad name: invalid service name",
+            ProblemCode::InvalidName
+        ));
+        assert!(has(
+            "services.bad name.provider: expected a provider id",
+            ProblemCode::WrongType
+        ));
+        assert!(has(
+            "services.bad name.tags: tag 2 is empty",
+            ProblemCode::InvalidValue
+        ));
+        assert!(has(
+            "services.bad name.interval: the interval must be",
+            ProblemCode::OutOfRange
+        ));
+        // No echo: an unreadable token is not also "missing"; a wrong-typed provider is not
+        // also "unknown".
+        assert_eq!(got.len(), 8, "{got:#?}");
+    }
+
+    #[test]
+    fn disabled_services_need_no_variables_and_no_required_fields() {
+        let text = r#"
+            [services.off]
+            provider = "alpha"
+            enabled = false
+            token = "${MISSING}"
+            org = "${ALSO_MISSING}"
+
+            [services.off-typo]
+            provider = "alpha"
+            enabled = false
+            orgg = "x"
+        "#;
+        let Err(errs) = factory().loader().env(env).load(text) else {
+            panic!("a typo in a disabled service is still a problem")
+        };
+        assert_eq!(errs.problems.len(), 1, "{errs}");
+        assert_eq!(errs.problems[0].code, ProblemCode::UnknownField);
+        let text = text.replace("orgg", "org");
+        let loaded = factory()
+            .loader()
+            .env(env)
+            .load(&text)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(loaded.services.len(), 2);
         assert!(
-            got.iter()
-                .any(|p| p.starts_with("services.three.token: missing required field"))
+            loaded.services[0].config.0.is_empty(),
+            "unset variables are left out"
+        );
+        let Err(BuildError::Config(e)) = factory().build(&loaded.services[0]) else {
+            panic!("a disabled service without its token cannot be built")
+        };
+        assert_eq!(e.problems[0].code, ProblemCode::MissingField);
+    }
+
+    #[test]
+    fn a_subset_is_validated_alone_and_unknown_names_are_named() {
+        let text = r#"
+            [services.good]
+            provider = "alpha"
+            token = "${SET}"
+
+            [services.broken]
+            provider = "alpha"
+            token = "${MISSING}"
+
+            [channels.ops]
+            kind = "slack"
+        "#;
+        let loaded = factory()
+            .loader()
+            .env(env)
+            .only(["good"])
+            .load(text)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(loaded.services.len(), 1);
+        assert_eq!(loaded.services[0].name, "good");
+        assert_eq!(loaded.tables["channels"]["ops"]["kind"], "slack");
+
+        let Err(errs) = factory()
+            .loader()
+            .env(env)
+            .only(["god", "broken"])
+            .load(text)
+        else {
+            panic!("expected errors")
+        };
+        let codes: Vec<_> = errs.problems.iter().map(|p| p.code).collect();
+        assert_eq!(
+            codes,
+            [ProblemCode::UnknownService, ProblemCode::MissingEnv],
+            "{errs}"
         );
         assert!(
-            !got.iter()
-                .any(|p| p.starts_with("services.one.token: missing"))
+            errs.problems[0].message.contains("did you mean \"good\""),
+            "{errs}"
+        );
+    }
+
+    #[test]
+    fn a_first_party_provider_left_out_names_its_feature() {
+        let spec = ServiceSpec::new("pay", "stripe", crate::RawConfig::default());
+        let Err(e) = factory().validate(&spec) else {
+            panic!("stripe is not registered here")
+        };
+        assert_eq!(e.problems[0].code, ProblemCode::ProviderNotCompiled);
+        assert!(
+            e.problems[0]
+                .message
+                .contains("enable the Cargo feature \"stripe\""),
+            "{e}"
+        );
+        let spec = ServiceSpec::new("x", "alpah", crate::RawConfig::default());
+        let Err(e) = factory().validate(&spec) else {
+            panic!("unknown")
+        };
+        assert!(
+            e.problems[0].message.contains("did you mean \"alpha\""),
+            "{e}"
         );
     }
 }

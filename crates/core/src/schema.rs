@@ -3,12 +3,15 @@
 //! the JSON Schema the UI generates forms from, `opsdeck providers show`, the starter config
 //! written by `opsdeck init` — is derived from that declaration.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 /// Provider category. The JSON spelling is a user-facing contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Category {
     /// Cloud and hosting (AWS, Railway, Vercel).
     Infrastructure,
@@ -27,6 +30,17 @@ pub enum Category {
 }
 
 impl Category {
+    /// Every category, in declaration order.
+    pub const ALL: [Category; 7] = [
+        Category::Infrastructure,
+        Category::Development,
+        Category::ProjectManagement,
+        Category::Ai,
+        Category::Observability,
+        Category::Billing,
+        Category::Other,
+    ];
+
     /// Stable snake_case name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -50,6 +64,7 @@ impl std::fmt::Display for Category {
 /// The type of a config field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum FieldKind {
     /// Free text.
     String,
@@ -98,13 +113,26 @@ pub(crate) fn quoted_list(values: &[&str]) -> String {
         .join(", ")
 }
 
-/// One config field of a provider.
-#[derive(Debug, Clone, Copy, Serialize)]
+/// One config field of a provider. Declare it with [`FieldSpec::new`] and the `const`
+/// builders; the fields are public for reading.
+///
+/// ```
+/// use opsdeck_core::{FieldKind, FieldSpec};
+///
+/// const TOKEN: FieldSpec = FieldSpec::new("token", FieldKind::String, "API token.")
+///     .label("API token")
+///     .required()
+///     .secret()
+///     .env("DEMO_TOKEN");
+/// assert_eq!(TOKEN.title(), "API token");
+/// assert_eq!(FieldSpec::new("base_url", FieldKind::Url, "").title(), "Base URL");
+/// ```
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct FieldSpec {
     /// Key in the config table / JSON object.
     pub name: &'static str,
     /// Type of the value (serialized flat: `"type": "string"`, plus `values`/`min`/`max`).
-    #[serde(flatten)]
     pub kind: FieldKind,
     /// Whether the field must be given (a field with a default is never required).
     pub required: bool,
@@ -118,6 +146,39 @@ pub struct FieldSpec {
     pub env: Option<&'static str>,
     /// An example value for docs and the starter config.
     pub example: Option<&'static str>,
+    /// Human label for forms ("API token"); empty when not declared (see [`title`](Self::title)).
+    pub label: &'static str,
+}
+
+impl Serialize for FieldSpec {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Field order and names are the `providers --json` / API contract; `label` was added last.
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            name: &'a str,
+            #[serde(flatten)]
+            kind: &'a FieldKind,
+            required: bool,
+            secret: bool,
+            default: Option<&'a str>,
+            description: &'a str,
+            env: Option<&'a str>,
+            example: Option<&'a str>,
+            label: Cow<'a, str>,
+        }
+        Wire {
+            name: self.name,
+            kind: &self.kind,
+            required: self.required,
+            secret: self.secret,
+            default: self.default,
+            description: self.description,
+            env: self.env,
+            example: self.example,
+            label: self.title(),
+        }
+        .serialize(serializer)
+    }
 }
 
 impl FieldSpec {
@@ -132,7 +193,39 @@ impl FieldSpec {
             description,
             env: None,
             example: None,
+            label: "",
         }
+    }
+
+    /// The human label shown in forms and tables ("API token", "Base URL").
+    pub const fn label(mut self, label: &'static str) -> Self {
+        self.label = label;
+        self
+    }
+
+    /// The label to show: the declared [`label`](Self::label), else the name made readable
+    /// (`base_url` → "Base URL").
+    pub fn title(&self) -> Cow<'static, str> {
+        if !self.label.is_empty() {
+            return Cow::Borrowed(self.label);
+        }
+        let words: Vec<String> = self
+            .name
+            .split('_')
+            .filter(|w| !w.is_empty())
+            .enumerate()
+            .map(|(i, w)| match w {
+                "url" | "id" | "api" | "ttl" => w.to_ascii_uppercase(),
+                _ if i == 0 => {
+                    let mut c = w.chars();
+                    c.next()
+                        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                        .unwrap_or_default()
+                }
+                _ => w.to_owned(),
+            })
+            .collect();
+        Cow::Owned(words.join(" "))
     }
 
     /// A required field.
@@ -201,6 +294,7 @@ impl FieldSpec {
                 );
             }
         }
+        s.insert("title".into(), json!(self.title()));
         s.insert("description".into(), json!(self.description));
         if self.secret {
             // writeOnly is the standard way to say "never returned"; format password makes
@@ -240,8 +334,25 @@ fn default_as_json(kind: &FieldKind, raw: &str) -> Value {
     }
 }
 
-/// Static description of a provider: what it is and what it accepts.
+/// Static description of a provider: what it is and what it accepts. Build it with the
+/// `const` builders (fields stay public for reading):
+///
+/// ```
+/// use opsdeck_core::{Category, FieldKind, FieldSpec, ProviderDescriptor};
+///
+/// const FIELDS: &[FieldSpec] = &[FieldSpec::new("token", FieldKind::String, "API token.")
+///     .label("API token")
+///     .required()
+///     .secret()];
+/// pub const DESCRIPTOR: ProviderDescriptor =
+///     ProviderDescriptor::new("statuspage", "Statuspage", Category::Observability)
+///         .description("Component status of an Atlassian Statuspage.")
+///         .docs_url("https://developer.statuspage.io/")
+///         .fields(FIELDS);
+/// assert_eq!(DESCRIPTOR.field("token").map(|f| f.secret), Some(true));
+/// ```
 #[derive(Debug, Clone, Copy, Serialize)]
+#[non_exhaustive]
 pub struct ProviderDescriptor {
     /// Stable id, also the Cargo feature name (e.g. `github`).
     pub id: &'static str,
@@ -258,6 +369,37 @@ pub struct ProviderDescriptor {
 }
 
 impl ProviderDescriptor {
+    /// A provider `id` (lowercase letters, digits, `_`), shown as `name`, in `category`, with
+    /// no fields yet.
+    pub const fn new(id: &'static str, name: &'static str, category: Category) -> Self {
+        ProviderDescriptor {
+            id,
+            name,
+            category,
+            description: "",
+            docs_url: "",
+            fields: &[],
+        }
+    }
+
+    /// One sentence on what the provider checks and collects.
+    pub const fn description(mut self, description: &'static str) -> Self {
+        self.description = description;
+        self
+    }
+
+    /// Link to the provider's docs.
+    pub const fn docs_url(mut self, url: &'static str) -> Self {
+        self.docs_url = url;
+        self
+    }
+
+    /// The config fields, in the order users see them.
+    pub const fn fields(mut self, fields: &'static [FieldSpec]) -> Self {
+        self.fields = fields;
+        self
+    }
+
     /// Look up a field by name.
     pub fn field(&self, name: &str) -> Option<&'static FieldSpec> {
         self.fields.iter().find(|f| f.name == name)
@@ -350,7 +492,9 @@ fn toml_literal(kind: &FieldKind, raw: &str) -> String {
 /// Fields every provider has: `base_url`. Providers list it in their own `fields` with their
 /// default, using this constructor so the wording is the same everywhere.
 pub const fn base_url_field(default: &'static str, description: &'static str) -> FieldSpec {
-    FieldSpec::new("base_url", FieldKind::Url, description).default_value(default)
+    FieldSpec::new("base_url", FieldKind::Url, description)
+        .default_value(default)
+        .label("Base URL")
 }
 
 #[cfg(test)]
@@ -361,18 +505,15 @@ mod tests {
         FieldSpec::new("token", FieldKind::String, "API token.")
             .required()
             .secret()
-            .env("DEMO_TOKEN"),
+            .env("DEMO_TOKEN")
+            .label("API token"),
         base_url_field("https://api.example.com", "API base URL."),
         FieldSpec::new("repos", FieldKind::StringList, "Repositories.").example("a/b, c/d"),
     ];
-    const DEMO: ProviderDescriptor = ProviderDescriptor {
-        id: "demo",
-        name: "Demo",
-        category: Category::Other,
-        description: "A demo.",
-        docs_url: "https://example.com",
-        fields: FIELDS,
-    };
+    const DEMO: ProviderDescriptor = ProviderDescriptor::new("demo", "Demo", Category::Other)
+        .description("A demo.")
+        .docs_url("https://example.com")
+        .fields(FIELDS);
 
     #[test]
     fn schema_marks_secrets_write_only_and_lists_required() {
@@ -383,6 +524,19 @@ mod tests {
         assert_eq!(
             schema["properties"]["base_url"]["default"],
             json!("https://api.example.com")
+        );
+        assert_eq!(schema["properties"]["token"]["title"], json!("API token"));
+        assert_eq!(schema["properties"]["base_url"]["title"], json!("Base URL"));
+    }
+
+    #[test]
+    fn field_json_has_a_label() {
+        let v = serde_json::to_value(FIELDS[0]).unwrap_or_default();
+        assert_eq!(
+            v,
+            json!({"name": "token", "type": "string", "required": true, "secret": true,
+                "default": null, "description": "API token.", "env": "DEMO_TOKEN",
+                "example": null, "label": "API token"})
         );
     }
 

@@ -1,6 +1,12 @@
 //! The service model: [`BaseService`], which every provider implements, the category traits
 //! with the verbs every provider of a category answers, and optional abilities expressed as
 //! data ([`Ability`]) rather than methods that fail with "unsupported".
+//!
+//! The cross-provider questions (`ServiceManager::ai_usage`, `costs`, `deployments`) go
+//! through the categories: AI usage and cost are AI verbs, deployments and cost are
+//! infrastructure verbs, deployments are a development verb. `BaseService`'s ability accessors
+//! route to those verbs by default; a provider overrides one only to offer the ability outside
+//! its category (Datadog's bill is cost from an observability service).
 
 use std::borrow::Cow;
 use std::time::Instant;
@@ -16,26 +22,94 @@ use crate::metrics::MetricSet;
 use crate::schema::ProviderDescriptor;
 use crate::status::{Connected, ConnectionReport};
 
-/// Why an optional ability is not available for a service instance.
+/// Why an optional ability is not available, in broad strokes: programs branch on this, people
+/// read [`Unavailable::reason`]. The snake_case spelling is a stable contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum UnavailableKind {
+    /// The provider has no such ability at all (a GitHub service asked for AI usage).
+    NotOffered,
+    /// The question belongs to the provider's category, but the vendor offers no way to answer
+    /// it (Gemini API keys cannot read usage); the message says why.
+    Unsupported,
+    /// This instance could answer with other settings or credentials (an admin key, a
+    /// repository list, another kind of token); the message says what to add.
+    NotConfigured,
+}
+
+impl UnavailableKind {
+    /// Stable snake_case name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnavailableKind::NotOffered => "not_offered",
+            UnavailableKind::Unsupported => "unsupported",
+            UnavailableKind::NotConfigured => "not_configured",
+        }
+    }
+}
+
+impl std::fmt::Display for UnavailableKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why an optional ability is not available for a service instance: a kind to branch on and
+/// a message for people.
+///
+/// ```
+/// use opsdeck_core::{Unavailable, UnavailableKind};
+///
+/// let u = Unavailable::because("Usage needs an Admin API key (admin_key).");
+/// assert_eq!(u.kind, UnavailableKind::NotConfigured);
+/// assert_eq!(Unavailable::not_offered().kind, UnavailableKind::NotOffered);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct Unavailable {
-    /// What the user can do about it (or why nothing can be done).
+    /// Not offered at all, or not with this configuration.
+    pub kind: UnavailableKind,
+    /// The message: what the user can do about it (or why nothing can be done).
     pub reason: Cow<'static, str>,
 }
 
 impl Unavailable {
-    /// Unavailable with a reason.
-    pub fn because(reason: impl Into<Cow<'static, str>>) -> Self {
+    /// Unavailable for this instance's configuration ([`UnavailableKind::NotConfigured`]);
+    /// `message` says what to add or change.
+    pub fn because(message: impl Into<Cow<'static, str>>) -> Self {
         Unavailable {
-            reason: reason.into(),
+            kind: UnavailableKind::NotConfigured,
+            reason: message.into(),
         }
     }
 
-    /// The provider does not offer this ability at all.
+    /// The provider has no such ability at all ([`UnavailableKind::NotOffered`]).
     pub fn not_offered() -> Self {
-        Self::because("this provider does not offer it")
+        Unavailable {
+            kind: UnavailableKind::NotOffered,
+            reason: Cow::Borrowed(NOT_OFFERED),
+        }
+    }
+
+    /// The vendor offers no way to answer ([`UnavailableKind::Unsupported`]); `message` says
+    /// why (e.g. "Gemini API keys cannot read usage").
+    pub fn unsupported(message: impl Into<Cow<'static, str>>) -> Self {
+        Unavailable {
+            kind: UnavailableKind::Unsupported,
+            reason: message.into(),
+        }
     }
 }
+
+impl std::fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+/// The generic "not offered" message (kept word for word: scripts have matched on it).
+pub(crate) const NOT_OFFERED: &str = "this provider does not offer it";
 
 /// An optional ability: the implementation, or why it is not available.
 pub type Ability<'a, T> = std::result::Result<&'a T, Unavailable>;
@@ -94,19 +168,37 @@ pub trait BaseService: Send + Sync + 'static {
         None
     }
 
-    /// Ability: report cost over a window.
+    /// Ability: report cost over a window. By default the category answers (infrastructure
+    /// and AI services report cost as a category verb); override it only to offer cost outside
+    /// the category (e.g. an observability vendor's bill).
     fn cost_source(&self) -> Ability<'_, dyn CostSource> {
-        Err(Unavailable::not_offered())
+        if let Some(infra) = self.as_infrastructure() {
+            infra.cost_source()
+        } else if let Some(ai) = self.as_ai() {
+            ai.cost_source()
+        } else {
+            Err(Unavailable::not_offered())
+        }
     }
 
-    /// Ability: report AI token usage (and cost) over a window.
+    /// Ability: report AI token usage (and cost) over a window; the AI category answers.
     fn ai_usage_source(&self) -> Ability<'_, dyn AiUsageSource> {
-        Err(Unavailable::not_offered())
+        match self.as_ai() {
+            Some(ai) => ai.usage_source(),
+            None => Err(Unavailable::not_offered()),
+        }
     }
 
-    /// Ability: list deployments over a window.
+    /// Ability: list deployments over a window; the infrastructure and development categories
+    /// answer. Override it only to offer deployments outside those categories.
     fn deployment_source(&self) -> Ability<'_, dyn DeploymentSource> {
-        Err(Unavailable::not_offered())
+        if let Some(infra) = self.as_infrastructure() {
+            infra.deployment_source()
+        } else if let Some(dev) = self.as_development() {
+            dev.deployment_source()
+        } else {
+            Err(Unavailable::not_offered())
+        }
     }
 
     /// Which abilities this instance has, as data (for `providers`, the API and the UI).
@@ -121,6 +213,7 @@ pub trait BaseService: Send + Sync + 'static {
 
 /// Whether an instance has an ability.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct Capability {
     /// Ability name: `cost`, `ai_usage`, `deployments`.
     pub name: &'static str,
@@ -129,6 +222,9 @@ pub struct Capability {
     /// Why not, when unavailable.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Not offered at all, or not with this configuration, when unavailable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<UnavailableKind>,
 }
 
 impl Capability {
@@ -138,15 +234,22 @@ impl Capability {
                 name,
                 available: true,
                 reason: None,
+                kind: None,
             },
             Err(u) => Capability {
                 name,
                 available: false,
                 reason: Some(u.reason.into_owned()),
+                kind: Some(u.kind),
             },
         }
     }
 }
+
+// Category traits. Each holds the verbs every provider of the category answers; a verb that a
+// provider of the category may be unable to answer for one configuration returns an
+// `Ability` (the source, or why not) instead of failing. They have no default methods, so a
+// provider that joins a category is made to answer all of them by the compiler.
 
 /// Source control and CI.
 #[async_trait]
@@ -155,6 +258,8 @@ pub trait DevelopmentService: Send + Sync {
     async fn repositories(&self) -> Result<Vec<Repository>>;
     /// Activity per repository over `window`.
     async fn activity(&self, window: TimeWindow) -> Result<DevActivity>;
+    /// Deployments of the covered repositories, or why not.
+    fn deployment_source(&self) -> Ability<'_, dyn DeploymentSource>;
 }
 
 /// Issue tracking.
@@ -169,6 +274,10 @@ pub trait ProjectManagementService: Send + Sync {
 pub trait AiService: Send + Sync {
     /// Models available to the credentials.
     async fn models(&self) -> Result<Vec<AiModel>>;
+    /// Token usage (and cost) over a window, or why not (e.g. it needs an admin key).
+    fn usage_source(&self) -> Ability<'_, dyn AiUsageSource>;
+    /// Spend over a window, or why not.
+    fn cost_source(&self) -> Ability<'_, dyn CostSource>;
 }
 
 /// Cloud and hosting.
@@ -176,6 +285,10 @@ pub trait AiService: Send + Sync {
 pub trait InfrastructureService: Send + Sync {
     /// Names of the projects/services/accounts the credentials can see.
     async fn resources(&self) -> Result<Vec<String>>;
+    /// Deployments over a window, or why not.
+    fn deployment_source(&self) -> Ability<'_, dyn DeploymentSource>;
+    /// Cost over a window, or why not.
+    fn cost_source(&self) -> Ability<'_, dyn CostSource>;
 }
 
 /// Monitoring.

@@ -1,22 +1,68 @@
 //! # opsdeck
 //!
-//! The crate a library user depends on. It re-exports [`opsdeck_core`] and, behind one Cargo
-//! feature per provider (named like the provider id), the provider crates. It enables no
-//! provider by default: name exactly what you compile, e.g.
-//! `opsdeck = { version = "0.1", features = ["github", "aws"] }`. Group features: `ai`,
-//! `development`, `project-management`, `infrastructure`, `observability`, `billing`, `all`.
+//! Test the connections to the SaaS and cloud services a team runs on — GitHub, Jira, OpenAI,
+//! Railway, AWS, Claude, Gemini, Vercel, Datadog, Stripe — and collect their metrics.
+//!
+//! The package is `opsdeck-sdk` (the name `opsdeck` on crates.io belongs to another project);
+//! the library is imported as `opsdeck`. It enables no provider by default: name exactly what
+//! you compile, one Cargo feature per provider id, or a group (`ai`, `development`,
+//! `project-management`, `infrastructure`, `observability`, `billing`, `all`):
+//!
+//! ```toml
+//! [dependencies]
+//! opsdeck-sdk = { version = "0.2", features = ["github"] }
+//! tokio = { version = "1", features = ["macros", "rt-multi-thread"] }
+//! ```
+//!
+//! **Runtime.** opsdeck is async and runs on Tokio with timers and I/O enabled
+//! (`#[tokio::main]`, or a runtime built with `enable_all()`); a runtime without them is
+//! reported as a configuration error on each check, not a crash.
+//!
+//! **TLS.** The default `tls-aws-lc` feature uses rustls with aws-lc-rs, which needs a C
+//! compiler to build. Without AWS, `default-features = false, features = ["github",
+//! "tls-graviola"]` builds with rustc alone (x86_64 with AVX2, or aarch64).
+//!
+//! ## A service in code
+//!
+//! Each provider has a typed config builder, checked exactly like `opsdeck.toml` (every
+//! problem at once):
+//!
+//! ```no_run
+//! # #[cfg(feature = "github")]
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use opsdeck::providers::github::GithubConfig;
+//! use opsdeck::{ManagerOptions, ServiceManager, ServiceSpec};
+//!
+//! let factory = opsdeck::factory()?;
+//! let github = GithubConfig::builder().token(std::env::var("GITHUB_TOKEN")?).org("acme");
+//! let spec = ServiceSpec::builder("gh-main", github).tags(["platform"]).build()?;
+//! let manager = ServiceManager::from_specs(&factory, &[spec], ManagerOptions::default())?;
+//! for r in manager.test_all().await {
+//!     println!("{}: {} — {}", r.service, r.report.status, r.report.message);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! ## Services from `opsdeck.toml`
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let factory = opsdeck::factory()?;
-//! let text = std::fs::read_to_string("opsdeck.toml")?;
-//! let specs = opsdeck::config::parse_config_file(&text, &|k| std::env::var(k).ok())?;
-//! let manager = opsdeck::ServiceManager::from_specs(&factory, &specs, Default::default())?;
+//! let loaded = factory.loader().load_file("opsdeck.toml")?; // every problem at once
+//! let manager =
+//!     opsdeck::ServiceManager::from_specs(&factory, &loaded.services, Default::default())?;
 //! for report in manager.test_all().await {
 //!     println!("{}: {}", report.service, report.report.status);
 //! }
 //! # Ok(()) }
 //! ```
+//!
+//! More in `examples/` of this crate: streaming results, cross-provider questions (AI spend,
+//! deployments), writing your own provider. Types that come from other crates are re-exported
+//! (`Value`, `Map`, `Url`, `StreamExt`, `SecretString`, and the `chrono`, `serde_json`, `url`,
+//! `futures` crates), so nothing else needs adding to `Cargo.toml`.
+
+#![deny(missing_docs)]
 
 pub use opsdeck_core::*;
 
@@ -89,6 +135,12 @@ pub const QUIET_LOG_DIRECTIVES: &[&str] = &[
 ];
 
 /// A factory over every registered provider (see [`ServiceFactory::from_registry`]).
+///
+/// ```
+/// let factory = opsdeck::factory()?;
+/// assert_eq!(factory.ids(), opsdeck::ENABLED_PROVIDERS);
+/// # Ok::<(), opsdeck::registry::RegistryError>(())
+/// ```
 pub fn factory() -> Result<ServiceFactory, registry::RegistryError> {
     ServiceFactory::from_registry()
 }
@@ -99,5 +151,29 @@ mod tests {
     fn registered_ids_equal_enabled_features() {
         let factory = super::factory().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(factory.ids(), super::ENABLED_PROVIDERS);
+    }
+
+    /// Core names the first-party providers (to say which feature enables one); that list and
+    /// this crate's provider features must not drift apart.
+    #[test]
+    fn core_knows_every_provider_feature() {
+        let manifest = include_str!("../Cargo.toml");
+        let doc: toml::Table = manifest.parse().unwrap_or_else(|e| panic!("{e}"));
+        let mut features: Vec<&str> = doc["features"]
+            .as_table()
+            .unwrap_or_else(|| panic!("no [features]"))
+            .iter()
+            .filter(|(_, deps)| {
+                deps.as_array().is_some_and(|d| {
+                    d.iter().any(|v| {
+                        v.as_str()
+                            .is_some_and(|s| s.starts_with("dep:opsdeck-provider-"))
+                    })
+                })
+            })
+            .map(|(name, _)| name.as_str())
+            .collect();
+        features.sort_unstable();
+        assert_eq!(features, opsdeck_core::registry::FIRST_PARTY_PROVIDERS);
     }
 }

@@ -74,25 +74,29 @@ fn at(y: i32, mo: u32, d: u32) -> chrono::DateTime<Utc> {
 fn entry<'a, T>(entries: &'a [CrossProviderEntry<T>], service: &str) -> &'a CrossProviderEntry<T> {
     entries
         .iter()
-        .find(|e| e.service == service)
+        .find(|e| e.service() == service)
         .unwrap_or_else(|| panic!("no entry for {service}"))
 }
 
 fn answered<'a, T: std::fmt::Debug>(entries: &'a [CrossProviderEntry<T>], service: &str) -> &'a T {
     let e = entry(entries, service);
-    assert!(e.unavailable.is_none(), "{service}: {:?}", e.unavailable);
-    assert!(e.error.is_none(), "{service}: {:?}", e.error);
-    e.result
+    assert!(
+        e.unavailable().is_none(),
+        "{service}: {:?}",
+        e.unavailable()
+    );
+    assert!(e.error().is_none(), "{service}: {:?}", e.error());
+    e.result()
         .as_ref()
         .unwrap_or_else(|| panic!("{service}: no result"))
 }
 
 fn unavailable<T: std::fmt::Debug>(entries: &[CrossProviderEntry<T>], service: &str) -> String {
     let e = entry(entries, service);
-    assert!(e.result.is_none(), "{service}: {:?}", e.result);
-    assert!(e.error.is_none(), "{service}: {:?}", e.error);
-    e.unavailable
-        .clone()
+    assert!(e.result().is_none(), "{service}: {:?}", e.result());
+    assert!(e.error().is_none(), "{service}: {:?}", e.error());
+    e.unavailable()
+        .map(|u| u.reason.to_string())
         .unwrap_or_else(|| panic!("{service}: not unavailable"))
 }
 
@@ -258,7 +262,7 @@ async fn ai_usage_and_cost_across_openai_and_claude_in_one_call() {
     ]);
 
     let entries = m.ai_usage(window).await;
-    let names: Vec<&str> = entries.iter().map(|e| e.service.as_str()).collect();
+    let names: Vec<&str> = entries.iter().map(|e| e.service()).collect();
     assert_eq!(
         names,
         [
@@ -271,7 +275,7 @@ async fn ai_usage_and_cost_across_openai_and_claude_in_one_call() {
     );
 
     let o = answered(&entries, "openai-org");
-    assert_eq!(entry(&entries, "openai-org").provider, "openai");
+    assert_eq!(entry(&entries, "openai-org").provider(), "openai");
     assert_eq!(o.window, window);
     assert_eq!(o.models.len(), 1);
     assert_eq!(o.models[0].model, "gpt-4o-mini-2024-07-18");
@@ -284,7 +288,7 @@ async fn ai_usage_and_cost_across_openai_and_claude_in_one_call() {
     assert_eq!(o_cost.total[0].amount, decimal("0.7"));
 
     let c = answered(&entries, "claude-org");
-    assert_eq!(entry(&entries, "claude-org").provider, "claude");
+    assert_eq!(entry(&entries, "claude-org").provider(), "claude");
     assert_eq!(c.models.len(), 1);
     assert_eq!(c.models[0].model, "claude-sonnet-4-20250514");
     // Uncached input includes cache writes (100 + 30); cache reads are the cached input.
@@ -300,7 +304,7 @@ async fn ai_usage_and_cost_across_openai_and_claude_in_one_call() {
     let spend = opsdeck::domain::sum_by_currency(
         entries
             .iter()
-            .filter_map(|e| e.result.as_ref())
+            .filter_map(|e| e.result())
             .filter_map(|u| u.cost.as_ref())
             .flat_map(|c| c.total.iter()),
     );
@@ -328,8 +332,8 @@ async fn ai_usage_and_cost_across_openai_and_claude_in_one_call() {
     );
 
     let down = entry(&entries, "openai-down");
-    assert!(down.result.is_none() && down.unavailable.is_none());
-    let err = down.error.as_ref().unwrap_or_else(|| panic!("no error"));
+    assert!(down.result().is_none() && down.unavailable().is_none());
+    let err = down.error().unwrap_or_else(|| panic!("no error"));
     assert_eq!(err.failure, FailureKind::ProviderError, "{}", err.message);
     assert!(!err.message.contains(OPENAI_ADMIN), "{}", err.message);
 
@@ -488,7 +492,7 @@ async fn deployments_in_the_last_24_hours_across_github_railway_and_vercel() {
     assert_eq!(gh[0].url.as_deref(), Some("https://api.acme.example"));
 
     let rw = answered(&entries, "railway-shop");
-    assert_eq!(entry(&entries, "railway-shop").provider, "railway");
+    assert_eq!(entry(&entries, "railway-shop").provider(), "railway");
     let states: Vec<_> = rw.iter().map(|d| d.state).collect();
     assert_eq!(
         states,
@@ -515,7 +519,7 @@ async fn deployments_in_the_last_24_hours_across_github_railway_and_vercel() {
     // Every deployment of the window, whatever the vendor, inside the window.
     let all: Vec<_> = entries
         .iter()
-        .filter_map(|e| e.result.as_ref())
+        .filter_map(|e| e.result())
         .flatten()
         .collect();
     assert_eq!(all.len(), 6);
@@ -683,7 +687,7 @@ async fn costs_over_a_window_across_ai_and_infrastructure_providers() {
     let spend = opsdeck::domain::sum_by_currency(
         entries
             .iter()
-            .filter_map(|e| e.result.as_ref())
+            .filter_map(|e| e.result())
             .flat_map(|r| r.total.iter()),
     );
     assert_eq!(spend.len(), 1);

@@ -26,14 +26,11 @@ const FIELDS: &[FieldSpec] = &[
 ];
 
 /// The descriptor.
-pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor {
-    id: "mock",
-    name: "Mock (testing only)",
-    category: Category::Other,
-    description: "A fake vendor for opsdeck's own tests and benchmarks.",
-    docs_url: "https://opsdeck.dev/docs/server",
-    fields: FIELDS,
-};
+pub const DESCRIPTOR: ProviderDescriptor =
+    ProviderDescriptor::new("mock", "Mock (testing only)", Category::Other)
+        .description("A fake vendor for opsdeck's own tests and benchmarks.")
+        .docs_url("https://opsdeck.dev/docs/server")
+        .fields(FIELDS);
 
 opsdeck_core::register_provider!(DESCRIPTOR, MockService::build);
 

@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use opsdeck_core::config::{RawConfig, ServiceSpec};
-use opsdeck_core::manager::ServiceInfo;
 use opsdeck_core::registry::BuildError;
 use opsdeck_core::{
     BaseService, ManagerOptions, ServiceFactory, ServiceManager, ServiceMetrics, ServiceReport,
@@ -108,14 +107,9 @@ impl Runtime {
 
     fn manager_for(&self, rec: &ServiceRecord, service: Arc<dyn BaseService>) -> ServiceManager {
         let mut m = ServiceManager::new(self.options);
-        let info = ServiceInfo {
-            name: rec.name.clone(),
-            provider: rec.provider.clone(),
-            tags: rec.tags.clone(),
-            enabled: rec.enabled,
-        };
         // A fresh manager has no services, so the only insert error (duplicate name) cannot happen.
-        let _ = m.insert(info, service);
+        let _ = m.insert(&rec.name, service);
+        m.set_enabled(&rec.name, rec.enabled);
         m
     }
 
@@ -153,13 +147,7 @@ impl Runtime {
     pub async fn test_spec(&self, spec: &ServiceSpec) -> Result<ServiceReport, ApiError> {
         let service = build(&self.factory, spec)?;
         let mut m = ServiceManager::new(self.options);
-        let info = ServiceInfo {
-            name: spec.name.clone(),
-            provider: spec.provider.clone(),
-            tags: spec.tags.clone(),
-            enabled: true,
-        };
-        let _ = m.insert(info, service);
+        let _ = m.insert(&spec.name, service);
         m.test(&spec.name)
             .await
             .ok_or_else(|| ApiError::Internal("unsaved service vanished from its manager".into()))
@@ -209,17 +197,14 @@ pub fn spec_of(store: &Store, rec: &ServiceRecord) -> Result<ServiceSpec, ApiErr
     for (field, value) in store.decrypt_secrets(rec)? {
         config.insert(field, Value::String(value.expose_secret().to_owned()));
     }
-    Ok(ServiceSpec {
-        name: rec.name.clone(),
-        provider: rec.provider.clone(),
-        config: RawConfig(config),
-        tags: rec.tags.clone(),
-        enabled: rec.enabled,
-        interval: rec
-            .interval_secs
-            .and_then(|s| u64::try_from(s).ok())
-            .map(std::time::Duration::from_secs),
-    })
+    let mut spec = ServiceSpec::new(&rec.name, &rec.provider, RawConfig(config));
+    spec.tags = rec.tags.clone();
+    spec.enabled = rec.enabled;
+    spec.interval = rec
+        .interval_secs
+        .and_then(|s| u64::try_from(s).ok())
+        .map(std::time::Duration::from_secs);
+    Ok(spec)
 }
 
 /// A report as a row for the store.

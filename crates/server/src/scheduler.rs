@@ -130,14 +130,11 @@ async fn run_claimed(state: &AppState, claim: Claim) {
         Ok(r) => r,
         // A stored config that no longer builds (e.g. a provider was compiled out) is a failed
         // check with a reason, not a silent skip.
-        Err(e) => ServiceReport {
-            service: rec.name.clone(),
-            provider: rec.provider.clone(),
-            report: ConnectionReport::from_error(
-                &Error::invalid_config(e.to_string()),
-                Duration::ZERO,
-            ),
-        },
+        Err(e) => ServiceReport::new(
+            &rec.name,
+            &rec.provider,
+            ConnectionReport::from_error(&Error::invalid_config(e.to_string()), Duration::ZERO),
+        ),
     };
     let interval = rec
         .interval_secs

@@ -9,6 +9,8 @@
 //!
 //! Nothing here touches the internet.
 
+#![deny(missing_docs)]
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::future::Future;
@@ -194,14 +196,11 @@ impl Conformance {
 
     fn spec(&self, base: &str) -> Result<ServiceSpec, String> {
         match (self.config)(base) {
-            Value::Object(map) => Ok(ServiceSpec {
-                name: format!("conformance-{}", self.provider),
-                provider: self.provider.to_owned(),
-                config: RawConfig(map),
-                tags: vec![],
-                enabled: true,
-                interval: None,
-            }),
+            Value::Object(map) => Ok(ServiceSpec::new(
+                format!("conformance-{}", self.provider),
+                self.provider,
+                RawConfig(map),
+            )),
             other => Err(format!("config must be a JSON object, got {other}")),
         }
     }

@@ -16,6 +16,7 @@ pub const FIELDS: &[FieldSpec] = &[
         FieldKind::StringList,
         "Only report these component names (default: all).",
     )
+    .label("Components")
     .example("API Requests, Actions"),
 ];
 

@@ -7,6 +7,8 @@
 //! `error.rs` (vendor error mapping), `service.rs` (the service and its metrics), and the
 //! registration below.
 
+#![deny(missing_docs)]
+
 mod config;
 mod error;
 mod service;
@@ -20,13 +22,15 @@ use opsdeck_core::{Category, ProviderDescriptor};
 pub const ID: &str = "statuspage";
 
 /// The provider's descriptor.
-pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor {
-    id: ID,
-    name: "Statuspage",
-    category: Category::Observability,
-    description: "Overall status, component states and open incidents of a public Atlassian Statuspage page.",
-    docs_url: "https://developer.statuspage.io/#section/Public-API",
-    fields: FIELDS,
-};
+pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor::new(
+    ID,
+    "Statuspage",
+    Category::Observability,
+)
+.description(
+    "Overall status, component states and open incidents of a public Atlassian Statuspage page.",
+)
+.docs_url("https://developer.statuspage.io/#section/Public-API")
+.fields(FIELDS);
 
 opsdeck_core::register_provider!(DESCRIPTOR, StatuspageService::build);

@@ -1,8 +1,6 @@
 //! Pins the user-facing JSON shapes (design.md): a change here is a contract change and must be
 //! additive. Compare whole documents, not single fields, so renames and removals are caught.
 
-use std::collections::BTreeMap;
-
 use chrono::{TimeZone, Utc};
 use opsdeck_core::manager::{ErrorReport, ServiceMetrics};
 use opsdeck_core::status::ReportDetails;
@@ -17,10 +15,10 @@ fn at() -> chrono::DateTime<Utc> {
 
 #[test]
 fn test_report_shape() {
-    let r = ServiceReport {
-        service: "gh-main".into(),
-        provider: "github".into(),
-        report: ConnectionReport {
+    let r = ServiceReport::new(
+        "gh-main",
+        "github",
+        ConnectionReport {
             status: Status::Connected,
             failure: None,
             latency_ms: 41,
@@ -29,7 +27,7 @@ fn test_report_shape() {
             checked_at: at(),
             details: ReportDetails::default(),
         },
-    };
+    );
     assert_eq!(
         serde_json::to_value(&r).unwrap_or_default(),
         json!({
@@ -38,19 +36,17 @@ fn test_report_shape() {
             "checked_at": "2026-11-27T18:00:00Z", "details": {}
         })
     );
-    let failed = ServiceReport {
-        report: ConnectionReport {
-            status: Status::Unknown,
-            failure: Some(FailureKind::RateLimited),
-            identity: None,
-            details: ReportDetails {
-                retry_after_secs: Some(120),
-                http_status: Some(429),
-                ..ReportDetails::default()
-            },
-            ..r.report.clone()
+    let mut failed = r.clone();
+    failed.report = ConnectionReport {
+        status: Status::Unknown,
+        failure: Some(FailureKind::RateLimited),
+        identity: None,
+        details: ReportDetails {
+            retry_after_secs: Some(120),
+            http_status: Some(429),
+            ..ReportDetails::default()
         },
-        ..r
+        ..r.report.clone()
     };
     let v = serde_json::to_value(&failed).unwrap_or_default();
     assert_eq!(v["status"], "unknown");
@@ -64,30 +60,15 @@ fn test_report_shape() {
 
 #[test]
 fn metrics_shape() {
-    let m = ServiceMetrics {
-        service: "gh-main".into(),
-        provider: "github".into(),
-        metrics: vec![Metric {
-            name: "github_open_issues".into(),
-            value: 12.0,
-            unit: Unit::Count,
-            labels: BTreeMap::from([("repo".into(), "o/r".into())]),
-        }],
-        notes: vec![],
-        error: None,
-    };
+    let mut m = ServiceMetrics::new("gh-main", "github");
+    m.metrics = vec![Metric::new("github_open_issues", 12.0, Unit::Count).label("repo", "o/r")];
     assert_eq!(
         serde_json::to_value(&m).unwrap_or_default(),
         json!({"service":"gh-main","provider":"github","metrics":[{"name":"github_open_issues","value":12,"unit":"count","labels":{"repo":"o/r"}}],"error":null})
     );
-    let failed = ServiceMetrics {
-        metrics: vec![],
-        error: Some(ErrorReport {
-            failure: FailureKind::PermissionDenied,
-            message: "no".into(),
-        }),
-        ..m
-    };
+    let mut failed = m.clone();
+    failed.metrics = vec![];
+    failed.error = Some(ErrorReport::new(FailureKind::PermissionDenied, "no"));
     assert_eq!(
         serde_json::to_value(&failed).unwrap_or_default()["error"],
         json!({"failure": "permission_denied", "message": "no"})

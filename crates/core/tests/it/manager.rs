@@ -4,20 +4,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use opsdeck_core::manager::ServiceInfo;
 use opsdeck_core::{
     BaseService, Category, Connected, FailureKind, ManagerOptions, MetricSet, ProviderDescriptor,
-    Result, ServiceManager, Status, async_trait,
+    Result, ServiceManager, Status, UnavailableKind, async_trait,
 };
 
-const FAKE: ProviderDescriptor = ProviderDescriptor {
-    id: "fake",
-    name: "Fake",
-    category: Category::Other,
-    description: "",
-    docs_url: "",
-    fields: &[],
-};
+const FAKE: ProviderDescriptor = ProviderDescriptor::new("fake", "Fake", Category::Other);
 
 #[derive(Clone, Copy)]
 enum Behaviour {
@@ -69,19 +61,14 @@ fn manager(
     let peak = Arc::new(AtomicUsize::new(0));
     let mut m = ServiceManager::new(options);
     for (name, behaviour, enabled) in behaviours {
-        let info = ServiceInfo {
-            name: (*name).into(),
-            provider: "fake".into(),
-            tags: vec![],
-            enabled: *enabled,
-        };
         let svc = Fake {
             behaviour: *behaviour,
             in_flight: in_flight.clone(),
             peak: peak.clone(),
         };
-        m.insert(info, Arc::new(svc))
+        m.insert(*name, Arc::new(svc))
             .unwrap_or_else(|e| panic!("{e}"));
+        m.set_enabled(name, *enabled);
     }
     (m, peak)
 }
@@ -183,11 +170,81 @@ async fn cross_provider_questions_say_who_cannot_answer() {
         .ai_usage(opsdeck_core::domain::TimeWindow::month_to_date())
         .await;
     assert_eq!(usage.len(), 1);
-    assert!(usage[0].result.is_none());
+    assert!(usage[0].result().is_none());
+    let why = usage[0]
+        .unavailable()
+        .unwrap_or_else(|| panic!("{:?}", usage[0]));
+    assert_eq!(why.kind, UnavailableKind::NotOffered);
+    assert_eq!(why.reason, "this provider does not offer it");
     assert_eq!(
-        usage[0].unavailable.as_deref(),
-        Some("this provider does not offer it")
+        usage[0].provider(),
+        "fake",
+        "the provider id comes from the descriptor"
     );
+    assert_eq!(
+        serde_json::to_value(&usage[0]).unwrap_or_default(),
+        serde_json::json!({"service": "good", "provider": "fake",
+            "unavailable": "this provider does not offer it", "unavailable_kind": "not_offered"})
+    );
+}
+
+/// A runtime built without timers makes tokio panic inside the check; that is a setup problem
+/// of the embedding program and is reported as one, not as "the provider crashed".
+#[test]
+fn a_runtime_without_timers_is_named_as_the_problem() {
+    let (m, _) = manager(
+        &[("good", Behaviour::Ok(Duration::ZERO), true)],
+        ManagerOptions::default(),
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let report = rt
+        .block_on(m.test("good"))
+        .unwrap_or_else(|| panic!("no report"));
+    assert_eq!(report.report.failure, Some(FailureKind::InvalidConfig));
+    assert!(
+        report.report.message.contains("timers disabled")
+            && report.report.message.contains("enable_all()"),
+        "{}",
+        report.report.message
+    );
+}
+
+/// Outside any runtime the check says so instead of panicking in the caller.
+#[test]
+fn no_runtime_at_all_is_a_clear_error() {
+    let (m, _) = manager(
+        &[("good", Behaviour::Ok(Duration::ZERO), true)],
+        ManagerOptions::default(),
+    );
+    let report = futures::executor::block_on(m.test("good")).unwrap_or_else(|| panic!("none"));
+    assert_eq!(report.report.failure, Some(FailureKind::InvalidConfig));
+    assert!(
+        report.report.message.contains("Tokio runtime"),
+        "{}",
+        report.report.message
+    );
+}
+
+#[test]
+fn insert_takes_the_provider_from_the_service_and_refuses_duplicates() {
+    let (mut m, peak) = manager(&[], ManagerOptions::default());
+    let svc = || {
+        Arc::new(Fake {
+            behaviour: Behaviour::Ok(Duration::ZERO),
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            peak: peak.clone(),
+        })
+    };
+    m.insert("a", svc()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(m.insert("a", svc()).is_err());
+    let info = m.services();
+    assert_eq!(info[0].provider, "fake");
+    assert!(info[0].enabled);
+    assert!(m.set_enabled("a", false));
+    assert!(!m.services()[0].enabled);
+    assert!(!m.set_enabled("nope", true));
 }
 
 /// Counts probes that have started and not yet been dropped or finished.

@@ -7,8 +7,11 @@
 use std::fmt;
 use std::time::Duration;
 
+use opsdeck_core::config::{ConfigBuilder, ProviderConfig, RawConfig};
 use opsdeck_core::secrecy::SecretString;
-use opsdeck_core::{ConfigValues, Error, FieldKind, FieldSpec, Result};
+use opsdeck_core::{
+    ConfigErrors, ConfigValues, Error, FieldKind, FieldSpec, ProviderDescriptor, Result,
+};
 use url::Url;
 
 /// Region used when none is configured.
@@ -25,6 +28,7 @@ pub const FIELDS: &[FieldSpec] = &[
         FieldKind::String,
         "AWS region for STS and request signing. Cost Explorer is always called in us-east-1.",
     )
+    .label("Region")
     .default_value(DEFAULT_REGION)
     .example("eu-west-1"),
     FieldSpec::new(
@@ -32,6 +36,7 @@ pub const FIELDS: &[FieldSpec] = &[
         FieldKind::String,
         "Static access key id. Give it with secret_access_key, or leave both out to use the standard AWS credential chain (env, profile, SSO, web identity, IMDS).",
     )
+    .label("Access key ID")
     .secret()
     .env("AWS_ACCESS_KEY_ID"),
     FieldSpec::new(
@@ -39,6 +44,7 @@ pub const FIELDS: &[FieldSpec] = &[
         FieldKind::String,
         "Static secret access key (with access_key_id).",
     )
+    .label("Secret access key")
     .secret()
     .env("AWS_SECRET_ACCESS_KEY"),
     FieldSpec::new(
@@ -46,6 +52,7 @@ pub const FIELDS: &[FieldSpec] = &[
         FieldKind::String,
         "Session token for temporary credentials (needs access_key_id and secret_access_key).",
     )
+    .label("Session token")
     .secret()
     .env("AWS_SESSION_TOKEN"),
     FieldSpec::new(
@@ -53,18 +60,21 @@ pub const FIELDS: &[FieldSpec] = &[
         FieldKind::String,
         "Named profile from the shared AWS config/credentials files (cannot be combined with static keys).",
     )
+    .label("Profile")
     .example("prod"),
     FieldSpec::new(
         "cost_cache_ttl",
         FieldKind::Duration,
         "How long Cost Explorer figures are reused before asking AWS again (each request costs $0.01). 0s disables the cache.",
     )
+    .label("Cost cache lifetime")
     .default_value("6h"),
     FieldSpec::new(
         "base_url",
         FieldKind::Url,
         "Endpoint for every AWS call, for emulators such as LocalStack or moto; when set, the region is only used for signing. Default: the AWS endpoints.",
     )
+    .label("Endpoint URL")
     .example("http://127.0.0.1:5000"),
 ];
 
@@ -179,5 +189,82 @@ impl AwsConfig {
         let mut out = vec![k.access_key_id.clone(), k.secret_access_key.clone()];
         out.extend(k.session_token.clone());
         out
+    }
+}
+
+/// Builds a [`AwsConfig`] in code with the same checks as `opsdeck.toml` (every problem at once);
+/// it is also the provider config [`ServiceSpec::builder`](opsdeck_core::ServiceSpec::builder)
+/// takes. Start with [`AwsConfig::builder`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct AwsConfigBuilder(ConfigBuilder);
+
+impl AwsConfig {
+    /// A config written in code:
+    ///
+    /// ```
+    /// use opsdeck_provider_aws::AwsConfig;
+    ///
+    /// let config = AwsConfig::builder().region("eu-west-1").access_key_id("AKIDEXAMPLE").secret_access_key("example").build()?;
+    /// assert_eq!(config.region, "eu-west-1");
+    ///
+    /// // Refused like the same value in opsdeck.toml:
+    /// assert_eq!(AwsConfig::builder().access_key_id("AKIDEXAMPLE").build().unwrap_err().problems.len(), 1);
+    /// # Ok::<(), opsdeck_core::ConfigErrors>(())
+    /// ```
+    pub fn builder() -> AwsConfigBuilder {
+        AwsConfigBuilder(ConfigBuilder::new(&crate::DESCRIPTOR))
+    }
+}
+
+impl AwsConfigBuilder {
+    /// Region for STS and signing.
+    pub fn region(self, value: impl Into<String>) -> Self {
+        Self(self.0.set("region", value.into()))
+    }
+
+    /// Static access key id (with `secret_access_key`). Secret: kept out of `Debug`.
+    pub fn access_key_id(self, value: impl Into<SecretString>) -> Self {
+        Self(self.0.secret("access_key_id", value))
+    }
+
+    /// Static secret access key. Secret: kept out of `Debug`.
+    pub fn secret_access_key(self, value: impl Into<SecretString>) -> Self {
+        Self(self.0.secret("secret_access_key", value))
+    }
+
+    /// Session token for temporary credentials. Secret: kept out of `Debug`.
+    pub fn session_token(self, value: impl Into<SecretString>) -> Self {
+        Self(self.0.secret("session_token", value))
+    }
+
+    /// Named profile from the shared AWS files.
+    pub fn profile(self, value: impl Into<String>) -> Self {
+        Self(self.0.set("profile", value.into()))
+    }
+
+    /// How long Cost Explorer figures are reused. (Whole seconds.)
+    pub fn cost_cache_ttl(self, value: std::time::Duration) -> Self {
+        Self(self.0.set("cost_cache_ttl", value.as_secs()))
+    }
+
+    /// Endpoint for every AWS call (emulators). Checked when built, like the config file's value.
+    pub fn base_url(self, url: impl AsRef<str>) -> Self {
+        Self(self.0.set("base_url", url.as_ref()))
+    }
+
+    /// Check every field and build the typed config.
+    pub fn build(&self) -> std::result::Result<AwsConfig, ConfigErrors> {
+        self.0.build_with(AwsConfig::from_values)
+    }
+}
+
+impl ProviderConfig for AwsConfigBuilder {
+    fn descriptor(&self) -> &'static ProviderDescriptor {
+        self.0.descriptor()
+    }
+
+    fn into_raw(self) -> RawConfig {
+        self.0.into_raw()
     }
 }

@@ -12,6 +12,8 @@
 //! queries and the cache), `metrics.rs` (metric names and notes), `service.rs` (the service and
 //! its category verbs). User documentation: `docs/providers/aws.md`.
 
+#![deny(missing_docs)]
+
 mod client;
 mod config;
 mod cost;
@@ -20,7 +22,9 @@ mod metrics;
 mod service;
 
 pub use client::{AwsClient, COST_EXPLORER_REGION};
-pub use config::{AwsConfig, DEFAULT_COST_CACHE_TTL, DEFAULT_REGION, FIELDS, StaticKeys};
+pub use config::{
+    AwsConfig, AwsConfigBuilder, DEFAULT_COST_CACHE_TTL, DEFAULT_REGION, FIELDS, StaticKeys,
+};
 pub use error::AwsErrors;
 pub use service::{AwsService, CallerIdentity};
 
@@ -30,13 +34,9 @@ use opsdeck_core::{Category, ProviderDescriptor};
 pub const ID: &str = "aws";
 
 /// The provider's descriptor.
-pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor {
-    id: ID,
-    name: "AWS",
-    category: Category::Infrastructure,
-    description: "AWS credentials (STS GetCallerIdentity) and cost from Cost Explorer: month-to-date by service, daily cost, month-end forecast.",
-    docs_url: "https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_Operations_AWS_Cost_Explorer_Service.html",
-    fields: FIELDS,
-};
+pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor::new(ID, "AWS", Category::Infrastructure)
+    .description("AWS credentials (STS GetCallerIdentity) and cost from Cost Explorer: month-to-date by service, daily cost, month-end forecast.")
+    .docs_url("https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_Operations_AWS_Cost_Explorer_Service.html")
+    .fields(FIELDS);
 
 opsdeck_core::register_provider!(DESCRIPTOR, AwsService::build);

@@ -122,16 +122,6 @@ impl BaseService for AwsService {
     fn as_infrastructure(&self) -> Option<&dyn InfrastructureService> {
         Some(self)
     }
-
-    fn cost_source(&self) -> Ability<'_, dyn CostSource> {
-        Ok(self)
-    }
-
-    fn deployment_source(&self) -> Ability<'_, dyn DeploymentSource> {
-        Err(Unavailable::because(
-            "AWS has no single deployment feed that fits every account (CodeDeploy, CloudFormation, ECS, Lambda…); opsdeck reports identity and cost for AWS.",
-        ))
-    }
 }
 
 #[async_trait]
@@ -139,6 +129,16 @@ impl InfrastructureService for AwsService {
     /// The account the credentials belong to.
     async fn resources(&self) -> Result<Vec<String>> {
         Ok(vec![self.caller_identity().await?.account])
+    }
+
+    fn deployment_source(&self) -> Ability<'_, dyn DeploymentSource> {
+        Err(Unavailable::unsupported(
+            "AWS has no single deployment feed that fits every account (CodeDeploy, CloudFormation, ECS, Lambda…); opsdeck reports identity and cost for AWS.",
+        ))
+    }
+
+    fn cost_source(&self) -> Ability<'_, dyn CostSource> {
+        Ok(self)
     }
 }
 
@@ -171,9 +171,8 @@ impl CostSource for AwsService {
         let lines: Vec<CostLine> = costs
             .by_service
             .iter()
-            .map(|(service, amount)| CostLine {
-                label: service.clone(),
-                amount: Money::new(*amount, &costs.currency),
+            .map(|(service, amount)| {
+                CostLine::new(service.clone(), Money::new(*amount, &costs.currency))
             })
             .collect();
         let mut total = sum_by_currency(lines.iter().map(|l| &l.amount));
@@ -183,13 +182,10 @@ impl CostSource for AwsService {
                 &costs.currency,
             ));
         }
-        Ok(CostReport {
-            window,
-            total,
-            lines,
-            estimated: costs.estimated,
-            cached_at: age.and_then(|a| chrono::Duration::from_std(a).ok().map(|a| fetched - a)),
-        })
+        let cached_at = age.and_then(|a| chrono::Duration::from_std(a).ok().map(|a| fetched - a));
+        Ok(CostReport::new(window, total, lines)
+            .with_estimated(costs.estimated)
+            .with_cached_at(cached_at))
     }
 }
 

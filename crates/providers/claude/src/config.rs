@@ -1,8 +1,9 @@
 //! Typed configuration of a Claude service and the field declarations it is validated against.
 
+use opsdeck_core::config::{ConfigBuilder, ProviderConfig, RawConfig};
 use opsdeck_core::schema::base_url_field;
 use opsdeck_core::secrecy::{ExposeSecret, SecretString};
-use opsdeck_core::{ConfigValues, FieldKind, FieldSpec, Result};
+use opsdeck_core::{ConfigErrors, ConfigValues, FieldKind, FieldSpec, ProviderDescriptor, Result};
 use url::Url;
 
 /// Anthropic's API root.
@@ -18,6 +19,7 @@ pub const FIELDS: &[FieldSpec] = &[
         FieldKind::String,
         "Anthropic API key (sk-ant-api03-…) from Console → Settings → API keys; any workspace.",
     )
+    .label("API key")
     .required()
     .secret()
     .env("ANTHROPIC_API_KEY"),
@@ -26,6 +28,7 @@ pub const FIELDS: &[FieldSpec] = &[
         FieldKind::String,
         "Optional Admin API key (sk-ant-admin01-…) of the organization; enables token usage and cost. Only organization admins can create one.",
     )
+    .label("Admin API key")
     .secret()
     .env("ANTHROPIC_ADMIN_KEY"),
     base_url_field(
@@ -105,5 +108,62 @@ impl ClaudeConfig {
             k.expose_secret().starts_with("sk-ant-")
                 && !k.expose_secret().starts_with(ADMIN_KEY_PREFIX)
         })
+    }
+}
+
+/// Builds a [`ClaudeConfig`] in code with the same checks as `opsdeck.toml` (every problem at once);
+/// it is also the provider config [`ServiceSpec::builder`](opsdeck_core::ServiceSpec::builder)
+/// takes. Start with [`ClaudeConfig::builder`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ClaudeConfigBuilder(ConfigBuilder);
+
+impl ClaudeConfig {
+    /// A config written in code:
+    ///
+    /// ```
+    /// use opsdeck_provider_claude::ClaudeConfig;
+    ///
+    /// let config = ClaudeConfig::builder().api_key("sk-ant-api03-example").admin_key("sk-ant-admin01-example").build()?;
+    /// assert!(config.admin_key.is_some());
+    ///
+    /// // Refused like the same value in opsdeck.toml:
+    /// assert_eq!(ClaudeConfig::builder().base_url("not a url").build().unwrap_err().problems.len(), 2);
+    /// # Ok::<(), opsdeck_core::ConfigErrors>(())
+    /// ```
+    pub fn builder() -> ClaudeConfigBuilder {
+        ClaudeConfigBuilder(ConfigBuilder::new(&crate::DESCRIPTOR))
+    }
+}
+
+impl ClaudeConfigBuilder {
+    /// Anthropic API key. Secret: kept out of `Debug`.
+    pub fn api_key(self, value: impl Into<SecretString>) -> Self {
+        Self(self.0.secret("api_key", value))
+    }
+
+    /// Organization Admin API key (enables usage and cost). Secret: kept out of `Debug`.
+    pub fn admin_key(self, value: impl Into<SecretString>) -> Self {
+        Self(self.0.secret("admin_key", value))
+    }
+
+    /// API root (proxies, tests). Checked when built, like the config file's value.
+    pub fn base_url(self, url: impl AsRef<str>) -> Self {
+        Self(self.0.set("base_url", url.as_ref()))
+    }
+
+    /// Check every field and build the typed config.
+    pub fn build(&self) -> std::result::Result<ClaudeConfig, ConfigErrors> {
+        self.0.build_with(ClaudeConfig::from_values)
+    }
+}
+
+impl ProviderConfig for ClaudeConfigBuilder {
+    fn descriptor(&self) -> &'static ProviderDescriptor {
+        self.0.descriptor()
+    }
+
+    fn into_raw(self) -> RawConfig {
+        self.0.into_raw()
     }
 }

@@ -12,6 +12,8 @@
 //! Layout as in every provider crate: `config.rs`, `client.rs` (calls + wire types),
 //! `error.rs` (vendor error mapping), `metrics.rs` (pure conversions), `service.rs`.
 
+#![deny(missing_docs)]
+
 mod client;
 mod config;
 mod error;
@@ -19,7 +21,7 @@ mod metrics;
 mod service;
 
 pub use client::ANTHROPIC_VERSION;
-pub use config::{ClaudeConfig, DEFAULT_BASE_URL, FIELDS};
+pub use config::{ClaudeConfig, ClaudeConfigBuilder, DEFAULT_BASE_URL, FIELDS};
 pub use service::ClaudeService;
 
 use opsdeck_core::{Category, ProviderDescriptor};
@@ -28,13 +30,9 @@ use opsdeck_core::{Category, ProviderDescriptor};
 pub const ID: &str = "claude";
 
 /// The provider's descriptor.
-pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor {
-    id: ID,
-    name: "Claude (Anthropic)",
-    category: Category::Ai,
-    description: "Checks an Anthropic API key and lists models; with an Admin API key, reports token usage by model and exact cost.",
-    docs_url: "https://github.com/opsdeck/opsdeck/blob/main/docs/providers/claude.md",
-    fields: FIELDS,
-};
+pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor::new(ID, "Claude (Anthropic)", Category::Ai)
+    .description("Checks an Anthropic API key and lists models; with an Admin API key, reports token usage by model and exact cost.")
+    .docs_url("https://github.com/opsdeck/opsdeck/blob/main/docs/providers/claude.md")
+    .fields(FIELDS);
 
 opsdeck_core::register_provider!(DESCRIPTOR, ClaudeService::build);

@@ -52,15 +52,15 @@ pub(crate) fn usage_by_model(rows: &[UsageRow]) -> BTreeMap<String, ModelTotals>
 pub(crate) fn model_usage(totals: &BTreeMap<String, ModelTotals>) -> Vec<ModelUsage> {
     totals
         .iter()
-        .map(|(model, t)| ModelUsage {
-            model: model.clone(),
-            input_tokens: t
+        .map(|(model, t)| {
+            let mut usage = ModelUsage::new(model);
+            usage.input_tokens = t
                 .uncached_input
                 .saturating_add(t.cache_write_5m)
-                .saturating_add(t.cache_write_1h),
-            cached_input_tokens: t.cache_read,
-            output_tokens: t.output,
-            requests: None,
+                .saturating_add(t.cache_write_1h);
+            usage.cached_input_tokens = t.cache_read;
+            usage.output_tokens = t.output;
+            usage
         })
         .collect()
 }
@@ -123,21 +123,16 @@ pub(crate) fn cost_report(window: TimeWindow, costs: &[ParsedCost]) -> CostRepor
             .entry((c.label.clone(), c.money.currency.clone()))
             .or_default() += c.money.amount;
     }
-    CostReport {
+    // The cost report is Anthropic's billing data, not an estimate (new() means final); it
+    // excludes Priority Tier costs, which the docs page says.
+    CostReport::new(
         window,
-        total: sum_by_currency(costs.iter().map(|c| &c.money)),
-        lines: lines
+        sum_by_currency(costs.iter().map(|c| &c.money)),
+        lines
             .into_iter()
-            .map(|((label, currency), amount)| CostLine {
-                label,
-                amount: Money { amount, currency },
-            })
+            .map(|((label, currency), amount)| CostLine::new(label, Money::new(amount, &currency)))
             .collect(),
-        // The cost report is Anthropic's billing data, not an estimate; it excludes Priority
-        // Tier costs, which the docs page says.
-        estimated: false,
-        cached_at: None,
-    }
+    )
 }
 
 fn to_f64(d: Decimal) -> f64 {

@@ -166,22 +166,6 @@ impl BaseService for ClaudeService {
     fn as_ai(&self) -> Option<&dyn AiService> {
         Some(self)
     }
-
-    fn cost_source(&self) -> Ability<'_, dyn CostSource> {
-        if self.client.has_admin() {
-            Ok(self)
-        } else {
-            Err(Unavailable::because(NEEDS_ADMIN_KEY))
-        }
-    }
-
-    fn ai_usage_source(&self) -> Ability<'_, dyn AiUsageSource> {
-        if self.client.has_admin() {
-            Ok(self)
-        } else {
-            Err(Unavailable::because(NEEDS_ADMIN_KEY))
-        }
-    }
 }
 
 #[async_trait]
@@ -192,13 +176,30 @@ impl AiService for ClaudeService {
             .all_models()
             .await?
             .into_iter()
-            .map(|m| AiModel {
-                id: m.id,
-                display_name: m.display_name,
-                input_token_limit: m.max_input_tokens,
-                output_token_limit: m.max_tokens,
+            .map(|m| {
+                let mut model = AiModel::new(m.id);
+                model.display_name = m.display_name;
+                model.input_token_limit = m.max_input_tokens;
+                model.output_token_limit = m.max_tokens;
+                model
             })
             .collect())
+    }
+
+    fn usage_source(&self) -> Ability<'_, dyn AiUsageSource> {
+        if self.client.has_admin() {
+            Ok(self)
+        } else {
+            Err(Unavailable::because(NEEDS_ADMIN_KEY))
+        }
+    }
+
+    fn cost_source(&self) -> Ability<'_, dyn CostSource> {
+        if self.client.has_admin() {
+            Ok(self)
+        } else {
+            Err(Unavailable::because(NEEDS_ADMIN_KEY))
+        }
     }
 }
 
@@ -206,11 +207,11 @@ impl AiService for ClaudeService {
 impl AiUsageSource for ClaudeService {
     async fn ai_usage(&self, window: TimeWindow) -> Result<AiUsage> {
         let (totals, costs) = self.fetch_usage(&window).await?;
-        Ok(AiUsage {
+        Ok(AiUsage::new(
             window,
-            models: metrics::model_usage(&totals),
-            cost: Some(metrics::cost_report(window, &costs)),
-        })
+            metrics::model_usage(&totals),
+            Some(metrics::cost_report(window, &costs)),
+        ))
     }
 }
 

@@ -2,8 +2,11 @@
 
 use std::fmt;
 
+use opsdeck_core::config::{ConfigBuilder, ProviderConfig, RawConfig};
 use opsdeck_core::secrecy::SecretString;
-use opsdeck_core::{ConfigValues, Error, FieldKind, FieldSpec, Result};
+use opsdeck_core::{
+    ConfigErrors, ConfigValues, Error, FieldKind, FieldSpec, ProviderDescriptor, Result,
+};
 use url::Url;
 
 /// Datadog sites; the API lives at `https://api.<site>` (the `servers` enum of Datadog's
@@ -27,6 +30,7 @@ pub const FIELDS: &[FieldSpec] = &[
         FieldKind::String,
         "Datadog API key (Organization Settings → API Keys), sent as DD-API-KEY.",
     )
+    .label("API key")
     .required()
     .secret()
     .env("DD_API_KEY"),
@@ -35,6 +39,7 @@ pub const FIELDS: &[FieldSpec] = &[
         FieldKind::String,
         "Application key (Organization Settings → Application Keys), sent as DD-APPLICATION-KEY. Needed for monitor and cost metrics; scope it to monitors_read (and usage_read, billing_read for cost).",
     )
+    .label("Application key")
     .secret()
     .env("DD_APP_KEY"),
     FieldSpec::new(
@@ -42,12 +47,14 @@ pub const FIELDS: &[FieldSpec] = &[
         FieldKind::Enum { values: SITES },
         "The Datadog site your organisation is on (the host you log in to, without app.). Keys only work on their own site.",
     )
+    .label("Site")
     .default_value("datadoghq.com"),
     FieldSpec::new(
         "base_url",
         FieldKind::Url,
         "Overrides the API host derived from site (proxies, tests).",
     )
+    .label("API URL override")
     .example("https://api.datadoghq.eu"),
 ];
 
@@ -111,6 +118,68 @@ impl DatadogConfig {
         } else {
             self.site.clone()
         }
+    }
+}
+
+/// Builds a [`DatadogConfig`] in code with the same checks as `opsdeck.toml` (every problem at once);
+/// it is also the provider config [`ServiceSpec::builder`](opsdeck_core::ServiceSpec::builder)
+/// takes. Start with [`DatadogConfig::builder`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct DatadogConfigBuilder(ConfigBuilder);
+
+impl DatadogConfig {
+    /// A config written in code:
+    ///
+    /// ```
+    /// use opsdeck_provider_datadog::DatadogConfig;
+    ///
+    /// let config = DatadogConfig::builder().api_key("0123456789abcdef").site("datadoghq.eu").build()?;
+    /// assert_eq!(config.base_url.as_str(), "https://api.datadoghq.eu/");
+    ///
+    /// // Refused like the same value in opsdeck.toml:
+    /// assert_eq!(DatadogConfig::builder().site("datadoghq.moon").build().unwrap_err().problems.len(), 2);
+    /// # Ok::<(), opsdeck_core::ConfigErrors>(())
+    /// ```
+    pub fn builder() -> DatadogConfigBuilder {
+        DatadogConfigBuilder(ConfigBuilder::new(&crate::DESCRIPTOR))
+    }
+}
+
+impl DatadogConfigBuilder {
+    /// Datadog API key. Secret: kept out of `Debug`.
+    pub fn api_key(self, value: impl Into<SecretString>) -> Self {
+        Self(self.0.secret("api_key", value))
+    }
+
+    /// Application key (monitors and cost). Secret: kept out of `Debug`.
+    pub fn app_key(self, value: impl Into<SecretString>) -> Self {
+        Self(self.0.secret("app_key", value))
+    }
+
+    /// The Datadog site, e.g. `datadoghq.eu`.
+    pub fn site(self, value: impl Into<String>) -> Self {
+        Self(self.0.set("site", value.into()))
+    }
+
+    /// Overrides the API host derived from the site. Checked when built, like the config file's value.
+    pub fn base_url(self, url: impl AsRef<str>) -> Self {
+        Self(self.0.set("base_url", url.as_ref()))
+    }
+
+    /// Check every field and build the typed config.
+    pub fn build(&self) -> std::result::Result<DatadogConfig, ConfigErrors> {
+        self.0.build_with(DatadogConfig::from_values)
+    }
+}
+
+impl ProviderConfig for DatadogConfigBuilder {
+    fn descriptor(&self) -> &'static ProviderDescriptor {
+        self.0.descriptor()
+    }
+
+    fn into_raw(self) -> RawConfig {
+        self.0.into_raw()
     }
 }
 

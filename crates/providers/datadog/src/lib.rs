@@ -10,12 +10,14 @@
 //! (Datadog error mapping, including the wrong-site hint), `service.rs` (service, metrics,
 //! verbs).
 
+#![deny(missing_docs)]
+
 mod client;
 mod config;
 mod error;
 mod service;
 
-pub use config::{DatadogConfig, FIELDS, SITES};
+pub use config::{DatadogConfig, DatadogConfigBuilder, FIELDS, SITES};
 pub use service::DatadogService;
 
 use opsdeck_core::{Category, ProviderDescriptor};
@@ -24,13 +26,9 @@ use opsdeck_core::{Category, ProviderDescriptor};
 pub const ID: &str = "datadog";
 
 /// The provider's descriptor.
-pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor {
-    id: ID,
-    name: "Datadog",
-    category: Category::Observability,
-    description: "Validates Datadog API and application keys on their site; monitors by state, muted monitors and estimated month-to-date cost.",
-    docs_url: "https://github.com/opsdeck/opsdeck/blob/main/docs/providers/datadog.md",
-    fields: FIELDS,
-};
+pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor::new(ID, "Datadog", Category::Observability)
+    .description("Validates Datadog API and application keys on their site; monitors by state, muted monitors and estimated month-to-date cost.")
+    .docs_url("https://github.com/opsdeck/opsdeck/blob/main/docs/providers/datadog.md")
+    .fields(FIELDS);
 
 opsdeck_core::register_provider!(DESCRIPTOR, DatadogService::build);

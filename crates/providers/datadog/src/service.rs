@@ -327,22 +327,16 @@ impl CostSource for DatadogService {
             .with_ymd_and_hms(window.start.year(), window.start.month(), 1, 0, 0, 0)
             .single()
             .unwrap_or(window.start);
-        Ok(CostReport {
-            window: TimeWindow {
-                start,
-                end: window.end,
-            },
-            total: vec![Money::new(totals.total, "USD")],
-            lines: totals
-                .by_product
-                .into_iter()
-                .map(|(label, amount)| CostLine {
-                    label,
-                    amount: Money::new(amount, "USD"),
-                })
-                .collect(),
-            estimated: true,
-            cached_at: None,
-        })
+        let lines = totals
+            .by_product
+            .into_iter()
+            .map(|(label, amount)| CostLine::new(label, Money::new(amount, "USD")))
+            .collect();
+        Ok(CostReport::new(
+            TimeWindow::new(start, window.end),
+            vec![Money::new(totals.total, "USD")],
+            lines,
+        )
+        .with_estimated(true))
     }
 }

@@ -11,12 +11,14 @@
 //! Layout as in every provider crate: `config.rs`, `client.rs` (calls + wire types), `error.rs`
 //! (vendor error mapping), `service.rs`.
 
+#![deny(missing_docs)]
+
 mod client;
 mod config;
 mod error;
 mod service;
 
-pub use config::{DEFAULT_BASE_URL, FIELDS, GeminiConfig};
+pub use config::{DEFAULT_BASE_URL, FIELDS, GeminiConfig, GeminiConfigBuilder};
 pub use service::{GeminiService, USAGE_UNAVAILABLE};
 
 use opsdeck_core::{Category, ProviderDescriptor};
@@ -25,13 +27,9 @@ use opsdeck_core::{Category, ProviderDescriptor};
 pub const ID: &str = "gemini";
 
 /// The provider's descriptor.
-pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor {
-    id: ID,
-    name: "Gemini (Google AI)",
-    category: Category::Ai,
-    description: "Checks a Gemini API key and lists the models it can use with their token limits; usage and cost are not readable with an API key.",
-    docs_url: "https://github.com/opsdeck/opsdeck/blob/main/docs/providers/gemini.md",
-    fields: FIELDS,
-};
+pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor::new(ID, "Gemini (Google AI)", Category::Ai)
+    .description("Checks a Gemini API key and lists the models it can use with their token limits; usage and cost are not readable with an API key.")
+    .docs_url("https://github.com/opsdeck/opsdeck/blob/main/docs/providers/gemini.md")
+    .fields(FIELDS);
 
 opsdeck_core::register_provider!(DESCRIPTOR, GeminiService::build);

@@ -94,14 +94,6 @@ impl BaseService for GeminiService {
     fn as_ai(&self) -> Option<&dyn AiService> {
         Some(self)
     }
-
-    fn cost_source(&self) -> Ability<'_, dyn CostSource> {
-        Err(Unavailable::because(USAGE_UNAVAILABLE))
-    }
-
-    fn ai_usage_source(&self) -> Ability<'_, dyn AiUsageSource> {
-        Err(Unavailable::because(USAGE_UNAVAILABLE))
-    }
 }
 
 #[async_trait]
@@ -112,12 +104,23 @@ impl AiService for GeminiService {
             .all_models()
             .await?
             .into_iter()
-            .map(|m| AiModel {
-                id: m.id().to_owned(),
-                display_name: m.display_name.clone(),
-                input_token_limit: m.input_token_limit,
-                output_token_limit: m.output_token_limit,
+            .map(|m| {
+                let mut model = AiModel::new(m.id());
+                model.display_name = m.display_name.clone();
+                model.input_token_limit = m.input_token_limit;
+                model.output_token_limit = m.output_token_limit;
+                model
             })
             .collect())
+    }
+
+    // The Gemini API has no usage or billing endpoint for API keys: not offered, whatever the
+    // configuration.
+    fn usage_source(&self) -> Ability<'_, dyn AiUsageSource> {
+        Err(Unavailable::unsupported(USAGE_UNAVAILABLE))
+    }
+
+    fn cost_source(&self) -> Ability<'_, dyn CostSource> {
+        Err(Unavailable::unsupported(USAGE_UNAVAILABLE))
     }
 }

@@ -1,7 +1,10 @@
 //! Typed GitHub configuration and the field declarations it is validated against.
 
+use opsdeck_core::config::{ConfigBuilder, ProviderConfig, RawConfig};
 use opsdeck_core::schema::base_url_field;
-use opsdeck_core::{ConfigValues, Error, FieldKind, FieldSpec, Result};
+use opsdeck_core::{
+    ConfigErrors, ConfigValues, Error, FieldKind, FieldSpec, ProviderDescriptor, Result,
+};
 use secrecy::SecretString;
 use url::Url;
 
@@ -18,6 +21,7 @@ pub const FIELDS: &[FieldSpec] = &[
         FieldKind::String,
         "Personal access token (classic or fine-grained) sent as `Authorization: Bearer`. Read-only access is enough; see the docs for the scopes.",
     )
+    .label("Access token")
     .required()
     .secret()
     .env("GITHUB_TOKEN"),
@@ -31,18 +35,21 @@ pub const FIELDS: &[FieldSpec] = &[
         FieldKind::String,
         "Organisation whose repositories are monitored when `repos` is empty.",
     )
+    .label("Organization")
     .example("acme"),
     FieldSpec::new(
         "repos",
         FieldKind::StringList,
         "Repositories to monitor, as owner/name. Takes precedence over `org`.",
     )
+    .label("Repositories")
     .example("acme/api, acme/web"),
     FieldSpec::new(
         "max_repos",
         FieldKind::Integer { min: 1, max: 500 },
         "Most repositories taken from `org` (archived and disabled ones are skipped); the metrics say when the list was cut.",
     )
+    .label("Repository limit")
     .default_value("50"),
 ];
 
@@ -149,6 +156,78 @@ impl GithubConfig {
             repos,
             max_repos,
         })
+    }
+}
+
+/// Builds a [`GithubConfig`] in code with the same checks as `opsdeck.toml` (every problem at once);
+/// it is also the provider config [`ServiceSpec::builder`](opsdeck_core::ServiceSpec::builder)
+/// takes. Start with [`GithubConfig::builder`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct GithubConfigBuilder(ConfigBuilder);
+
+impl GithubConfig {
+    /// A config written in code:
+    ///
+    /// ```
+    /// use opsdeck_provider_github::GithubConfig;
+    ///
+    /// let config = GithubConfig::builder().token("ghp_example").org("acme").max_repos(20).build()?;
+    /// assert_eq!(config.org.as_deref(), Some("acme"));
+    /// assert_eq!(config.max_repos, 20);
+    ///
+    /// // Refused like the same value in opsdeck.toml:
+    /// assert_eq!(GithubConfig::builder().base_url("ftp://x").build().unwrap_err().problems.len(), 2);
+    /// # Ok::<(), opsdeck_core::ConfigErrors>(())
+    /// ```
+    pub fn builder() -> GithubConfigBuilder {
+        GithubConfigBuilder(ConfigBuilder::new(&crate::DESCRIPTOR))
+    }
+}
+
+impl GithubConfigBuilder {
+    /// Personal access token. Secret: kept out of `Debug`.
+    pub fn token(self, value: impl Into<SecretString>) -> Self {
+        Self(self.0.secret("token", value))
+    }
+
+    /// API root (GitHub Enterprise: `https://HOST/api/v3`). Checked when built, like the config file's value.
+    pub fn base_url(self, url: impl AsRef<str>) -> Self {
+        Self(self.0.set("base_url", url.as_ref()))
+    }
+
+    /// Organisation whose repositories are monitored.
+    pub fn org(self, value: impl Into<String>) -> Self {
+        Self(self.0.set("org", value.into()))
+    }
+
+    /// Repositories as `owner/name`.
+    pub fn repos<I, S>(self, items: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self(self.0.set_list("repos", items))
+    }
+
+    /// Most repositories taken from `org`.
+    pub fn max_repos(self, value: u32) -> Self {
+        Self(self.0.set("max_repos", value))
+    }
+
+    /// Check every field and build the typed config.
+    pub fn build(&self) -> std::result::Result<GithubConfig, ConfigErrors> {
+        self.0.build_with(GithubConfig::from_values)
+    }
+}
+
+impl ProviderConfig for GithubConfigBuilder {
+    fn descriptor(&self) -> &'static ProviderDescriptor {
+        self.0.descriptor()
+    }
+
+    fn into_raw(self) -> RawConfig {
+        self.0.into_raw()
     }
 }
 

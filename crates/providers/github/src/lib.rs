@@ -11,6 +11,8 @@
 //! ability). All HTTP goes through `opsdeck_core::http`, which owns timeouts, retries and the
 //! status mapping; this crate adds only what is GitHub-specific.
 
+#![deny(missing_docs)]
+
 mod client;
 mod config;
 mod error;
@@ -18,7 +20,7 @@ mod metrics;
 mod service;
 
 pub use client::API_VERSION;
-pub use config::{DEFAULT_BASE_URL, FIELDS, GithubConfig, RepoName};
+pub use config::{DEFAULT_BASE_URL, FIELDS, GithubConfig, GithubConfigBuilder, RepoName};
 pub use error::GithubErrors;
 pub use service::GithubService;
 
@@ -28,13 +30,9 @@ use opsdeck_core::{Category, ProviderDescriptor};
 pub const ID: &str = "github";
 
 /// The provider's descriptor.
-pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor {
-    id: ID,
-    name: "GitHub",
-    category: Category::Development,
-    description: "GitHub.com or GitHub Enterprise Server: token check (login, scopes, expiry), open issues and pull requests, Actions runs, deployments and rate-limit headroom.",
-    docs_url: "https://docs.github.com/rest",
-    fields: FIELDS,
-};
+pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor::new(ID, "GitHub", Category::Development)
+    .description("GitHub.com or GitHub Enterprise Server: token check (login, scopes, expiry), open issues and pull requests, Actions runs, deployments and rate-limit headroom.")
+    .docs_url("https://docs.github.com/rest")
+    .fields(FIELDS);
 
 opsdeck_core::register_provider!(DESCRIPTOR, GithubService::build);

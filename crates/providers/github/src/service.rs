@@ -208,13 +208,12 @@ impl GithubService {
 }
 
 fn to_repository(r: &Repo) -> Repository {
-    Repository {
-        full_name: r.full_name.clone(),
-        private: r.private,
-        archived: r.archived,
-        default_branch: r.default_branch.clone(),
-        url: r.html_url.clone(),
-    }
+    let mut repo = Repository::new(&r.full_name);
+    repo.private = r.private;
+    repo.archived = r.archived;
+    repo.default_branch = r.default_branch.clone();
+    repo.url = r.html_url.clone();
+    repo
 }
 
 /// GitHub deployment status states → opsdeck's normalised states.
@@ -315,15 +314,6 @@ impl BaseService for GithubService {
     fn as_development(&self) -> Option<&dyn DevelopmentService> {
         Some(self)
     }
-
-    fn deployment_source(&self) -> Ability<'_, dyn DeploymentSource> {
-        if self.config.repos.is_empty() && self.config.org.is_none() {
-            return Err(opsdeck_core::Unavailable::because(
-                "no repositories configured: set `repos` or `org`",
-            ));
-        }
-        Ok(self)
-    }
 }
 
 #[async_trait]
@@ -345,19 +335,29 @@ impl DevelopmentService for GithubService {
             .await?;
         let repos = stats
             .into_iter()
-            .map(|s| RepoActivity {
-                repo: s.repo,
-                open_issues: s.open_issues.unwrap_or_default(),
-                open_pull_requests: s.open_pull_requests.unwrap_or_default(),
-                workflow_runs: s.runs.map(|r| r.by_outcome).unwrap_or_default(),
-                deployments: s.deployments.unwrap_or_default(),
+            .map(|s| {
+                let mut a = RepoActivity::new(s.repo);
+                a.open_issues = s.open_issues.unwrap_or_default();
+                a.open_pull_requests = s.open_pull_requests.unwrap_or_default();
+                a.workflow_runs = s.runs.map(|r| r.by_outcome).unwrap_or_default();
+                a.deployments = s.deployments.unwrap_or_default();
+                a
             })
             .collect();
-        Ok(DevActivity {
+        Ok(DevActivity::new(
             window,
             repos,
-            notes: targets.notes.into_iter().chain(notes).collect(),
-        })
+            targets.notes.into_iter().chain(notes).collect(),
+        ))
+    }
+
+    fn deployment_source(&self) -> Ability<'_, dyn DeploymentSource> {
+        if self.config.repos.is_empty() && self.config.org.is_none() {
+            return Err(opsdeck_core::Unavailable::because(
+                "no repositories configured: set `repos` or `org`",
+            ));
+        }
+        Ok(self)
     }
 }
 
@@ -414,15 +414,12 @@ impl DeploymentSource for GithubService {
                 // A deployment without statuses was requested but nothing reported on it.
                 None => (DeploymentState::Other, "created".to_owned(), None),
             };
-            out.push(Deployment {
-                id: d.id.to_string(),
-                project: Some(name.full_name()),
-                environment: d.environment.clone(),
-                state,
-                vendor_state,
-                created_at: d.created_at,
-                url,
-            });
+            let mut deployment =
+                Deployment::new(d.id.to_string(), state, vendor_state, d.created_at);
+            deployment.project = Some(name.full_name());
+            deployment.environment = d.environment.clone();
+            deployment.url = url;
+            out.push(deployment);
         }
         Ok(out)
     }

@@ -2,8 +2,11 @@
 //! against. Also decides which host the API calls go to: the site itself (classic API tokens)
 //! or the Atlassian API gateway (scoped and service-account tokens, selected by `cloud_id`).
 
+use opsdeck_core::config::{ConfigBuilder, ProviderConfig, RawConfig};
 use opsdeck_core::secrecy::SecretString;
-use opsdeck_core::{ConfigValues, Error, FieldKind, FieldSpec, Result};
+use opsdeck_core::{
+    ConfigErrors, ConfigValues, Error, FieldKind, FieldSpec, ProviderDescriptor, Result,
+};
 use url::Url;
 
 /// The Atlassian API gateway. Scoped API tokens are only accepted there, under
@@ -18,6 +21,7 @@ pub const FIELDS: &[FieldSpec] = &[
         FieldKind::Url,
         "Your Jira Cloud site, e.g. https://acme.atlassian.net. With cloud_id set, API calls go to the Atlassian gateway instead and this is only used in messages.",
     )
+    .label("Site URL")
     .required()
     .example("https://acme.atlassian.net"),
     FieldSpec::new(
@@ -25,6 +29,7 @@ pub const FIELDS: &[FieldSpec] = &[
         FieldKind::String,
         "Email address of the Atlassian account the API token belongs to (the HTTP Basic user name).",
     )
+    .label("Account email")
     .required()
     .env("JIRA_EMAIL")
     .example("ops@acme.com"),
@@ -33,6 +38,7 @@ pub const FIELDS: &[FieldSpec] = &[
         FieldKind::String,
         "Atlassian API token (id.atlassian.com → Security → API tokens).",
     )
+    .label("API token")
     .required()
     .secret()
     .env("JIRA_API_TOKEN"),
@@ -41,18 +47,21 @@ pub const FIELDS: &[FieldSpec] = &[
         FieldKind::String,
         "Cloud id of the site. Set it for scoped API tokens and service-account tokens, which only work through https://api.atlassian.com/ex/jira/{cloud_id}. Shown at https://<site>.atlassian.net/_edge/tenant_info.",
     )
+    .label("Cloud ID")
     .example("1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d"),
     FieldSpec::new(
         "gateway_url",
         FieldKind::Url,
         "Address of the Atlassian API gateway used with cloud_id. Change it only for a proxy or a local mock.",
     )
+    .label("Gateway URL")
     .default_value(DEFAULT_GATEWAY),
     FieldSpec::new(
         "projects",
         FieldKind::StringList,
         "Project keys to report on (default: every project the account can browse).",
     )
+    .label("Projects")
     .example("OPS, WEB"),
     FieldSpec::new(
         "board_id",
@@ -62,6 +71,7 @@ pub const FIELDS: &[FieldSpec] = &[
         },
         "Id of a Scrum board whose active sprint is reported (the number in the board's URL).",
     )
+    .label("Board ID")
     .example("5"),
 ];
 
@@ -161,4 +171,85 @@ impl JiraConfig {
 /// escaped in JQL, and is a typo in practice.
 fn is_project_key(s: &str) -> bool {
     !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Builds a [`JiraConfig`] in code with the same checks as `opsdeck.toml` (every problem at once);
+/// it is also the provider config [`ServiceSpec::builder`](opsdeck_core::ServiceSpec::builder)
+/// takes. Start with [`JiraConfig::builder`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct JiraConfigBuilder(ConfigBuilder);
+
+impl JiraConfig {
+    /// A config written in code:
+    ///
+    /// ```
+    /// use opsdeck_provider_jira::JiraConfig;
+    ///
+    /// let config = JiraConfig::builder().base_url("https://acme.atlassian.net").email("ops@acme.com").api_token("example").projects(["OPS"]).build()?;
+    /// assert_eq!(config.projects, ["OPS"]);
+    ///
+    /// // Refused like the same value in opsdeck.toml:
+    /// assert_eq!(JiraConfig::builder().email("ops@acme.com").build().unwrap_err().problems.len(), 2);
+    /// # Ok::<(), opsdeck_core::ConfigErrors>(())
+    /// ```
+    pub fn builder() -> JiraConfigBuilder {
+        JiraConfigBuilder(ConfigBuilder::new(&crate::DESCRIPTOR))
+    }
+}
+
+impl JiraConfigBuilder {
+    /// The Jira Cloud site, e.g. `https://acme.atlassian.net`. Checked when built, like the config file's value.
+    pub fn base_url(self, url: impl AsRef<str>) -> Self {
+        Self(self.0.set("base_url", url.as_ref()))
+    }
+
+    /// Email of the account the token belongs to.
+    pub fn email(self, value: impl Into<String>) -> Self {
+        Self(self.0.set("email", value.into()))
+    }
+
+    /// Atlassian API token. Secret: kept out of `Debug`.
+    pub fn api_token(self, value: impl Into<SecretString>) -> Self {
+        Self(self.0.secret("api_token", value))
+    }
+
+    /// Cloud id (scoped and service-account tokens).
+    pub fn cloud_id(self, value: impl Into<String>) -> Self {
+        Self(self.0.set("cloud_id", value.into()))
+    }
+
+    /// The Atlassian API gateway (proxies, tests). Checked when built, like the config file's value.
+    pub fn gateway_url(self, url: impl AsRef<str>) -> Self {
+        Self(self.0.set("gateway_url", url.as_ref()))
+    }
+
+    /// Project keys to report on.
+    pub fn projects<I, S>(self, items: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self(self.0.set_list("projects", items))
+    }
+
+    /// Scrum board whose active sprint is reported.
+    pub fn board_id(self, value: u64) -> Self {
+        Self(self.0.set("board_id", value))
+    }
+
+    /// Check every field and build the typed config.
+    pub fn build(&self) -> std::result::Result<JiraConfig, ConfigErrors> {
+        self.0.build_with(JiraConfig::from_values)
+    }
+}
+
+impl ProviderConfig for JiraConfigBuilder {
+    fn descriptor(&self) -> &'static ProviderDescriptor {
+        self.0.descriptor()
+    }
+
+    fn into_raw(self) -> RawConfig {
+        self.0.into_raw()
+    }
 }

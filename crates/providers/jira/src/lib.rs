@@ -15,6 +15,8 @@
 //! Layout: `config.rs` (typed config + fields), `client.rs` (the Jira calls), `jql.rs` (the
 //! queries), `error.rs` (Jira's error shapes and status meanings), `service.rs`, `metrics.rs`.
 
+#![deny(missing_docs)]
+
 mod client;
 mod config;
 mod error;
@@ -22,7 +24,7 @@ mod jql;
 mod metrics;
 mod service;
 
-pub use config::{DEFAULT_GATEWAY, FIELDS, JiraConfig};
+pub use config::{DEFAULT_GATEWAY, FIELDS, JiraConfig, JiraConfigBuilder};
 pub use error::JiraErrors;
 pub use service::JiraService;
 
@@ -32,13 +34,9 @@ use opsdeck_core::{Category, ProviderDescriptor};
 pub const ID: &str = "jira";
 
 /// The provider's descriptor.
-pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor {
-    id: ID,
-    name: "Jira Cloud",
-    category: Category::ProjectManagement,
-    description: "Jira Cloud site: credentials check, open issues by status category and project, created/resolved in the last 7 days, and a board's active sprint.",
-    docs_url: "https://developer.atlassian.com/cloud/jira/platform/rest/v3/",
-    fields: FIELDS,
-};
+pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor::new(ID, "Jira Cloud", Category::ProjectManagement)
+    .description("Jira Cloud site: credentials check, open issues by status category and project, created/resolved in the last 7 days, and a board's active sprint.")
+    .docs_url("https://developer.atlassian.com/cloud/jira/platform/rest/v3/")
+    .fields(FIELDS);
 
 opsdeck_core::register_provider!(DESCRIPTOR, JiraService::build);

@@ -293,26 +293,26 @@ impl ProjectManagementService for JiraService {
             .board
             .as_ref()
             .and_then(|b| b.sprints.first())
-            .map(|s| SprintSummary {
-                id: s.sprint.id,
-                name: s.sprint.name.clone(),
-                issues_by_status_category: s
+            .map(|s| {
+                let mut sprint = SprintSummary::new(s.sprint.id, s.sprint.name.clone());
+                sprint.issues_by_status_category = s
                     .by_category
                     .iter()
                     .map(|(c, n)| (c.name.to_owned(), *n))
-                    .collect(),
-                end_date: s.sprint.end(),
+                    .collect();
+                sprint.end_date = s.sprint.end();
+                sprint
             });
-        Ok(IssueSummary {
-            open_by_status_category: snap
-                .open_by_category
-                .iter()
-                .map(|(c, n)| (c.name.to_owned(), *n))
-                .collect(),
-            open_by_project: snap.open_by_project,
-            created: snap.created,
-            resolved: snap.resolved,
-            active_sprint,
-        })
+        let mut summary = IssueSummary::default();
+        summary.open_by_status_category = snap
+            .open_by_category
+            .iter()
+            .map(|(c, n)| (c.name.to_owned(), *n))
+            .collect();
+        summary.open_by_project = snap.open_by_project;
+        summary.created = snap.created;
+        summary.resolved = snap.resolved;
+        summary.active_sprint = active_sprint;
+        Ok(summary)
     }
 }

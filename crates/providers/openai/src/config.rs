@@ -3,9 +3,12 @@
 use std::fmt;
 use std::time::Duration;
 
+use opsdeck_core::config::{ConfigBuilder, ProviderConfig, RawConfig};
 use opsdeck_core::schema::base_url_field;
 use opsdeck_core::secrecy::SecretString;
-use opsdeck_core::{ConfigValues, Error, FieldKind, FieldSpec, Result};
+use opsdeck_core::{
+    ConfigErrors, ConfigValues, Error, FieldKind, FieldSpec, ProviderDescriptor, Result,
+};
 use url::Url;
 
 /// The public API root; OpenAI-compatible gateways are configured through `base_url`.
@@ -21,6 +24,7 @@ pub const FIELDS: &[FieldSpec] = &[
         FieldKind::String,
         "Project or user API key (sk-proj-… / sk-…). Checked with GET /models; a restricted key needs Models: Read.",
     )
+    .label("API key")
     .required()
     .secret()
     .env("OPENAI_API_KEY"),
@@ -29,6 +33,7 @@ pub const FIELDS: &[FieldSpec] = &[
         FieldKind::String,
         "Organization Admin key (sk-admin-…), optional. Enables usage and cost metrics: OpenAI serves them only to Admin keys (Usage: Read).",
     )
+    .label("Admin key")
     .secret()
     .env("OPENAI_ADMIN_KEY"),
     FieldSpec::new(
@@ -36,18 +41,21 @@ pub const FIELDS: &[FieldSpec] = &[
         FieldKind::String,
         "Organization id sent as OpenAI-Organization with the api_key, for users in several organizations.",
     )
+    .label("Organization ID")
     .example("org-abc123"),
     FieldSpec::new(
         "project",
         FieldKind::String,
         "Project id sent as OpenAI-Project with the api_key (legacy user keys).",
     )
+    .label("Project ID")
     .example("proj_abc123"),
     FieldSpec::new(
         "metrics_window",
         FieldKind::Duration,
         "How far back usage and cost metrics reach, in whole days (daily buckets).",
     )
+    .label("Metrics window")
     .default_value("7d"),
     base_url_field(
         DEFAULT_BASE_URL,
@@ -126,5 +134,77 @@ impl OpenAiConfig {
             project: non_empty("project"),
             metrics_window,
         })
+    }
+}
+
+/// Builds a [`OpenAiConfig`] in code with the same checks as `opsdeck.toml` (every problem at once);
+/// it is also the provider config [`ServiceSpec::builder`](opsdeck_core::ServiceSpec::builder)
+/// takes. Start with [`OpenAiConfig::builder`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct OpenAiConfigBuilder(ConfigBuilder);
+
+impl OpenAiConfig {
+    /// A config written in code:
+    ///
+    /// ```
+    /// use opsdeck_provider_openai::OpenAiConfig;
+    ///
+    /// let config = OpenAiConfig::builder().api_key("sk-proj-example").metrics_window(std::time::Duration::from_secs(3 * 86_400)).build()?;
+    /// assert!(config.admin_key.is_none());
+    ///
+    /// // Refused like the same value in opsdeck.toml:
+    /// assert_eq!(OpenAiConfig::builder().base_url("ftp://x").build().unwrap_err().problems.len(), 2);
+    /// # Ok::<(), opsdeck_core::ConfigErrors>(())
+    /// ```
+    pub fn builder() -> OpenAiConfigBuilder {
+        OpenAiConfigBuilder(ConfigBuilder::new(&crate::DESCRIPTOR))
+    }
+}
+
+impl OpenAiConfigBuilder {
+    /// Project or user API key. Secret: kept out of `Debug`.
+    pub fn api_key(self, value: impl Into<SecretString>) -> Self {
+        Self(self.0.secret("api_key", value))
+    }
+
+    /// Organization Admin key (enables usage and cost). Secret: kept out of `Debug`.
+    pub fn admin_key(self, value: impl Into<SecretString>) -> Self {
+        Self(self.0.secret("admin_key", value))
+    }
+
+    /// `OpenAI-Organization` header value.
+    pub fn organization(self, value: impl Into<String>) -> Self {
+        Self(self.0.set("organization", value.into()))
+    }
+
+    /// `OpenAI-Project` header value.
+    pub fn project(self, value: impl Into<String>) -> Self {
+        Self(self.0.set("project", value.into()))
+    }
+
+    /// How far back usage and cost metrics reach (whole days). (Whole seconds.)
+    pub fn metrics_window(self, value: std::time::Duration) -> Self {
+        Self(self.0.set("metrics_window", value.as_secs()))
+    }
+
+    /// API root including `/v1` (gateways, tests). Checked when built, like the config file's value.
+    pub fn base_url(self, url: impl AsRef<str>) -> Self {
+        Self(self.0.set("base_url", url.as_ref()))
+    }
+
+    /// Check every field and build the typed config.
+    pub fn build(&self) -> std::result::Result<OpenAiConfig, ConfigErrors> {
+        self.0.build_with(OpenAiConfig::from_values)
+    }
+}
+
+impl ProviderConfig for OpenAiConfigBuilder {
+    fn descriptor(&self) -> &'static ProviderDescriptor {
+        self.0.descriptor()
+    }
+
+    fn into_raw(self) -> RawConfig {
+        self.0.into_raw()
     }
 }

@@ -11,13 +11,15 @@
 //! wire types), `error.rs` (OpenAI's error semantics), `metrics.rs` (exact aggregation),
 //! `service.rs` (the service), and the registration below.
 
+#![deny(missing_docs)]
+
 mod client;
 mod config;
 mod error;
 mod metrics;
 mod service;
 
-pub use config::{DEFAULT_BASE_URL, FIELDS, OpenAiConfig};
+pub use config::{DEFAULT_BASE_URL, FIELDS, OpenAiConfig, OpenAiConfigBuilder};
 pub use error::{KeyRole, OpenAiErrors, parse_go_duration};
 pub use service::{OpenAiService, USAGE_CHECK};
 
@@ -27,13 +29,9 @@ use opsdeck_core::{Category, ProviderDescriptor};
 pub const ID: &str = "openai";
 
 /// The provider's descriptor.
-pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor {
-    id: ID,
-    name: "OpenAI",
-    category: Category::Ai,
-    description: "OpenAI API key check and available models; organization cost and token usage with an Admin key.",
-    docs_url: "https://platform.openai.com/docs/api-reference",
-    fields: FIELDS,
-};
+pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor::new(ID, "OpenAI", Category::Ai)
+    .description("OpenAI API key check and available models; organization cost and token usage with an Admin key.")
+    .docs_url("https://platform.openai.com/docs/api-reference")
+    .fields(FIELDS);
 
 opsdeck_core::register_provider!(DESCRIPTOR, OpenAiService::build);

@@ -57,20 +57,15 @@ impl CostTotals {
         for ((cur, item, _), v) in &self.by_item {
             *lines.entry((item.clone(), cur.clone())).or_default() += *v;
         }
-        CostReport {
+        // The Costs API reports billed amounts per day, not a forecast (new() means final).
+        CostReport::new(
             window,
-            total: self.totals(),
-            lines: lines
+            self.totals(),
+            lines
                 .into_iter()
-                .map(|((label, cur), v)| CostLine {
-                    label,
-                    amount: Money::new(v, &cur),
-                })
+                .map(|((label, cur), v)| CostLine::new(label, Money::new(v, &cur)))
                 .collect(),
-            // The Costs API reports billed amounts per day, not a forecast.
-            estimated: false,
-            cached_at: None,
-        }
+        )
     }
 
     /// `openai_cost` per line item and project, and `openai_cost_total` per currency.
@@ -105,10 +100,10 @@ pub fn usage_by_model<'a>(
     let mut by_model: BTreeMap<String, ModelUsage> = BTreeMap::new();
     for r in results {
         let model = label_or_none(r.model.as_deref());
-        let entry = by_model.entry(model.clone()).or_insert_with(|| ModelUsage {
-            model,
-            requests: Some(0),
-            ..ModelUsage::default()
+        let entry = by_model.entry(model.clone()).or_insert_with(|| {
+            let mut usage = ModelUsage::new(model);
+            usage.requests = Some(0);
+            usage
         });
         // OpenAI's input_tokens include the cached ones; the domain keeps them apart.
         let cached = r.input_cached_tokens.unwrap_or(0).min(r.input_tokens);

@@ -286,14 +286,6 @@ impl BaseService for OpenAiService {
     fn as_ai(&self) -> Option<&dyn AiService> {
         Some(self)
     }
-
-    fn cost_source(&self) -> Ability<'_, dyn CostSource> {
-        self.admin().map(|_| self as &dyn CostSource)
-    }
-
-    fn ai_usage_source(&self) -> Ability<'_, dyn AiUsageSource> {
-        self.admin().map(|_| self as &dyn AiUsageSource)
-    }
 }
 
 fn push_models(set: &mut MetricSet, n: usize) {
@@ -317,14 +309,15 @@ fn admin_failed(e: Error, what: &str) -> Error {
 impl AiService for OpenAiService {
     async fn models(&self) -> Result<Vec<AiModel>> {
         let (list, _) = client::list_models(&self.api).await?;
-        Ok(list
-            .data
-            .into_iter()
-            .map(|m| AiModel {
-                id: m.id,
-                ..AiModel::default()
-            })
-            .collect())
+        Ok(list.data.into_iter().map(|m| AiModel::new(m.id)).collect())
+    }
+
+    fn usage_source(&self) -> Ability<'_, dyn AiUsageSource> {
+        self.admin().map(|_| self as &dyn AiUsageSource)
+    }
+
+    fn cost_source(&self) -> Ability<'_, dyn CostSource> {
+        self.admin().map(|_| self as &dyn CostSource)
     }
 }
 
@@ -348,11 +341,11 @@ impl AiUsageSource for OpenAiService {
             self.fetch_costs(admin, window),
             self.fetch_usage(admin, window)
         );
-        Ok(AiUsage {
+        Ok(AiUsage::new(
             window,
-            models: usage?.models,
-            cost: Some(costs?.totals.report(window)),
-        })
+            usage?.models,
+            Some(costs?.totals.report(window)),
+        ))
     }
 }
 

@@ -8,6 +8,8 @@
 //! `service.rs` (probe, category verbs) and `metrics.rs` (metric assembly), plus the
 //! registration below.
 
+#![deny(missing_docs)]
+
 mod client;
 mod config;
 mod error;
@@ -15,7 +17,7 @@ mod metrics;
 pub mod queries;
 mod service;
 
-pub use config::{FIELDS, RailwayConfig, TokenKind};
+pub use config::{FIELDS, RailwayConfig, RailwayConfigBuilder, TokenKind};
 pub use service::RailwayService;
 
 use opsdeck_core::{Category, ProviderDescriptor};
@@ -24,13 +26,9 @@ use opsdeck_core::{Category, ProviderDescriptor};
 pub const ID: &str = "railway";
 
 /// The provider's descriptor.
-pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor {
-    id: ID,
-    name: "Railway",
-    category: Category::Infrastructure,
-    description: "Railway projects, services, deployments in the last 24 h by status, and usage cost for the current billing period.",
-    docs_url: "https://docs.railway.com/integrations/api",
-    fields: FIELDS,
-};
+pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor::new(ID, "Railway", Category::Infrastructure)
+    .description("Railway projects, services, deployments in the last 24 h by status, and usage cost for the current billing period.")
+    .docs_url("https://docs.railway.com/integrations/api")
+    .fields(FIELDS);
 
 opsdeck_core::register_provider!(DESCRIPTOR, RailwayService::build);

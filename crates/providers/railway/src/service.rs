@@ -594,19 +594,6 @@ impl BaseService for RailwayService {
     fn as_infrastructure(&self) -> Option<&dyn InfrastructureService> {
         Some(self)
     }
-
-    fn cost_source(&self) -> Ability<'_, dyn CostSource> {
-        match self.config.token_kind {
-            TokenKind::Project => Err(Unavailable::because(
-                "Railway project tokens cannot read workspace billing; configure an account or workspace token to get cost.",
-            )),
-            _ => Ok(self),
-        }
-    }
-
-    fn deployment_source(&self) -> Ability<'_, dyn DeploymentSource> {
-        Ok(self)
-    }
 }
 
 #[async_trait]
@@ -623,6 +610,19 @@ impl InfrastructureService for RailwayService {
             })
             .collect())
     }
+
+    fn deployment_source(&self) -> Ability<'_, dyn DeploymentSource> {
+        Ok(self)
+    }
+
+    fn cost_source(&self) -> Ability<'_, dyn CostSource> {
+        match self.config.token_kind {
+            TokenKind::Project => Err(Unavailable::because(
+                "Railway project tokens cannot read workspace billing; configure an account or workspace token to get cost.",
+            )),
+            _ => Ok(self),
+        }
+    }
 }
 
 #[async_trait]
@@ -635,20 +635,19 @@ impl DeploymentSource for RailwayService {
         }
         let mut out: Vec<Deployment> = list
             .into_iter()
-            .map(|(p, d)| Deployment {
-                id: d.id,
-                project: Some(p.name),
-                environment: p.environment,
-                state: metrics::deployment_state(&d.status),
-                vendor_state: d.status,
-                created_at: d.created_at,
-                url: d.static_url.map(|u| {
+            .map(|(p, d)| {
+                let state = metrics::deployment_state(&d.status);
+                let mut deployment = Deployment::new(d.id, state, d.status, d.created_at);
+                deployment.project = Some(p.name);
+                deployment.environment = p.environment;
+                deployment.url = d.static_url.map(|u| {
                     if u.starts_with("http") {
                         u
                     } else {
                         format!("https://{u}")
                     }
-                }),
+                });
+                deployment
             })
             .collect();
         out.sort_by_key(|d| std::cmp::Reverse(d.created_at));
@@ -667,22 +666,14 @@ impl CostSource for RailwayService {
         for ws in &workspaces {
             let (c, period) = self.workspace_cost(ws).await?;
             start = Some(start.map_or(period.start, |s| s.min(period.start)));
-            lines.push(CostLine {
-                label: c.workspace,
-                amount: money(c.current_usage),
-            });
+            lines.push(CostLine::new(c.workspace, money(c.current_usage)));
         }
         let end = Utc::now();
-        Ok(CostReport {
-            window: TimeWindow {
-                start: start.unwrap_or(end),
-                end,
-            },
-            total: sum_by_currency(lines.iter().map(|l| &l.amount)),
-            lines,
-            // `currentUsage` is cached by Railway and the period is not closed.
-            estimated: true,
-            cached_at: None,
-        })
+        let total = sum_by_currency(lines.iter().map(|l| &l.amount));
+        // `currentUsage` is cached by Railway and the period is not closed.
+        Ok(
+            CostReport::new(TimeWindow::new(start.unwrap_or(end), end), total, lines)
+                .with_estimated(true),
+        )
     }
 }

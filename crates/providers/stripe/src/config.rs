@@ -2,9 +2,12 @@
 
 use std::fmt;
 
+use opsdeck_core::config::{ConfigBuilder, ProviderConfig, RawConfig};
 use opsdeck_core::schema::base_url_field;
 use opsdeck_core::secrecy::{ExposeSecret, SecretString};
-use opsdeck_core::{ConfigValues, Error, FieldKind, FieldSpec, Result};
+use opsdeck_core::{
+    ConfigErrors, ConfigValues, Error, FieldKind, FieldSpec, ProviderDescriptor, Result,
+};
 use url::Url;
 
 /// Config fields.
@@ -14,6 +17,7 @@ pub const FIELDS: &[FieldSpec] = &[
         FieldKind::String,
         "Secret key (sk_live_…/sk_test_…) or, better, a restricted key (rk_…) with Read on Balance, Charges and Subscriptions.",
     )
+    .label("Secret key")
     .required()
     .secret()
     .env("STRIPE_SECRET_KEY")
@@ -104,5 +108,57 @@ impl StripeConfig {
         } else {
             KeyKind::Other
         }
+    }
+}
+
+/// Builds a [`StripeConfig`] in code with the same checks as `opsdeck.toml` (every problem at once);
+/// it is also the provider config [`ServiceSpec::builder`](opsdeck_core::ServiceSpec::builder)
+/// takes. Start with [`StripeConfig::builder`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct StripeConfigBuilder(ConfigBuilder);
+
+impl StripeConfig {
+    /// A config written in code:
+    ///
+    /// ```
+    /// use opsdeck_provider_stripe::StripeConfig;
+    ///
+    /// let config = StripeConfig::builder().secret_key("rk_test_example").build()?;
+    /// assert_eq!(config.base_url.as_str(), "https://api.stripe.com/");
+    ///
+    /// // Refused like the same value in opsdeck.toml:
+    /// assert_eq!(StripeConfig::builder().secret_key("pk_live_example").build().unwrap_err().problems.len(), 1);
+    /// # Ok::<(), opsdeck_core::ConfigErrors>(())
+    /// ```
+    pub fn builder() -> StripeConfigBuilder {
+        StripeConfigBuilder(ConfigBuilder::new(&crate::DESCRIPTOR))
+    }
+}
+
+impl StripeConfigBuilder {
+    /// Secret (`sk_…`) or restricted (`rk_…`) key. Secret: kept out of `Debug`.
+    pub fn secret_key(self, value: impl Into<SecretString>) -> Self {
+        Self(self.0.secret("secret_key", value))
+    }
+
+    /// Stripe API root without `/v1` (stripe-mock, proxies). Checked when built, like the config file's value.
+    pub fn base_url(self, url: impl AsRef<str>) -> Self {
+        Self(self.0.set("base_url", url.as_ref()))
+    }
+
+    /// Check every field and build the typed config.
+    pub fn build(&self) -> std::result::Result<StripeConfig, ConfigErrors> {
+        self.0.build_with(StripeConfig::from_values)
+    }
+}
+
+impl ProviderConfig for StripeConfigBuilder {
+    fn descriptor(&self) -> &'static ProviderDescriptor {
+        self.0.descriptor()
+    }
+
+    fn into_raw(self) -> RawConfig {
+        self.0.into_raw()
     }
 }

@@ -10,13 +10,15 @@
 //! `error.rs` (Stripe error mapping), `metrics.rs` (revenue and MRR arithmetic, pure),
 //! `service.rs` (the service and its category verbs).
 
+#![deny(missing_docs)]
+
 mod client;
 mod config;
 mod error;
 mod metrics;
 mod service;
 
-pub use config::{FIELDS, StripeConfig};
+pub use config::{FIELDS, StripeConfig, StripeConfigBuilder};
 
 pub use service::StripeService;
 
@@ -26,13 +28,9 @@ use opsdeck_core::{Category, ProviderDescriptor};
 pub const ID: &str = "stripe";
 
 /// The provider's descriptor.
-pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor {
-    id: ID,
-    name: "Stripe",
-    category: Category::Billing,
-    description: "Balance, 30-day gross volume, refunds and failed payments, active subscriptions and MRR of a Stripe account.",
-    docs_url: "https://github.com/opsdeck/opsdeck/blob/main/docs/providers/stripe.md",
-    fields: FIELDS,
-};
+pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor::new(ID, "Stripe", Category::Billing)
+    .description("Balance, 30-day gross volume, refunds and failed payments, active subscriptions and MRR of a Stripe account.")
+    .docs_url("https://github.com/opsdeck/opsdeck/blob/main/docs/providers/stripe.md")
+    .fields(FIELDS);
 
 opsdeck_core::register_provider!(DESCRIPTOR, StripeService::build);

@@ -334,24 +334,23 @@ fn money(map: &BTreeMap<String, i64>) -> Vec<Money> {
 impl BillingService for StripeService {
     async fn balance(&self) -> Result<Balance> {
         let b = self.fetch_balance().await?;
-        Ok(Balance {
-            available: money(&per_currency(&b.available)),
-            pending: money(&per_currency(&b.pending)),
-        })
+        Ok(Balance::new(
+            money(&per_currency(&b.available)),
+            money(&per_currency(&b.pending)),
+        ))
     }
 
     async fn revenue(&self, window: TimeWindow) -> Result<RevenueSummary> {
         let (charges, subs) = self.revenue_parts(window).await?;
         let totals = charge_totals(&charges.items);
         let mrr = monthly_recurring_revenue(&subs.items);
-        Ok(RevenueSummary {
-            window,
-            gross_volume: money(&totals.gross_volume),
-            charges: totals.succeeded(),
-            refunded: money(&totals.refunded),
-            failed_payments: totals.failed(),
-            active_subscriptions: mrr.active_subscriptions,
-            mrr: money(&mrr.by_currency),
-        })
+        let mut revenue = RevenueSummary::new(window);
+        revenue.gross_volume = money(&totals.gross_volume);
+        revenue.charges = totals.succeeded();
+        revenue.refunded = money(&totals.refunded);
+        revenue.failed_payments = totals.failed();
+        revenue.active_subscriptions = mrr.active_subscriptions;
+        revenue.mrr = money(&mrr.by_currency);
+        Ok(revenue)
     }
 }

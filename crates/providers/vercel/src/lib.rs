@@ -9,12 +9,14 @@
 //! Layout: `config.rs` (fields, typed config), `client.rs` (wire types, paging, FOCUS
 //! parsing), `error.rs` (Vercel error mapping), `service.rs` (service, metrics, verbs).
 
+#![deny(missing_docs)]
+
 mod client;
 mod config;
 mod error;
 mod service;
 
-pub use config::{FIELDS, VercelConfig};
+pub use config::{FIELDS, VercelConfig, VercelConfigBuilder};
 pub use service::VercelService;
 
 use opsdeck_core::{Category, ProviderDescriptor};
@@ -23,13 +25,9 @@ use opsdeck_core::{Category, ProviderDescriptor};
 pub const ID: &str = "vercel";
 
 /// The provider's descriptor.
-pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor {
-    id: ID,
-    name: "Vercel",
-    category: Category::Infrastructure,
-    description: "Deployments of the last 24 hours by state, projects, and month-to-date billed cost of a Vercel account or team.",
-    docs_url: "https://github.com/opsdeck/opsdeck/blob/main/docs/providers/vercel.md",
-    fields: FIELDS,
-};
+pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor::new(ID, "Vercel", Category::Infrastructure)
+    .description("Deployments of the last 24 hours by state, projects, and month-to-date billed cost of a Vercel account or team.")
+    .docs_url("https://github.com/opsdeck/opsdeck/blob/main/docs/providers/vercel.md")
+    .fields(FIELDS);
 
 opsdeck_core::register_provider!(DESCRIPTOR, VercelService::build);

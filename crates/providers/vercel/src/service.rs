@@ -330,14 +330,6 @@ impl BaseService for VercelService {
     fn as_infrastructure(&self) -> Option<&dyn InfrastructureService> {
         Some(self)
     }
-
-    fn cost_source(&self) -> Ability<'_, dyn CostSource> {
-        Ok(self)
-    }
-
-    fn deployment_source(&self) -> Ability<'_, dyn DeploymentSource> {
-        Ok(self)
-    }
 }
 
 #[async_trait]
@@ -347,6 +339,14 @@ impl InfrastructureService for VercelService {
         let mut names: Vec<String> = projects.items.into_iter().map(|p| p.name).collect();
         names.sort();
         Ok(names)
+    }
+
+    fn deployment_source(&self) -> Ability<'_, dyn DeploymentSource> {
+        Ok(self)
+    }
+
+    fn cost_source(&self) -> Ability<'_, dyn CostSource> {
+        Ok(self)
     }
 }
 
@@ -359,24 +359,22 @@ impl DeploymentSource for VercelService {
             .into_iter()
             .map(|d| {
                 let state = d.state();
-                Deployment {
-                    id: d.uid.clone(),
-                    project: d.name.clone(),
-                    environment: d.target.clone(),
-                    state: normalise(&state),
-                    vendor_state: state,
-                    created_at: Utc
-                        .timestamp_millis_opt(d.created)
-                        .single()
-                        .unwrap_or_default(),
-                    url: d.url.map(|u| {
-                        if u.starts_with("http") {
-                            u
-                        } else {
-                            format!("https://{u}")
-                        }
-                    }),
-                }
+                let created_at = Utc
+                    .timestamp_millis_opt(d.created)
+                    .single()
+                    .unwrap_or_default();
+                let mut deployment =
+                    Deployment::new(d.uid.clone(), normalise(&state), state, created_at);
+                deployment.project = d.name.clone();
+                deployment.environment = d.target.clone();
+                deployment.url = d.url.map(|u| {
+                    if u.starts_with("http") {
+                        u
+                    } else {
+                        format!("https://{u}")
+                    }
+                });
+                deployment
             })
             .collect())
     }
@@ -394,18 +392,10 @@ impl CostSource for VercelService {
         let lines = totals
             .by_service
             .iter()
-            .map(|((c, service), a)| CostLine {
-                label: service.clone(),
-                amount: Money::new(*a, c),
-            })
+            .map(|((c, service), a)| CostLine::new(service.clone(), Money::new(*a, c)))
             .collect();
-        Ok(CostReport {
-            window,
-            total,
-            lines,
-            // Charges of the current day (and an uninvoiced month) can still change.
-            estimated: window.end > Utc::now() - chrono::Duration::days(2),
-            cached_at: None,
-        })
+        // Charges of the current day (and an uninvoiced month) can still change.
+        let estimated = window.end > Utc::now() - chrono::Duration::days(2);
+        Ok(CostReport::new(window, total, lines).with_estimated(estimated))
     }
 }

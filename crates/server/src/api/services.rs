@@ -206,14 +206,9 @@ pub async fn create_service(
     check_name(&body.name)?;
     check_interval(body.interval_secs)?;
     let d = descriptor(&state, &body.provider)?;
-    let spec = ServiceSpec {
-        name: body.name.clone(),
-        provider: body.provider.clone(),
-        config: RawConfig(body.config.clone()),
-        tags: body.tags.clone(),
-        enabled: body.enabled,
-        interval: None,
-    };
+    let mut spec = ServiceSpec::new(&body.name, &body.provider, RawConfig(body.config.clone()));
+    spec.tags = body.tags.clone();
+    spec.enabled = body.enabled;
     build(state.runtime.factory(), &spec)?;
     let (config, secrets) = split(d, body.config);
     let data = ServiceData {
@@ -275,14 +270,9 @@ pub async fn patch_service(
     }
     let tags = body.tags.unwrap_or_else(|| rec.tags.clone());
     let enabled = body.enabled.unwrap_or(rec.enabled);
-    let spec = ServiceSpec {
-        name: rec.name.clone(),
-        provider: rec.provider.clone(),
-        config: RawConfig(merged.clone()),
-        tags: tags.clone(),
-        enabled,
-        interval: None,
-    };
+    let mut spec = ServiceSpec::new(&rec.name, &rec.provider, RawConfig(merged.clone()));
+    spec.tags = tags.clone();
+    spec.enabled = enabled;
     build(state.runtime.factory(), &spec)?;
     let (config, secrets) = split(d, merged);
     let data = ServiceData {

@@ -58,14 +58,7 @@ pub async fn test_unsaved(
     let name = body.name.unwrap_or_else(|| "unsaved".to_owned());
     check_name(&name)?;
     descriptor(&state, &body.provider)?;
-    let spec = ServiceSpec {
-        name,
-        provider: body.provider,
-        config: RawConfig(body.config),
-        tags: Vec::new(),
-        enabled: true,
-        interval: None,
-    };
+    let spec = ServiceSpec::new(name, body.provider, RawConfig(body.config));
     Ok(ApiJson(state.runtime.test_spec(&spec).await?))
 }
 
@@ -101,14 +94,14 @@ pub async fn test_all(
             async move {
                 let report = match state.runtime.test(&state.store, &rec).await {
                     Ok(r) => r,
-                    Err(e) => ServiceReport {
-                        service: rec.name.clone(),
-                        provider: rec.provider.clone(),
-                        report: opsdeck_core::ConnectionReport::from_error(
+                    Err(e) => ServiceReport::new(
+                        &rec.name,
+                        &rec.provider,
+                        opsdeck_core::ConnectionReport::from_error(
                             &opsdeck_core::Error::invalid_config(e.to_string()),
                             std::time::Duration::ZERO,
                         ),
-                    },
+                    ),
                 };
                 (rec.id, report)
             }
