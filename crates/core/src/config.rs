@@ -351,6 +351,7 @@ fn convert(kind: &FieldKind, secret: bool, v: &Value) -> Result<ConfigValue, Str
             if !url.username().is_empty() || url.password().is_some() {
                 return Err("put credentials in their own fields, not in the URL".into());
             }
+            crate::http::address::check_url(&url, false)?;
             Ok(ConfigValue::Url(url))
         }
         FieldKind::Integer { min, max } => {

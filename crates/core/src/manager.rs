@@ -54,8 +54,11 @@ pub struct ServiceReport {
 pub struct ErrorReport {
     /// Failure kind.
     pub failure: FailureKind,
-    /// What happened and what to do.
+    /// What happened.
     pub message: String,
+    /// What to do about it, when there is something to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 impl From<&Error> for ErrorReport {
@@ -63,6 +66,7 @@ impl From<&Error> for ErrorReport {
         ErrorReport {
             failure: e.kind(),
             message: e.message().to_owned(),
+            hint: e.hint().map(str::to_owned),
         }
     }
 }
