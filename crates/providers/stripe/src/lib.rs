@@ -15,6 +15,8 @@ mod config;
 mod error;
 mod metrics;
 mod service;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{FIELDS, StripeConfig};
 
