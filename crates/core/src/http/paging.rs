@@ -248,7 +248,7 @@ where
                 out.stopped = Some(StopReason::PageFailed {
                     page: out.pages + 1,
                     kind: e.kind(),
-                    message: e.message().to_owned(),
+                    message: e.to_string(),
                 });
                 return Ok(out);
             }

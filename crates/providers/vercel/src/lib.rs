@@ -13,6 +13,8 @@ mod client;
 mod config;
 mod error;
 mod service;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{FIELDS, VercelConfig};
 pub use service::VercelService;
