@@ -17,6 +17,8 @@ mod config;
 mod error;
 mod metrics;
 mod service;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use client::ANTHROPIC_VERSION;
 pub use config::{ClaudeConfig, DEFAULT_BASE_URL, FIELDS};
