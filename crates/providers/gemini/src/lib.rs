@@ -15,6 +15,8 @@ mod client;
 mod config;
 mod error;
 mod service;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{DEFAULT_BASE_URL, FIELDS, GeminiConfig};
 pub use service::{GeminiService, USAGE_UNAVAILABLE};
