@@ -178,6 +178,8 @@ pub struct Verdict {
     pub retry_after: Option<Duration>,
     /// Whether the vendor's own message is quoted in the message (default yes).
     pub quote_vendor: bool,
+    /// Facts for the report's `details.extra` (e.g. the vendor's request id).
+    pub extra: BTreeMap<String, serde_json::Value>,
 }
 
 impl Verdict {
@@ -190,6 +192,7 @@ impl Verdict {
             hint: None,
             retry_after: None,
             quote_vendor: true,
+            extra: BTreeMap::new(),
         }
     }
 
@@ -243,6 +246,16 @@ impl Verdict {
     /// Do not quote the vendor's message (the summary already says it).
     pub fn without_vendor_message(mut self) -> Self {
         self.quote_vendor = false;
+        self
+    }
+
+    /// Add a fact to the report's `details.extra`.
+    pub fn with_detail(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Self {
+        self.extra.insert(key.into(), value.into());
         self
     }
 }
@@ -352,6 +365,7 @@ pub fn failure(
     if let Some(t) = verdict.temporary {
         err = err.with_temporary(t);
     }
+    err.details_mut().extra.extend(verdict.extra);
     err
 }
 
