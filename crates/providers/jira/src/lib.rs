@@ -21,6 +21,8 @@ mod error;
 mod jql;
 mod metrics;
 mod service;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{DEFAULT_GATEWAY, FIELDS, JiraConfig};
 pub use error::JiraErrors;
