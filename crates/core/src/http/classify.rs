@@ -338,7 +338,7 @@ pub fn failure(
             ": {}",
             truncate(m.trim().trim_end_matches('.'), MAX_VENDOR_TEXT)
         ),
-        None if response.is_html() => " with an HTML page instead of an API answer (a proxy, firewall or CDN such as Cloudflare may have intercepted the request)".to_owned(),
+        None if verdict.quote_vendor && response.is_html() => " with an HTML page instead of an API answer (a proxy, firewall or CDN such as Cloudflare may have intercepted the request)".to_owned(),
         None => String::new(),
     };
     let retry_after = response

@@ -14,6 +14,8 @@ mod error;
 mod metrics;
 pub mod queries;
 mod service;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{FIELDS, RailwayConfig, TokenKind};
 pub use service::RailwayService;
