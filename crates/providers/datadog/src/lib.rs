@@ -14,6 +14,8 @@ mod client;
 mod config;
 mod error;
 mod service;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{DatadogConfig, FIELDS, SITES};
 pub use service::DatadogService;
