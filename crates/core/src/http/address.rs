@@ -6,8 +6,8 @@
 //! The check runs twice: on the URL at validation and client construction (literal addresses in
 //! any spelling the URL parser accepts — `169.254.169.254`, `2852039166`, `0xa9fea9fe`,
 //! `[::ffff:169.254.169.254]` — and well-known metadata host names), and on every resolved
-//! address at connect time ([`FilteringResolver`] for reqwest, [`lookup_allowed`] for SDK
-//! transports), so a DNS name that resolves to a metadata address is refused too. Loopback and
+//! address at connect time ([`FilteringResolver`] for reqwest; [`system_lookup`] with
+//! [`filter_resolved`] for SDK transports), so a DNS name that resolves to a metadata address is refused too. Loopback and
 //! private ranges stay allowed: self-hosted servers, proxies and tests live there.
 //!
 //! [`HttpSettings::allow_link_local`]: super::HttpSettings::allow_link_local
@@ -139,19 +139,6 @@ pub fn filter_resolved(
     Ok(allowed)
 }
 
-/// Resolve `name` with the system resolver and keep the allowed addresses (for SDK transports
-/// that take their own resolver). The error is [`BlockedAddress`] when every address is refused.
-pub async fn lookup_allowed(
-    name: &str,
-    allow_link_local: bool,
-) -> Result<Vec<IpAddr>, Box<dyn std::error::Error + Send + Sync>> {
-    let addrs: Vec<IpAddr> = tokio::net::lookup_host((name, 0))
-        .await?
-        .map(|a| a.ip())
-        .collect();
-    Ok(filter_resolved(name, addrs, allow_link_local)?)
-}
-
 /// How a [`FilteringResolver`] looks names up (the system resolver, or a table in tests).
 pub type LookupFn = Arc<
     dyn Fn(String) -> Pin<Box<dyn Future<Output = std::io::Result<Vec<IpAddr>>> + Send>>
@@ -174,20 +161,22 @@ impl fmt::Debug for FilteringResolver {
     }
 }
 
+/// The system resolver as a [`LookupFn`].
+pub fn system_lookup() -> LookupFn {
+    Arc::new(|name: String| {
+        Box::pin(async move {
+            Ok(tokio::net::lookup_host((name.as_str(), 0))
+                .await?
+                .map(|a| a.ip())
+                .collect())
+        })
+    })
+}
+
 impl FilteringResolver {
     /// The system resolver, filtered.
     pub fn system(allow_link_local: bool) -> Self {
-        Self::with_lookup(
-            allow_link_local,
-            Arc::new(|name: String| {
-                Box::pin(async move {
-                    Ok(tokio::net::lookup_host((name.as_str(), 0))
-                        .await?
-                        .map(|a| a.ip())
-                        .collect())
-                })
-            }),
-        )
+        Self::with_lookup(allow_link_local, system_lookup())
     }
 
     /// A custom lookup, filtered (tests stand in a name that resolves to a metadata address).

@@ -334,9 +334,10 @@ pub fn failure(
         .clone()
         .unwrap_or_else(|| default_summary(verdict.kind, response));
     let said = match error.message.as_deref().filter(|_| verdict.quote_vendor) {
+        // Scrub before cutting: a secret cut in half would no longer be recognised.
         Some(m) => format!(
             ": {}",
-            truncate(m.trim().trim_end_matches('.'), MAX_VENDOR_TEXT)
+            truncate(response.scrub(m.trim()).trim_end_matches('.'), MAX_VENDOR_TEXT)
         ),
         None if verdict.quote_vendor && response.is_html() => " with an HTML page instead of an API answer (a proxy, firewall or CDN such as Cloudflare may have intercepted the request)".to_owned(),
         None => String::new(),
