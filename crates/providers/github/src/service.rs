@@ -77,7 +77,7 @@ impl GithubService {
                 match r {
                     Ok(repo) => out.repos.push(repo),
                     Err(e) if client::is_repo_scoped(&e) => {
-                        out.notes.push(format!("{name} skipped: {}", e.message()));
+                        out.notes.push(format!("{name} skipped: {e}"));
                     }
                     Err(e) => return Err(e),
                 }
@@ -137,7 +137,7 @@ impl GithubService {
         let mut notes = Vec::new();
         let soft = |notes: &mut Vec<String>, what: &str, e: Error| -> Result<()> {
             if client::is_repo_scoped(&e) {
-                notes.push(format!("{name}: {what} not collected: {}", e.message()));
+                notes.push(format!("{name}: {what} not collected: {e}"));
                 Ok(())
             } else {
                 Err(e)
