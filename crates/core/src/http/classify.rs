@@ -308,7 +308,7 @@ pub fn default_vendor_message(response: &HttpResponse) -> Option<String> {
 }
 
 /// Classify a non-2xx response: parse the body once, apply the vendor's rules, format.
-pub fn classify_response(
+pub(crate) fn classify_response(
     vendor: &dyn VendorErrors,
     ctx: &RequestCtx<'_>,
     response: &HttpResponse,
@@ -321,7 +321,7 @@ pub fn classify_response(
 /// Write the error for `verdict` on `response`: "<what happened> (HTTP <status>: <vendor
 /// text>).", the wait for rate limits, the hint apart, and the facts (status, `Retry-After`,
 /// headroom). Vendor text is scrubbed of every known secret.
-pub fn failure(
+pub(crate) fn failure(
     response: &HttpResponse,
     error: &VendorError,
     verdict: Verdict,

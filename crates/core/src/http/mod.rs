@@ -30,8 +30,8 @@ mod retry;
 mod settings;
 
 pub use classify::{
-    DefaultVendor, RequestCtx, VendorError, VendorErrors, Verdict, classify_response,
-    classify_transport, default_vendor_message, failure,
+    DefaultVendor, RequestCtx, VendorError, VendorErrors, Verdict, classify_transport,
+    default_vendor_message,
 };
 pub use client::{HttpClient, HttpClientBuilder};
 pub use headers::{
