@@ -342,7 +342,11 @@ impl Conformance {
         };
         let base = match (scenario, &proxy) {
             (Scenario::ConnectionRefused, _) => {
-                format!("{}{}", dead_url().map_err(|e| e.to_string())?, prefix.unwrap_or(""))
+                format!(
+                    "{}{}",
+                    dead_url().map_err(|e| e.to_string())?,
+                    prefix.unwrap_or("")
+                )
             }
             (_, Some(proxy)) => proxy.base(),
             (_, None) => server.uri(),
