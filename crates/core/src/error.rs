@@ -1,8 +1,10 @@
-//! The one error type of opsdeck's libraries: a [`FailureKind`], a human message that says what
-//! to do, and the facts a retry policy or report needs (HTTP status, Retry-After, rate limit).
+//! The one error type of opsdeck's libraries: a [`FailureKind`], a message that says what
+//! happened, an optional hint that says what to do, and the facts a retry policy or report needs
+//! (HTTP status, Retry-After, rate limit).
 //!
-//! Messages are written for the operator and must never contain a secret: they are shown in
-//! the CLI, returned by the server and logged.
+//! Messages and hints are written for the operator and must never contain a secret: they are
+//! shown in the CLI, returned by the server and logged. The message reads well on its own; the
+//! hint is kept apart so a UI can show "what happened" and "what to do" separately.
 
 use std::time::Duration;
 
@@ -20,8 +22,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub struct Error(Box<Inner>);
 
 impl std::fmt::Display for Error {
+    /// The message, then the hint: a whole error printed in one line says both.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0.message)
+        f.write_str(&self.0.message)?;
+        if let Some(hint) = &self.0.hint {
+            f.write_str(" ")?;
+            f.write_str(hint)?;
+        }
+        Ok(())
     }
 }
 
@@ -38,6 +46,8 @@ impl std::error::Error for Error {
 struct Inner {
     kind: FailureKind,
     message: String,
+    hint: Option<String>,
+    temporary: Option<bool>,
     http_status: Option<u16>,
     retry_after: Option<Duration>,
     details: ReportDetails,
@@ -50,6 +60,8 @@ impl Error {
         Error(Box::new(Inner {
             kind,
             message: message.into(),
+            hint: None,
+            temporary: None,
             http_status: None,
             retry_after: None,
             details: ReportDetails::default(),
@@ -67,6 +79,11 @@ impl Error {
         Self::new(FailureKind::InvalidResponse, message)
     }
 
+    /// Shorthand for [`FailureKind::Rejected`].
+    pub fn rejected(message: impl Into<String>) -> Self {
+        Self::new(FailureKind::Rejected, message)
+    }
+
     /// Shorthand for [`FailureKind::ProviderError`].
     pub fn provider(message: impl Into<String>) -> Self {
         Self::new(FailureKind::ProviderError, message)
@@ -77,9 +94,14 @@ impl Error {
         self.0.kind
     }
 
-    /// The operator-facing message.
+    /// What happened (operator-facing, without the hint).
     pub fn message(&self) -> &str {
         &self.0.message
+    }
+
+    /// What to do about it, when there is something to do.
+    pub fn hint(&self) -> Option<&str> {
+        self.0.hint.as_deref()
     }
 
     /// HTTP status of the response that caused the error, if any.
@@ -107,9 +129,18 @@ impl Error {
         &mut self.0.details
     }
 
-    /// Whether retrying the same request may help (see [`FailureKind::is_temporary`]).
+    /// Whether retrying the same request may help: what the classification decided, else
+    /// [`FailureKind::is_temporary`].
     pub fn is_temporary(&self) -> bool {
-        self.0.kind.is_temporary()
+        self.0
+            .temporary
+            .unwrap_or_else(|| self.0.kind.is_temporary())
+    }
+
+    /// Override whether a retry may help (e.g. a 429 that means "quota used up" is not).
+    pub fn with_temporary(mut self, temporary: bool) -> Self {
+        self.0.temporary = Some(temporary);
+        self
     }
 
     /// Change the kind (vendor-specific reclassification).
@@ -124,14 +155,46 @@ impl Error {
         self
     }
 
-    /// Append a sentence to the message (e.g. a provider-specific hint).
+    /// Add a sentence to the hint (what to do); the message is left alone.
     pub fn with_hint(mut self, hint: impl AsRef<str>) -> Self {
-        let hint = hint.as_ref();
+        let hint = hint.as_ref().trim();
         if !hint.is_empty() {
+            match &mut self.0.hint {
+                Some(h) => {
+                    h.push(' ');
+                    h.push_str(hint);
+                }
+                None => self.0.hint = Some(hint.to_owned()),
+            }
+        }
+        self
+    }
+
+    /// Replace the hint (`None` removes it).
+    pub fn with_hint_replaced(mut self, hint: Option<String>) -> Self {
+        self.0.hint = hint.filter(|h| !h.trim().is_empty());
+        self
+    }
+
+    /// Add a sentence to the message (a fact about what happened, e.g. why a retry was skipped).
+    pub fn with_sentence(mut self, sentence: impl AsRef<str>) -> Self {
+        let sentence = sentence.as_ref().trim();
+        if !sentence.is_empty() {
             if !self.0.message.is_empty() && !self.0.message.ends_with(' ') {
                 self.0.message.push(' ');
             }
-            self.0.message.push_str(hint);
+            self.0.message.push_str(sentence);
+        }
+        self
+    }
+
+    /// Rewrite the message and the hint with `f` (e.g. to scrub secrets from both).
+    pub fn map_text(mut self, f: impl Fn(&str) -> String) -> Self {
+        self.0.message = f(&self.0.message);
+        self.0.hint = self.0.hint.as_deref().map(&f);
+        for check in &mut self.0.details.checks {
+            check.message = f(&check.message);
+            check.hint = check.hint.as_deref().map(&f);
         }
         self
     }
@@ -168,10 +231,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hints_are_appended_as_sentences() {
-        let e = Error::new(FailureKind::InvalidCredentials, "Rejected.").with_hint("Check it.");
-        assert_eq!(e.message(), "Rejected. Check it.");
-        assert_eq!(e.to_string(), "Rejected. Check it.");
+    fn hints_are_kept_apart_from_the_message() {
+        let e = Error::new(FailureKind::InvalidCredentials, "Rejected.")
+            .with_hint("Check it.")
+            .with_hint("Then retry.");
+        assert_eq!(e.message(), "Rejected.");
+        assert_eq!(e.hint(), Some("Check it. Then retry."));
+        assert_eq!(e.to_string(), "Rejected. Check it. Then retry.");
+        let e = e.with_sentence("Not retried.");
+        assert_eq!(e.message(), "Rejected. Not retried.");
+    }
+
+    #[test]
+    fn temporary_follows_the_kind_unless_overridden() {
+        let e = Error::new(FailureKind::RateLimited, "quota");
+        assert!(e.is_temporary());
+        assert!(!e.with_temporary(false).is_temporary());
     }
 
     #[test]

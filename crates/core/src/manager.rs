@@ -71,8 +71,11 @@ impl ServiceReport {
 pub struct ErrorReport {
     /// Failure kind.
     pub failure: FailureKind,
-    /// What happened and what to do.
+    /// What happened.
     pub message: String,
+    /// What to do about it, when there is something to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 impl ErrorReport {
@@ -81,6 +84,7 @@ impl ErrorReport {
         ErrorReport {
             failure,
             message: message.into(),
+            hint: None,
         }
     }
 }
@@ -90,6 +94,7 @@ impl From<&Error> for ErrorReport {
         ErrorReport {
             failure: e.kind(),
             message: e.message().to_owned(),
+            hint: e.hint().map(str::to_owned),
         }
     }
 }

@@ -192,7 +192,7 @@ impl MetricSet {
         match result {
             Ok(v) => Ok(Some(v)),
             Err(e) if e.kind() == crate::FailureKind::PermissionDenied => {
-                self.note(format!("{what} left out: {}", e.message()));
+                self.note(format!("{what} left out: {e}"));
                 Ok(None)
             }
             Err(e) => Err(e),

@@ -63,13 +63,17 @@ pub enum FailureKind {
     ProviderError,
     /// The vendor answered something we cannot interpret (malformed JSON, unexpected shape).
     InvalidResponse,
-    /// The configuration is wrong (missing field, bad URL, a value the vendor rejects as invalid).
+    /// The configuration is wrong (missing field, bad URL, a configured value the vendor says is
+    /// wrong).
     InvalidConfig,
+    /// The vendor refused the request itself (HTTP 400/422 that is not a configuration problem
+    /// opsdeck can name): the request, or the account's state, is not acceptable to the vendor.
+    Rejected,
 }
 
 impl FailureKind {
     /// Every kind, in declaration order (used by docs and conformance tests).
-    pub const ALL: [FailureKind; 9] = [
+    pub const ALL: [FailureKind; 10] = [
         FailureKind::InvalidCredentials,
         FailureKind::PermissionDenied,
         FailureKind::NotFound,
@@ -79,6 +83,7 @@ impl FailureKind {
         FailureKind::ProviderError,
         FailureKind::InvalidResponse,
         FailureKind::InvalidConfig,
+        FailureKind::Rejected,
     ];
 
     /// The status a check ending in this failure gets.
@@ -115,6 +120,7 @@ impl FailureKind {
             FailureKind::ProviderError => "provider_error",
             FailureKind::InvalidResponse => "invalid_response",
             FailureKind::InvalidConfig => "invalid_config",
+            FailureKind::Rejected => "rejected",
         }
     }
 }
@@ -127,6 +133,7 @@ impl std::fmt::Display for FailureKind {
 
 /// Rate-limit headroom as the vendor reported it on the last response.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RateLimitInfo {
     /// Requests allowed in the current window.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -143,6 +150,15 @@ pub struct RateLimitInfo {
 }
 
 impl RateLimitInfo {
+    /// Headroom of the bucket named `resource` (`None` when the vendor names none); fill the
+    /// other fields as the vendor reports them.
+    pub fn new(resource: Option<String>) -> Self {
+        RateLimitInfo {
+            resource,
+            ..RateLimitInfo::default()
+        }
+    }
+
     /// True when no field is known.
     pub fn is_empty(&self) -> bool {
         self.limit.is_none()
@@ -154,6 +170,7 @@ impl RateLimitInfo {
 
 /// A secondary check made during a connection test (e.g. "can this key read usage?").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SubCheck {
     /// Short stable name, e.g. `usage_api`.
     pub name: String,
@@ -163,6 +180,9 @@ pub struct SubCheck {
     pub failure: Option<FailureKind>,
     /// What it means for the user.
     pub message: String,
+    /// What to do about it, when it did not pass and there is something to do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 impl SubCheck {
@@ -173,6 +193,7 @@ impl SubCheck {
             status: Status::Connected,
             failure: None,
             message: message.into(),
+            hint: None,
         }
     }
 
@@ -183,6 +204,7 @@ impl SubCheck {
             status: error.kind().status(),
             failure: Some(error.kind()),
             message: error.message().to_owned(),
+            hint: error.hint().map(str::to_owned),
         }
     }
 
@@ -193,12 +215,14 @@ impl SubCheck {
             status: Status::Unknown,
             failure: None,
             message: message.into(),
+            hint: None,
         }
     }
 }
 
 /// Extra facts a check learned. All optional; absent fields are omitted from JSON.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ReportDetails {
     /// Scopes/permissions the vendor says the credentials carry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -253,6 +277,7 @@ impl Connected {
 
 /// The result of one connection test.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ConnectionReport {
     /// connected | failed | unknown
     pub status: Status,
@@ -261,8 +286,11 @@ pub struct ConnectionReport {
     pub failure: Option<FailureKind>,
     /// Wall time of the check.
     pub latency_ms: u64,
-    /// What happened and what to do about it.
+    /// What happened, as a sentence that reads well on its own.
     pub message: String,
+    /// What to do about it, when there is something to do (omitted from JSON when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
     /// The account/login/org the credentials belong to, when known.
     pub identity: Option<String>,
     /// When the check finished (RFC 3339).
@@ -280,6 +308,7 @@ impl ConnectionReport {
             failure: None,
             latency_ms: millis(latency),
             message: outcome.message,
+            hint: None,
             identity: outcome.identity,
             checked_at: Utc::now(),
             details: outcome.details,
@@ -300,6 +329,7 @@ impl ConnectionReport {
             failure: Some(error.kind()),
             latency_ms: millis(latency),
             message: error.message().to_owned(),
+            hint: error.hint().map(str::to_owned),
             identity: None,
             checked_at: Utc::now(),
             details,
@@ -313,6 +343,7 @@ impl ConnectionReport {
             failure: None,
             latency_ms: 0,
             message: "Disabled in the configuration (enabled = false); not tested.".into(),
+            hint: None,
             identity: None,
             checked_at: Utc::now(),
             details: ReportDetails::default(),

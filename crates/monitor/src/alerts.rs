@@ -594,15 +594,19 @@ mod tests {
     use crate::alert_state::ObservationKind;
 
     fn report(status: Status, latency_ms: u64, details: ReportDetails) -> ConnectionReport {
-        ConnectionReport {
-            status,
-            failure: (status != Status::Connected).then_some(FailureKind::InvalidCredentials),
-            latency_ms,
-            message: "m".into(),
-            identity: None,
-            checked_at: Utc.timestamp_millis_opt(0).single().unwrap_or_default(),
-            details,
-        }
+        let latency = std::time::Duration::from_millis(latency_ms);
+        let mut r = if status == Status::Connected {
+            ConnectionReport::connected(opsdeck_core::Connected::new(None, "m"), latency)
+        } else {
+            ConnectionReport::from_error(
+                &opsdeck_core::Error::new(FailureKind::InvalidCredentials, "m"),
+                latency,
+            )
+        };
+        r.status = status;
+        r.checked_at = Utc.timestamp_millis_opt(0).single().unwrap_or_default();
+        r.details = details;
+        r
     }
 
     #[test]
@@ -676,16 +680,13 @@ mod tests {
 
     #[test]
     fn rate_limit_and_expiry_evaluators() {
-        let details = ReportDetails {
-            rate_limit: Some(RateLimitInfo {
-                limit: Some(5_000),
-                remaining: Some(249),
-                reset_at: Utc.timestamp_millis_opt(3_600_000).single(),
-                resource: Some("core".into()),
-            }),
-            token_expires_at: Utc.timestamp_millis_opt(3 * 86_400_000).single(),
-            ..ReportDetails::default()
-        };
+        let mut rate_limit = RateLimitInfo::new(Some("core".into()));
+        rate_limit.limit = Some(5_000);
+        rate_limit.remaining = Some(249);
+        rate_limit.reset_at = Utc.timestamp_millis_opt(3_600_000).single();
+        let mut details = ReportDetails::default();
+        details.rate_limit = Some(rate_limit);
+        details.token_expires_at = Utc.timestamp_millis_opt(3 * 86_400_000).single();
         let r = report(Status::Connected, 1, details);
         let o = Condition::RateLimit { below_percent: 5 }.observe(&Evidence::Check(&r), 0);
         assert_eq!(o.kind, ObservationKind::Bad);

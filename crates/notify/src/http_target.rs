@@ -6,7 +6,10 @@
 
 use http::HeaderMap;
 use opsdeck_core::FailureKind;
-use opsdeck_core::http::{HttpClient, HttpResponse, HttpSettings, Redactor, VendorErrors};
+use opsdeck_core::http::{
+    HttpClient, HttpResponse, HttpSettings, Redactor, RequestCtx, VendorError, VendorErrors,
+    Verdict,
+};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
@@ -38,52 +41,58 @@ impl Receiver {
 impl VendorErrors for Receiver {
     fn classify(
         &self,
+        _ctx: &RequestCtx<'_>,
         response: &HttpResponse,
-        default: opsdeck_core::Error,
-    ) -> opsdeck_core::Error {
+        _error: &VendorError,
+        default: Verdict,
+    ) -> Verdict {
         let code = response.status.as_u16();
-        let said = self
-            .vendor_message(response)
-            .map(|m| format!(": {m}"))
-            .unwrap_or_default();
         let who = self.name();
         let field = self.url_field();
-        let message = match (code, self) {
-            (300..=399, _) => format!(
-                "{who} answered with a redirect (HTTP {code}); opsdeck does not follow redirects (they could carry the signed request elsewhere). Set {field} to the final address."
+        let (summary, hint): (String, Option<String>) = match (code, self) {
+            (300..=399, _) => (
+                format!("{who} answered with a redirect"),
+                Some(format!(
+                    "opsdeck does not follow redirects (they could carry the signed request elsewhere). Set {field} to the final address."
+                )),
             ),
-            (400 | 422, Receiver::Slack) => format!(
-                "Slack refused the message (HTTP {code}{said}). If this persists, report it as an opsdeck bug with the channel's kind."
+            (400 | 422, Receiver::Slack) => (
+                "Slack refused the message".to_owned(),
+                Some("If this persists, report it as an opsdeck bug with the channel's kind.".to_owned()),
             ),
-            (400 | 422, Receiver::Webhook) => format!(
-                "{who} refused the payload (HTTP {code}{said}). Check that url points at an endpoint that accepts opsdeck's JSON (see docs/alerts.md)."
+            (400 | 422, Receiver::Webhook) => (
+                format!("{who} refused the payload"),
+                Some("Check that url points at an endpoint that accepts opsdeck's JSON (see docs/alerts.md).".to_owned()),
             ),
-            (401 | 403, Receiver::Slack) => format!(
-                "Slack refused the webhook (HTTP {code}{said}). The app may have been removed or may not post to that channel; create a new incoming webhook and update webhook_url."
+            (401 | 403, Receiver::Slack) => (
+                "Slack refused the webhook".to_owned(),
+                Some("The app may have been removed or may not post to that channel; create a new incoming webhook and update webhook_url.".to_owned()),
             ),
-            (401 | 403, Receiver::Webhook) => format!(
-                "{who} refused the request (HTTP {code}{said}). Check the signing secret it verifies with and any Authorization header it expects (the channel's headers)."
+            (401 | 403, Receiver::Webhook) => (
+                format!("{who} refused the request"),
+                Some("Check the signing secret it verifies with and any Authorization header it expects (the channel's headers).".to_owned()),
             ),
-            (404 | 410, Receiver::Slack) => format!(
-                "Slack does not know this webhook (HTTP {code}{said}); it was revoked or its channel was archived or deleted. Create a new incoming webhook and update webhook_url."
+            (404 | 410, Receiver::Slack) => (
+                "Slack does not know this webhook".to_owned(),
+                Some("It was revoked or its channel was archived or deleted. Create a new incoming webhook and update webhook_url.".to_owned()),
             ),
-            (404 | 410, Receiver::Webhook) => format!(
-                "nothing receives at this URL (HTTP {code}{said}). Check the channel's url."
+            (404 | 410, Receiver::Webhook) => (
+                "nothing receives at this URL".to_owned(),
+                Some("Check the channel's url.".to_owned()),
             ),
-            (408, _) => format!("{who} timed out reading the request (HTTP 408{said})."),
-            (429, _) => {
-                let wait = default
-                    .retry_after()
-                    .map(|d| format!(" It asked to retry after {}s.", d.as_secs().max(1)))
-                    .unwrap_or_default();
-                format!("{who} is rate limiting (HTTP 429{said}).{wait}")
-            }
-            (500..=599, _) => format!("{who} had a server error (HTTP {code}{said})."),
-            _ => {
-                format!("{who} answered HTTP {code}{said}, which is not a success; check {field}.")
-            }
+            (408, _) => (format!("{who} timed out reading the request"), None),
+            (429, _) => (format!("{who} is rate limiting"), None),
+            (500..=599, _) => (format!("{who} had a server error"), None),
+            _ => (
+                format!("{who} answered with a status that is not a success"),
+                Some(format!("Check {field}.")),
+            ),
         };
-        default.with_message(message)
+        let verdict = default.with_summary(summary);
+        match hint {
+            Some(h) => verdict.with_hint(h),
+            None => verdict.with_hint(String::new()),
+        }
     }
 }
 
@@ -128,13 +137,11 @@ impl HttpTarget {
             path.push('?');
             path.push_str(q);
         }
-        let settings = HttpSettings {
-            connect_timeout: policy.connect_timeout,
-            request_timeout: policy.attempt_timeout,
-            // One attempt per call: the outbox schedules the next one durably.
-            max_retries: 0,
-            ..HttpSettings::default()
-        };
+        // One attempt per call: the outbox schedules the next one durably.
+        let settings = HttpSettings::default()
+            .with_connect_timeout(policy.connect_timeout)
+            .with_request_timeout(policy.attempt_timeout)
+            .with_max_retries(0);
         let client = HttpClient::builder(receiver.name(), &origin, &settings)
             .vendor(receiver)
             .build()
@@ -189,7 +196,10 @@ impl HttpTarget {
                     | FailureKind::RateLimited
             ),
         };
-        let mut reason = self.reason(e.message());
+        let mut reason = match e.hint().filter(|h| !h.is_empty()) {
+            Some(hint) => self.reason(&format!("{} {hint}", e.message())),
+            None => self.reason(e.message()),
+        };
         if retryable && e.http_status().is_none() && self.receiver == Receiver::Webhook {
             reason.push_str(" Check the channel's url and that the receiver is up.");
         }

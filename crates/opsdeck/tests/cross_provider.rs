@@ -30,12 +30,11 @@ use wiremock::ResponseTemplate;
 fn manager(services: &[(&str, Value)]) -> ServiceManager {
     let factory = opsdeck::factory()
         .unwrap_or_else(|e| panic!("{e}"))
-        .with_http_settings(HttpSettings {
-            initial_backoff: Duration::from_millis(5),
-            max_backoff: Duration::from_millis(10),
-            max_retry_wait: Duration::from_secs(1),
-            ..HttpSettings::default()
-        });
+        .with_http_settings(
+            HttpSettings::new()
+                .with_backoff(Duration::from_millis(5), Duration::from_millis(10))
+                .with_max_retry_wait(Duration::from_secs(1)),
+        );
     let specs: Vec<_> = services
         .iter()
         .map(|(name, cfg)| {

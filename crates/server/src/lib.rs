@@ -235,12 +235,11 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         );
     }
 
-    let http = HttpSettings {
-        request_timeout: settings
+    let http = HttpSettings::default().with_request_timeout(
+        settings
             .check_timeout
             .min(HttpSettings::default().request_timeout),
-        ..HttpSettings::default()
-    };
+    );
     let factory = ServiceFactory::from_registry()?.with_http_settings(http);
     tracing::info!(providers = ?factory.ids(), "providers");
 

@@ -4,14 +4,18 @@
 //! - [`Conformance`]: the behaviour suite every provider runs against local mocks — success,
 //!   401, 403, 404, 429 with `Retry-After`, 5xx, timeout, connection refused and malformed JSON —
 //!   checking the mapped status and failure kind, and that no secret appears in any report,
-//!   message, `Debug` output or log line (captured at TRACE level);
-//! - small helpers: [`dead_url`], [`LogCapture`], [`assert_no_secrets`].
+//!   message, `Debug` output or log line (captured at TRACE level). Every scenario runs twice:
+//!   against the stand-in's root, and behind a path-prefixed `base_url` (an egress proxy such as
+//!   `https://proxy.example.com/datadog`), where the classifications must be the same;
+//! - [`service`]: a service of any registered provider from a JSON config, with fast retries;
+//! - request matchers ([`QueryKeys`], [`NoHeader`], [`param`]), [`dead_url`], [`LogCapture`],
+//!   [`assert_no_secrets`], and the [`PrefixProxy`] the suite uses.
 //!
 //! Nothing here touches the internet.
 
 #![deny(missing_docs)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::future::Future;
 use std::io;
@@ -22,14 +26,83 @@ use std::time::Duration;
 use opsdeck_core::config::{RawConfig, ServiceSpec};
 use opsdeck_core::http::HttpSettings;
 use opsdeck_core::{
-    FailureKind, ManagerOptions, ServiceFactory, ServiceManager, Status,
+    BaseService, FailureKind, ManagerOptions, ServiceFactory, ServiceManager, Status,
     metrics::is_valid_metric_name,
 };
 use serde_json::Value;
 use wiremock::matchers::any;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 
+mod proxy;
+
+pub use proxy::PrefixProxy;
 pub use wiremock;
+
+/// HTTP settings for tests: the defaults with 10–50 ms backoff, so failure paths that retry
+/// finish quickly.
+pub const FAST_RETRIES: HttpSettings = HttpSettings::new()
+    .with_backoff(Duration::from_millis(10), Duration::from_millis(50))
+    .with_max_retry_wait(Duration::from_secs(1));
+
+/// A service of `provider` built through the registry from `config` (a JSON object of the
+/// provider's fields; `provider` is added), with [`FAST_RETRIES`]. Panics with the config
+/// problems if the config is invalid.
+pub fn service(provider: &str, config: Value) -> Arc<dyn BaseService> {
+    try_service(provider, config, &FAST_RETRIES).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`service`] with explicit settings, returning the problems instead of panicking.
+pub fn try_service(
+    provider: &str,
+    config: Value,
+    settings: &HttpSettings,
+) -> Result<Arc<dyn BaseService>, String> {
+    let factory = ServiceFactory::from_registry()
+        .map_err(|e| e.to_string())?
+        .with_http_settings(settings.clone());
+    let Value::Object(mut map) = config else {
+        return Err(format!("the config must be a JSON object, got {config}"));
+    };
+    map.insert("provider".into(), Value::from(provider));
+    let spec = opsdeck_core::config::spec_from_map(&format!("{provider}-test"), map, &|_| None)
+        .map_err(|e| e.to_string())?;
+    factory.build(&spec).map_err(|e| e.to_string())
+}
+
+/// Matches when the query has exactly these keys (no more, no fewer).
+#[derive(Debug, Clone, Copy)]
+pub struct QueryKeys(pub &'static [&'static str]);
+
+impl Match for QueryKeys {
+    fn matches(&self, request: &Request) -> bool {
+        let got: BTreeSet<String> = request
+            .url
+            .query_pairs()
+            .map(|(k, _)| k.into_owned())
+            .collect();
+        let want: BTreeSet<String> = self.0.iter().map(|k| (*k).to_owned()).collect();
+        got == want
+    }
+}
+
+/// Matches when the request lacks this header.
+#[derive(Debug, Clone, Copy)]
+pub struct NoHeader(pub &'static str);
+
+impl Match for NoHeader {
+    fn matches(&self, request: &Request) -> bool {
+        !request.headers.contains_key(self.0)
+    }
+}
+
+/// The value of query parameter `key`.
+pub fn param(request: &Request, key: &str) -> Option<String> {
+    request
+        .url
+        .query_pairs()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+}
 
 /// A boxed future borrowing the mock server.
 pub type MountFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
@@ -115,6 +188,7 @@ pub struct Conformance {
     expect: BTreeMap<Scenario, Option<FailureKind>>,
     skip: BTreeMap<Scenario, &'static str>,
     timeout: Duration,
+    budget: Duration,
 }
 
 impl std::fmt::Debug for Conformance {
@@ -145,7 +219,8 @@ impl Conformance {
             error_body: generic_error_body,
             expect: BTreeMap::new(),
             skip: BTreeMap::new(),
-            timeout: Duration::from_secs(2),
+            timeout: Duration::from_millis(300),
+            budget: Duration::from_secs(10),
         }
     }
 
@@ -205,14 +280,21 @@ impl Conformance {
         }
     }
 
-    fn manager(&self, base: &str) -> Result<ServiceManager, String> {
+    /// The check timeout per scenario: short where the scenario is about timing out (so the
+    /// suite stays fast), generous elsewhere (so a loaded machine cannot fail a check that
+    /// only has to answer correctly).
+    fn timeout_for(&self, scenario: Scenario) -> Duration {
+        if scenario == Scenario::Timeout {
+            self.timeout
+        } else {
+            self.budget
+        }
+    }
+
+    fn manager(&self, base: &str, timeout: Duration) -> Result<ServiceManager, String> {
         let factory = ServiceFactory::from_registry()
             .map_err(|e| e.to_string())?
-            .with_http_settings(HttpSettings {
-                initial_backoff: Duration::from_millis(10),
-                max_backoff: Duration::from_millis(50),
-                ..HttpSettings::default()
-            });
+            .with_http_settings(FAST_RETRIES);
         if factory.descriptor(self.provider).is_none() {
             return Err(format!(
                 "provider \"{}\" is not registered (registered: {:?}); is the crate linked?",
@@ -225,7 +307,7 @@ impl Conformance {
         self.check_secrets("Debug of ServiceSpec", &debug)?;
         let options = ManagerOptions {
             concurrency: 4,
-            timeout: self.timeout,
+            timeout,
         };
         ServiceManager::from_specs(&factory, &[spec], options).map_err(|e| e.to_string())
     }
@@ -239,11 +321,34 @@ impl Conformance {
         Ok(())
     }
 
-    async fn run_one(&self, scenario: Scenario, logs: &LogCapture) -> Result<(), String> {
+    async fn run_one(
+        &self,
+        scenario: Scenario,
+        prefix: Option<&str>,
+        logs: &LogCapture,
+    ) -> Result<(), String> {
         let server = MockServer::start().await;
-        let base = match scenario {
-            Scenario::ConnectionRefused => dead_url().map_err(|e| e.to_string())?,
-            _ => server.uri(),
+        // Behind a prefix, requests go through a proxy that strips it, as an egress proxy would:
+        // the provider must build every path under the base URL and classify by the path
+        // relative to it.
+        let proxy = match (prefix, scenario) {
+            (Some(p), s) if s != Scenario::ConnectionRefused => Some(
+                PrefixProxy::start(&server.uri(), p)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            ),
+            _ => None,
+        };
+        let base = match (scenario, &proxy) {
+            (Scenario::ConnectionRefused, _) => {
+                format!(
+                    "{}{}",
+                    dead_url().map_err(|e| e.to_string())?,
+                    prefix.unwrap_or("")
+                )
+            }
+            (_, Some(proxy)) => proxy.base(),
+            (_, None) => server.uri(),
         };
         match scenario {
             Scenario::Success => match self.success {
@@ -252,7 +357,7 @@ impl Conformance {
             },
             Scenario::Timeout => {
                 Mock::given(any())
-                    .respond_with(ResponseTemplate::new(200).set_delay(self.timeout * 3))
+                    .respond_with(ResponseTemplate::new(200).set_delay(self.timeout * 4))
                     .mount(&server)
                     .await;
             }
@@ -278,7 +383,8 @@ impl Conformance {
             }
         }
 
-        let manager = self.manager(&base)?;
+        let timeout = self.timeout_for(scenario);
+        let manager = self.manager(&base, timeout)?;
         let name = format!("conformance-{}", self.provider);
         let started = std::time::Instant::now();
         let Some(report) = manager.test(&name).await else {
@@ -325,10 +431,9 @@ impl Conformance {
             ));
         }
         // A check answers within its timeout, always (plus scheduling slack).
-        if elapsed > self.timeout + Duration::from_millis(1500) {
+        if elapsed > timeout + Duration::from_millis(1500) {
             return Err(format!(
-                "the check took {elapsed:?}, longer than its {:?} timeout",
-                self.timeout
+                "the check took {elapsed:?}, longer than its {timeout:?} timeout"
             ));
         }
 
@@ -385,20 +490,26 @@ impl Conformance {
         Ok(())
     }
 
-    /// Run every scenario; panics with a list of every failed scenario.
+    /// Run every scenario, at the stand-in's root and behind a path-prefixed base URL; panics
+    /// with a list of every failed scenario.
     pub async fn run(self) {
         let logs = LogCapture::install();
         let mut failures = String::new();
-        for scenario in Scenario::ALL {
-            if let Some(reason) = self.skip.get(&scenario) {
-                eprintln!(
-                    "conformance {}: {scenario:?} skipped: {reason}",
-                    self.provider
-                );
-                continue;
-            }
-            if let Err(e) = self.run_one(scenario, &logs).await {
-                let _ = writeln!(failures, "  {scenario:?}: {e}");
+        for prefix in [None, Some(PATH_PREFIX)] {
+            for scenario in Scenario::ALL {
+                if let Some(reason) = self.skip.get(&scenario) {
+                    if prefix.is_none() {
+                        eprintln!(
+                            "conformance {}: {scenario:?} skipped: {reason}",
+                            self.provider
+                        );
+                    }
+                    continue;
+                }
+                if let Err(e) = self.run_one(scenario, prefix, &logs).await {
+                    let behind = prefix.map(|p| format!(" behind {p}")).unwrap_or_default();
+                    let _ = writeln!(failures, "  {scenario:?}{behind}: {e}");
+                }
             }
         }
         assert!(
@@ -408,6 +519,9 @@ impl Conformance {
         );
     }
 }
+
+/// The path prefix of the "behind an egress proxy" run of the conformance suite.
+pub const PATH_PREFIX: &str = "/egress/vendor-proxy";
 
 /// A URL on 127.0.0.1 where nothing listens (connection refused).
 pub fn dead_url() -> io::Result<String> {

@@ -1,27 +1,15 @@
 //! The CLI with the AWS provider against a local STS stand-in: connected, and — with every log
 //! level on — no configured credential (access key id included) in stdout or stderr.
 
-use wiremock::matchers::{body_string_contains, method};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use opsdeck::providers::aws::testing::{self, KEY_ID, SECRET};
+use wiremock::MockServer;
 
 use crate::{json, opsdeck};
-
-const KEY_ID: &str = "AKIAOPSDECKCLITEST01";
-const SECRET: &str = "cliTestSecretAccessKey0123456789abcdef";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn connected_and_credentials_never_logged_even_at_trace() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(body_string_contains("Action=GetCallerIdentity"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(
-            include_str!(
-                "../../../providers/aws/tests/it/fixtures/sts_get_caller_identity_200.xml"
-            ),
-            "text/xml",
-        ))
-        .mount(&server)
-        .await;
+    testing::mount_probe(&server).await;
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let cfg = dir.path().join("opsdeck.toml");
     std::fs::write(

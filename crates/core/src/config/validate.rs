@@ -292,6 +292,7 @@ fn convert(kind: &FieldKind, secret: bool, v: &Value) -> Result<ConfigValue, Ref
                     "put credentials in their own fields, not in the URL".into(),
                 ));
             }
+            crate::http::address::check_url(&url, false).map_err(invalid)?;
             Ok(ConfigValue::Url(url))
         }
         FieldKind::Integer { min, max } => {

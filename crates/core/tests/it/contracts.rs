@@ -1,10 +1,14 @@
 //! Pins the user-facing JSON shapes (design.md): a change here is a contract change and must be
 //! additive. Compare whole documents, not single fields, so renames and removals are caught.
 
+use std::time::Duration;
+
 use chrono::{TimeZone, Utc};
 use opsdeck_core::manager::{ErrorReport, ServiceMetrics};
-use opsdeck_core::status::ReportDetails;
-use opsdeck_core::{ConnectionReport, FailureKind, Metric, ServiceReport, Status, Unit};
+use opsdeck_core::status::{ReportDetails, SubCheck};
+use opsdeck_core::{
+    Connected, ConnectionReport, Error, FailureKind, Metric, ServiceReport, Status, Unit,
+};
 use serde_json::json;
 
 fn at() -> chrono::DateTime<Utc> {
@@ -15,19 +19,12 @@ fn at() -> chrono::DateTime<Utc> {
 
 #[test]
 fn test_report_shape() {
-    let r = ServiceReport::new(
-        "gh-main",
-        "github",
-        ConnectionReport {
-            status: Status::Connected,
-            failure: None,
-            latency_ms: 41,
-            message: "Authenticated as octocat".into(),
-            identity: Some("octocat".into()),
-            checked_at: at(),
-            details: ReportDetails::default(),
-        },
+    let mut report = ConnectionReport::connected(
+        Connected::new(Some("octocat".to_owned()), "Authenticated as octocat"),
+        Duration::from_millis(41),
     );
+    report.checked_at = at();
+    let r = ServiceReport::new("gh-main", "github", report);
     assert_eq!(
         serde_json::to_value(&r).unwrap_or_default(),
         json!({
@@ -36,25 +33,52 @@ fn test_report_shape() {
             "checked_at": "2026-11-27T18:00:00Z", "details": {}
         })
     );
-    let mut failed = r.clone();
-    failed.report = ConnectionReport {
-        status: Status::Unknown,
-        failure: Some(FailureKind::RateLimited),
-        identity: None,
-        details: ReportDetails {
-            retry_after_secs: Some(120),
-            http_status: Some(429),
-            ..ReportDetails::default()
-        },
-        ..r.report.clone()
-    };
+    let mut details = ReportDetails::default();
+    details.retry_after_secs = Some(120);
+    details.http_status = Some(429);
+    let mut limited = r.report.clone();
+    limited.status = Status::Unknown;
+    limited.failure = Some(FailureKind::RateLimited);
+    limited.identity = None;
+    limited.details = details;
+    let failed = ServiceReport::new("gh-main", "github", limited);
     let v = serde_json::to_value(&failed).unwrap_or_default();
     assert_eq!(v["status"], "unknown");
     assert_eq!(v["failure"], "rate_limited");
     assert_eq!(v["identity"], serde_json::Value::Null);
+    assert!(v.get("hint").is_none(), "{v}");
     assert_eq!(
         v["details"],
         json!({"retry_after_secs": 120, "http_status": 429})
+    );
+}
+
+#[test]
+fn the_hint_is_its_own_field() {
+    let err = Error::new(
+        FailureKind::Rejected,
+        "GitHub refused the request as invalid (HTTP 422).",
+    )
+    .with_hint("Check the configured values.");
+    let mut report = ConnectionReport::from_error(&err, Duration::from_millis(7));
+    report.checked_at = at();
+    assert_eq!(
+        serde_json::to_value(&report).unwrap_or_default(),
+        json!({
+            "status": "failed", "failure": "rejected", "latency_ms": 7,
+            "message": "GitHub refused the request as invalid (HTTP 422).",
+            "hint": "Check the configured values.", "identity": null,
+            "checked_at": "2026-11-27T18:00:00Z", "details": {}
+        })
+    );
+    let check = SubCheck::failed("usage_api", &err);
+    assert_eq!(
+        serde_json::to_value(&check).unwrap_or_default(),
+        json!({
+            "name": "usage_api", "status": "failed", "failure": "rejected",
+            "message": "GitHub refused the request as invalid (HTTP 422).",
+            "hint": "Check the configured values."
+        })
     );
 }
 
@@ -89,7 +113,8 @@ fn failure_and_category_spellings() {
             "unreachable",
             "provider_error",
             "invalid_response",
-            "invalid_config"
+            "invalid_config",
+            "rejected"
         ]
     );
     use opsdeck_core::Category::*;

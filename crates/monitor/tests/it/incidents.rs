@@ -265,17 +265,19 @@ fn deployments_ten_minutes_before_join_the_timeline_two_hours_before_do_not() {
     let dep = |id: &str, minutes_before: i64| ServiceDeployment {
         service: "web".into(),
         provider: "vercel".into(),
-        deployment: Deployment {
-            id: id.into(),
-            project: Some("storefront".into()),
-            environment: Some("production".into()),
-            state: DeploymentState::Succeeded,
-            vendor_state: "READY".into(),
-            created_at: Utc
-                .timestamp_millis_opt(T0 - minutes_before * MINUTE_MS)
-                .single()
-                .unwrap(),
-            url: Some("https://storefront-abc.vercel.app".into()),
+        deployment: {
+            let mut d = Deployment::new(
+                id,
+                DeploymentState::Succeeded,
+                "READY",
+                Utc.timestamp_millis_opt(T0 - minutes_before * MINUTE_MS)
+                    .single()
+                    .unwrap(),
+            );
+            d.project = Some("storefront".into());
+            d.environment = Some("production".into());
+            d.url = Some("https://storefront-abc.vercel.app".into());
+            d
         },
     };
     let deployments = [dep("dpl_near", 10), dep("dpl_old", 120)];

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use opsdeck_core::{Clock, ConnectionReport, FailureKind, ManualClock, Status};
+use opsdeck_core::{Clock, Connected, ConnectionReport, Error, FailureKind, ManualClock, Status};
 use opsdeck_monitor::alert_state::{self, AlertState, TransitionKind};
 use opsdeck_monitor::alerts::Evidence;
 use opsdeck_monitor::config::WatchConfig;
@@ -41,15 +41,18 @@ fn a_day_of_minute_checks_through_rollup_uptime_events_and_alerts() {
             200 => (Status::Unknown, Some(FailureKind::RateLimited)),
             _ => (Status::Connected, None),
         };
-        let report = ConnectionReport {
-            status,
-            failure,
-            latency_ms: 100 + (minute as u64 % 7) * 10,
-            message: format!("minute {minute}"),
-            identity: None,
-            checked_at: clock.now(),
-            details: Default::default(),
+        let latency = Duration::from_millis(100 + (minute as u64 % 7) * 10);
+        let mut report = match failure {
+            None => ConnectionReport::connected(
+                Connected::new(None, format!("minute {minute}")),
+                latency,
+            ),
+            Some(kind) => {
+                ConnectionReport::from_error(&Error::new(kind, format!("minute {minute}")), latency)
+            }
         };
+        report.checked_at = clock.now();
+        assert_eq!(report.status, status);
         let sample = CheckSample::from_report(&report);
         raw.push(RawSample {
             id: minute + 1,

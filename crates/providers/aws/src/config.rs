@@ -1,8 +1,11 @@
 //! Typed configuration of one AWS service and the field declarations it is validated against.
 //!
-//! Credentials are optional: without static keys the AWS SDK's standard chain is used (env,
-//! profile files incl. SSO and `credential_process`, web identity, ECS, IMDS). The combinations
-//! that cannot work are refused here, before any network call.
+//! Credentials come from exactly one place, named in the config: static keys, a named profile,
+//! or — only when `credentials = "default_chain"` says so — the AWS SDK's standard chain (env,
+//! profile files incl. SSO and `credential_process`, web identity, ECS, IMDS). Without that
+//! opt-in, missing keys are a configuration error: the host's own AWS credentials must never
+//! sign requests to whatever `base_url` an admin typed. The combinations that cannot work are
+//! refused here, before any network call.
 
 use std::fmt;
 use std::time::Duration;
@@ -32,9 +35,17 @@ pub const FIELDS: &[FieldSpec] = &[
     .default_value(DEFAULT_REGION)
     .example("eu-west-1"),
     FieldSpec::new(
+        "credentials",
+        FieldKind::Enum {
+            values: &["static", "profile", "default_chain"],
+        },
+        "Where the credentials come from: \"static\" (access_key_id and secret_access_key), \"profile\" (the named profile), or \"default_chain\" (this machine's AWS credential chain: environment, shared files, SSO, web identity, ECS, instance metadata). Default: static keys, or the profile when one is set; the chain is used only when asked for.",
+    )
+    .example("default_chain"),
+    FieldSpec::new(
         "access_key_id",
         FieldKind::String,
-        "Static access key id. Give it with secret_access_key, or leave both out to use the standard AWS credential chain (env, profile, SSO, web identity, IMDS).",
+        "Static access key id, with secret_access_key.",
     )
     .label("Access key ID")
     .secret()
@@ -102,15 +113,26 @@ impl fmt::Debug for StaticKeys {
     }
 }
 
+/// Where one AWS service's credentials come from.
+#[derive(Debug, Clone)]
+pub enum CredentialSource {
+    /// Static keys from the config.
+    Static(StaticKeys),
+    /// One named profile of the shared config and credentials files (SSO and
+    /// `credential_process` profiles included), and nothing else.
+    Profile(String),
+    /// The AWS SDK's standard chain: environment, shared files, SSO, web identity, ECS,
+    /// instance metadata. Only when the config says `credentials = "default_chain"`.
+    DefaultChain,
+}
+
 /// Configuration of one AWS service.
 #[derive(Debug, Clone)]
 pub struct AwsConfig {
     /// Region for STS and signing.
     pub region: String,
-    /// Static keys; `None` means the standard credential chain.
-    pub keys: Option<StaticKeys>,
-    /// Profile name for the credential chain.
-    pub profile: Option<String>,
+    /// Where the credentials come from.
+    pub credentials: CredentialSource,
     /// Cost Explorer cache lifetime; zero disables the cache.
     pub cost_cache_ttl: Duration,
     /// Endpoint override for all AWS calls.
@@ -137,6 +159,11 @@ impl AwsConfig {
         let id = values.secret("access_key_id").cloned();
         let secret = values.secret("secret_access_key").cloned();
         let token = values.secret("session_token").cloned();
+        let profile = values
+            .string("profile")
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned);
         let keys = match (id, secret) {
             (Some(access_key_id), Some(secret_access_key)) => Some(StaticKeys {
                 access_key_id,
@@ -151,29 +178,48 @@ impl AwsConfig {
             (None, None) => None,
             (Some(_), None) => {
                 return Err(Error::invalid_config(
-                    "access_key_id is set but secret_access_key is missing; give both, or neither to use the standard AWS credential chain.",
+                    "access_key_id is set but secret_access_key is missing; give both.",
                 ));
             }
             (None, Some(_)) => {
                 return Err(Error::invalid_config(
-                    "secret_access_key is set but access_key_id is missing; give both, or neither to use the standard AWS credential chain.",
+                    "secret_access_key is set but access_key_id is missing; give both.",
                 ));
             }
         };
-        let profile = values
-            .string("profile")
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(str::to_owned);
-        if keys.is_some() && profile.is_some() {
-            return Err(Error::invalid_config(
-                "Both static keys and a profile are configured; use one: the keys (access_key_id/secret_access_key) or the profile.",
-            ));
-        }
+        let credentials = match (values.string("credentials"), keys, profile) {
+            (_, Some(_), Some(_)) => {
+                return Err(Error::invalid_config(
+                    "Both static keys and a profile are configured; use one: the keys (access_key_id/secret_access_key) or the profile.",
+                ));
+            }
+            (Some("default_chain"), Some(_), _) | (Some("default_chain"), _, Some(_)) => {
+                return Err(Error::invalid_config(
+                    "credentials = \"default_chain\" takes the credentials from this machine's AWS chain; remove access_key_id/secret_access_key/profile, or choose credentials = \"static\" or \"profile\".",
+                ));
+            }
+            (Some("default_chain"), None, None) => CredentialSource::DefaultChain,
+            (Some("profile"), _, None) => {
+                return Err(Error::invalid_config(
+                    "credentials = \"profile\" needs profile: the name of a profile in the shared AWS config files.",
+                ));
+            }
+            (Some("static"), None, _) => {
+                return Err(Error::invalid_config(
+                    "credentials = \"static\" needs access_key_id and secret_access_key.",
+                ));
+            }
+            (_, Some(keys), None) => CredentialSource::Static(keys),
+            (_, None, Some(profile)) => CredentialSource::Profile(profile),
+            (_, None, None) => {
+                return Err(Error::invalid_config(
+                    "No AWS credentials are configured: set access_key_id and secret_access_key (or profile). To use this machine's own AWS credentials (environment, shared files, SSO, instance metadata), set credentials = \"default_chain\" explicitly.",
+                ));
+            }
+        };
         Ok(AwsConfig {
             region,
-            keys,
-            profile,
+            credentials,
             cost_cache_ttl: values
                 .duration("cost_cache_ttl")
                 .unwrap_or(DEFAULT_COST_CACHE_TTL),
@@ -181,9 +227,10 @@ impl AwsConfig {
         })
     }
 
-    /// Every secret value, for scrubbing messages.
+    /// Every configured secret value, for scrubbing messages. Credentials resolved at run time
+    /// (profile, chain) are learned by the client when they are used.
     pub fn secrets(&self) -> Vec<SecretString> {
-        let Some(k) = &self.keys else {
+        let CredentialSource::Static(k) = &self.credentials else {
             return Vec::new();
         };
         let mut out = vec![k.access_key_id.clone(), k.secret_access_key.clone()];

@@ -13,11 +13,13 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_sdk_costexplorer::operation::get_cost_and_usage::GetCostAndUsageOutput;
 use aws_sdk_costexplorer::types::{
     DateInterval, Granularity, GroupDefinition, GroupDefinitionType, Metric as CeMetric,
     MetricValue,
 };
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
+use opsdeck_core::http::{Page, Paged, Paging, paginate};
 use opsdeck_core::rust_decimal::Decimal;
 use opsdeck_core::{Error, Result};
 use tokio::sync::Mutex;
@@ -30,7 +32,8 @@ use crate::client::{Api, AwsClient};
 pub const COST_METRIC: &str = "UnblendedCost";
 
 /// Stop following `NextPageToken` after this many pages: each page costs money, and a
-/// by-service breakdown of one period never needs more than a handful.
+/// by-service breakdown of one period never needs more than a handful. Reaching it (or a
+/// repeated token, the deadline, a failing later page) keeps what was read, with a note.
 const MAX_PAGES: usize = 20;
 
 /// Cost of each AWS service over a period, summed over all result periods.
@@ -42,8 +45,8 @@ pub struct ServiceCosts {
     pub currency: String,
     /// AWS marked at least one period as estimated.
     pub estimated: bool,
-    /// Pages were left unread because of [`MAX_PAGES`].
-    pub truncated: bool,
+    /// Why the figures are partial (pages left unread), if they are.
+    pub note: Option<String>,
 }
 
 impl ServiceCosts {
@@ -79,6 +82,8 @@ pub struct CostSnapshot {
     pub daily_currency: String,
     /// Forecast from today to the end of the month, or why there is none.
     pub forecast: std::result::Result<(Decimal, String), String>,
+    /// Why the daily figures are partial (pages left unread), if they are.
+    pub daily_note: Option<String>,
 }
 
 /// The UTC calendar days a snapshot covers.
@@ -150,121 +155,130 @@ fn amount_of(value: Option<&MetricValue>) -> Result<(Decimal, Option<String>)> {
     }
 }
 
+/// The pages of one `GetCostAndUsage` query, following `NextPageToken` through the shared
+/// pagination driver.
+async fn cost_and_usage_pages(
+    client: &AwsClient,
+    what: &'static str,
+    period: &DateInterval,
+    granularity: Granularity,
+    by_service: bool,
+) -> Result<Paged<GetCostAndUsageOutput>> {
+    let ce = client.ce().await?;
+    let granularity = &granularity;
+    paginate(
+        &Paging::new(what, MAX_PAGES),
+        |token: Option<String>| async move {
+            let resp = client
+                .call(Api::CostExplorer, "ce:GetCostAndUsage", || {
+                    let mut req = ce
+                        .get_cost_and_usage()
+                        .time_period(period.clone())
+                        .granularity(granularity.clone())
+                        .metrics(COST_METRIC)
+                        .set_next_page_token(token.clone());
+                    if by_service {
+                        req = req.group_by(
+                            GroupDefinition::builder()
+                                .r#type(GroupDefinitionType::Dimension)
+                                .key("SERVICE")
+                                .build(),
+                        );
+                    }
+                    req.send()
+                })
+                .await?;
+            let next = resp
+                .next_page_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned);
+            let periods = resp.results_by_time().len();
+            Ok(Page::new(vec![resp], next).counting(periods))
+        },
+    )
+    .await
+}
+
 /// Cost per AWS service over `[start, end)`, following every page.
 pub async fn costs_by_service(
     client: &AwsClient,
     start: NaiveDate,
     end: NaiveDate,
 ) -> Result<ServiceCosts> {
-    let ce = client.ce().await?;
     let period = interval(start, end)?;
+    let pages = cost_and_usage_pages(
+        client,
+        "result periods of the cost by service",
+        &period,
+        Granularity::Monthly,
+        true,
+    )
+    .await?;
     let mut out = ServiceCosts {
         currency: "USD".to_owned(),
+        note: pages.note(),
         ..ServiceCosts::default()
     };
-    let mut token: Option<String> = None;
     let mut currency_seen = false;
-    for page in 0.. {
-        if page == MAX_PAGES {
-            out.truncated = true;
-            break;
-        }
-        let resp = client
-            .call(Api::CostExplorer, "ce:GetCostAndUsage", || {
-                ce.get_cost_and_usage()
-                    .time_period(period.clone())
-                    .granularity(Granularity::Monthly)
-                    .metrics(COST_METRIC)
-                    .group_by(
-                        GroupDefinition::builder()
-                            .r#type(GroupDefinitionType::Dimension)
-                            .key("SERVICE")
-                            .build(),
-                    )
-                    .set_next_page_token(token.clone())
-                    .send()
-            })
-            .await?;
-        for result in resp.results_by_time() {
-            out.estimated |= result.estimated();
-            for group in result.groups() {
-                let name = match group.keys() {
-                    [] => "(no service)".to_owned(),
-                    keys => keys.join(" / "),
-                };
-                let (amount, unit) = amount_of(group.metrics().and_then(|m| m.get(COST_METRIC)))?;
-                if let Some(u) = unit
-                    && !currency_seen
-                {
-                    out.currency = u;
-                    currency_seen = true;
-                }
-                *out.by_service.entry(name).or_default() += amount;
+    for result in pages.items.iter().flat_map(|r| r.results_by_time()) {
+        out.estimated |= result.estimated();
+        for group in result.groups() {
+            let name = match group.keys() {
+                [] => "(no service)".to_owned(),
+                keys => keys.join(" / "),
+            };
+            let (amount, unit) = amount_of(group.metrics().and_then(|m| m.get(COST_METRIC)))?;
+            if let Some(u) = unit
+                && !currency_seen
+            {
+                out.currency = u;
+                currency_seen = true;
             }
-        }
-        token = resp
-            .next_page_token()
-            .filter(|t| !t.is_empty())
-            .map(str::to_owned);
-        if token.is_none() {
-            break;
+            *out.by_service.entry(name).or_default() += amount;
         }
     }
     Ok(out)
 }
 
-/// Total cost of each day in `[start, end)`.
+/// Total cost of each day in `[start, end)`, its currency, and why it is partial (if it is).
 pub async fn daily_totals(
     client: &AwsClient,
     start: NaiveDate,
     end: NaiveDate,
-) -> Result<(Vec<DailyCost>, String)> {
-    let ce = client.ce().await?;
+) -> Result<(Vec<DailyCost>, String, Option<String>)> {
     let period = interval(start, end)?;
+    let pages = cost_and_usage_pages(
+        client,
+        "days of daily cost",
+        &period,
+        Granularity::Daily,
+        false,
+    )
+    .await?;
     let mut days: BTreeMap<NaiveDate, DailyCost> = BTreeMap::new();
     let mut currency = "USD".to_owned();
-    let mut token: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        let resp = client
-            .call(Api::CostExplorer, "ce:GetCostAndUsage", || {
-                ce.get_cost_and_usage()
-                    .time_period(period.clone())
-                    .granularity(Granularity::Daily)
-                    .metrics(COST_METRIC)
-                    .set_next_page_token(token.clone())
-                    .send()
-            })
-            .await?;
-        for result in resp.results_by_time() {
-            let Some(date) = result
-                .time_period()
-                .and_then(|p| NaiveDate::parse_from_str(p.start(), "%Y-%m-%d").ok())
-            else {
-                return Err(Error::invalid_response(
-                    "AWS Cost Explorer returned a daily result without a valid start date.",
-                ));
-            };
-            let (amount, unit) = amount_of(result.total().and_then(|t| t.get(COST_METRIC)))?;
-            if let Some(u) = unit {
-                currency = u;
-            }
-            let day = days.entry(date).or_insert(DailyCost {
-                date,
-                amount: Decimal::ZERO,
-                estimated: false,
-            });
-            day.amount += amount;
-            day.estimated |= result.estimated();
+    for result in pages.items.iter().flat_map(|r| r.results_by_time()) {
+        let Some(date) = result
+            .time_period()
+            .and_then(|p| NaiveDate::parse_from_str(p.start(), "%Y-%m-%d").ok())
+        else {
+            return Err(Error::invalid_response(
+                "AWS Cost Explorer returned a daily result without a valid start date.",
+            ));
+        };
+        let (amount, unit) = amount_of(result.total().and_then(|t| t.get(COST_METRIC)))?;
+        if let Some(u) = unit {
+            currency = u;
         }
-        token = resp
-            .next_page_token()
-            .filter(|t| !t.is_empty())
-            .map(str::to_owned);
-        if token.is_none() {
-            break;
-        }
+        let day = days.entry(date).or_insert(DailyCost {
+            date,
+            amount: Decimal::ZERO,
+            estimated: false,
+        });
+        day.amount += amount;
+        day.estimated |= result.estimated();
     }
-    Ok((days.into_values().collect(), currency))
+    Ok((days.into_values().collect(), currency, pages.note()))
 }
 
 /// Cost Explorer's mean forecast over `[start, end)` and its currency.
@@ -297,12 +311,12 @@ pub async fn fetch_snapshot(client: &AwsClient, today: NaiveDate) -> Result<Cost
     } else {
         None
     };
-    let (daily, daily_currency) = daily_totals(client, p.week_start, p.today).await?;
+    let (daily, daily_currency, daily_note) = daily_totals(client, p.week_start, p.today).await?;
     // The forecast is a bonus: new accounts have too little history for it
     // (DataUnavailableException), and a missing ce:GetCostForecast must not hide the costs.
     let forecast = forecast(client, p.today, p.next_month)
         .await
-        .map_err(|e| e.message().to_owned());
+        .map_err(|e| e.to_string());
     Ok(CostSnapshot {
         fetched_at: Utc::now(),
         day: today,
@@ -310,6 +324,7 @@ pub async fn fetch_snapshot(client: &AwsClient, today: NaiveDate) -> Result<Cost
         daily,
         daily_currency,
         forecast,
+        daily_note,
     })
 }
 

@@ -16,16 +16,15 @@
 //! DataUnavailableException, BillExpirationException, InvalidNextTokenException,
 //! RequestChangedException. The notes in docs/providers/aws.md cite the sources.
 
-use opsdeck_core::http::{HttpResponse, VendorErrors, default_vendor_message};
-use opsdeck_core::{Error, FailureKind};
+use opsdeck_core::FailureKind;
+use opsdeck_core::http::{
+    HttpResponse, RequestCtx, VendorError, VendorErrors, Verdict, default_vendor_message,
+};
 
-/// Vendor-specific classification for one AWS operation. `action` is the IAM action the call
-/// needs (e.g. `ce:GetCostAndUsage`), named in permission messages.
-#[derive(Debug, Clone, Copy)]
-pub struct AwsErrors {
-    /// IAM action of the operation.
-    pub action: &'static str,
-}
+/// Vendor-specific classification for AWS. The request's operation (`RequestCtx::operation`)
+/// is the IAM action the call needs (e.g. `ce:GetCostAndUsage`), named in permission messages.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AwsErrors;
 
 /// The AWS error code and message of an error response, from whichever protocol answered.
 pub fn error_code(response: &HttpResponse) -> Option<String> {
@@ -84,155 +83,162 @@ fn unescape(s: &str) -> String {
 }
 
 impl VendorErrors for AwsErrors {
-    fn vendor_message(&self, response: &HttpResponse) -> Option<String> {
-        error_message(response)
+    /// The AWS error code (header, JSON or XML) and `code: message` as the message.
+    fn parse(&self, response: &HttpResponse) -> VendorError {
+        let code = error_code(response);
+        let message = match (&code, error_message(response)) {
+            (Some(c), Some(m)) => Some(format!("{c}: {m}")),
+            (Some(c), None) => Some(c.clone()),
+            (None, m) => m,
+        };
+        VendorError::new().with_code(code).with_message(message)
     }
 
-    fn classify(&self, response: &HttpResponse, default: Error) -> Error {
+    fn classify(
+        &self,
+        ctx: &RequestCtx<'_>,
+        response: &HttpResponse,
+        error: &VendorError,
+        default: Verdict,
+    ) -> Verdict {
         let p = response.provider();
-        let status = response.status.as_u16();
-        let Some(code) = error_code(response) else {
+        let action = ctx.operation;
+        let Some(code) = error.code.as_deref() else {
             // GetCallerIdentity needs no permission ("No permissions are required to perform
             // this operation", STS API reference), so a code-less 403 there can only mean the
             // credentials were refused.
-            if status == 403 && self.action == "sts:GetCallerIdentity" {
+            if response.status.as_u16() == 403 && action == "sts:GetCallerIdentity" {
                 return default.with_kind(FailureKind::InvalidCredentials).with_hint(
                     "STS needs no permission for this call, so the credentials themselves were refused: check access_key_id and secret_access_key.",
                 );
             }
             return default;
         };
-        let said = match error_message(response) {
-            Some(m) => format!("{code}: {m}"),
-            None => code.clone(),
+        let said = |needle: &str| error.message_contains(needle);
+        let verdict = |kind: FailureKind, summary: String, hint: Option<&str>| {
+            let v = default.clone().with_kind(kind).with_summary(summary);
+            match hint {
+                Some(h) => v.with_hint(h),
+                None => v,
+            }
         };
-        let lower = said.to_ascii_lowercase();
-        let (kind, message) = match code.as_str() {
-            "InvalidClientTokenId" | "UnrecognizedClientException" | "InvalidAccessKeyId" => (
-                FailureKind::InvalidCredentials,
-                format!(
-                    "{p} does not recognise the access key id ({said}). Check access_key_id (or the credentials the AWS chain found) and that the key is active."
-                ),
-            ),
+        let signature = matches!(
+            code,
             "SignatureDoesNotMatch" | "InvalidSignatureException" | "IncompleteSignature"
-                if lower.contains("scoped to a valid region")
-                    || lower.contains("credential should be scoped") =>
-            {
-                (
-                    FailureKind::InvalidConfig,
-                    format!(
-                        "{p} rejected the signing region ({said}). Check the region field (and base_url)."
+        );
+        let denied = matches!(
+            code,
+            "AccessDenied" | "AccessDeniedException" | "NotAuthorized" | "UnauthorizedOperation"
+        );
+        match code {
+            "InvalidClientTokenId" | "UnrecognizedClientException" | "InvalidAccessKeyId" => {
+                verdict(
+                    FailureKind::InvalidCredentials,
+                    format!("{p} does not recognise the access key id"),
+                    Some(
+                        "Check access_key_id (or the credentials the AWS chain found) and that the key is active.",
                     ),
                 )
             }
-            "SignatureDoesNotMatch" | "InvalidSignatureException" | "IncompleteSignature"
-                if lower.contains("signature expired") =>
+            _ if signature
+                && (said("scoped to a valid region") || said("credential should be scoped")) =>
             {
-                (
+                verdict(
                     FailureKind::InvalidConfig,
-                    format!(
-                        "{p} says the request signature has expired ({said}): this machine's clock is off by more than 15 minutes. Fix the system time."
-                    ),
+                    format!("{p} rejected the signing region"),
+                    Some("Check the region field (and base_url)."),
                 )
             }
-            "SignatureDoesNotMatch" | "InvalidSignatureException" | "IncompleteSignature" => (
-                FailureKind::InvalidCredentials,
-                format!(
-                    "{p} rejected the request signature ({said}): the secret access key does not belong to the access key id. Check secret_access_key."
-                ),
-            ),
-            "ExpiredToken" | "ExpiredTokenException" | "TokenRefreshRequired" => (
-                FailureKind::InvalidCredentials,
-                format!(
-                    "{p} says the session token has expired ({said}). Refresh the temporary credentials (e.g. `aws sso login`, or a new session_token)."
-                ),
-            ),
-            "RequestExpired" | "RequestTimeTooSkewed" => (
+            _ if signature && said("signature expired") => verdict(
                 FailureKind::InvalidConfig,
                 format!(
-                    "{p} refused the request as too old or too far in the future ({said}): this machine's clock is off by more than 15 minutes. Fix the system time."
+                    "{p} says the request signature has expired: this machine's clock is off by more than 15 minutes"
+                ),
+                Some("Fix the system time."),
+            ),
+            _ if signature => verdict(
+                FailureKind::InvalidCredentials,
+                format!(
+                    "{p} rejected the request signature: the secret access key does not belong to the access key id"
+                ),
+                Some("Check secret_access_key."),
+            ),
+            "ExpiredToken" | "ExpiredTokenException" | "TokenRefreshRequired" => verdict(
+                FailureKind::InvalidCredentials,
+                format!("{p} says the session token has expired"),
+                Some(
+                    "Refresh the temporary credentials (e.g. `aws sso login`, or a new session_token).",
                 ),
             ),
-            "AccessDenied"
-            | "AccessDeniedException"
-            | "NotAuthorized"
-            | "UnauthorizedOperation"
-                if lower.contains("not enabled for cost explorer") =>
-            {
-                (
-                    FailureKind::PermissionDenied,
-                    format!(
-                        "Cost Explorer is not enabled for this AWS account ({said}). Enable it once in the Billing and Cost Management console; data appears within 24 hours."
-                    ),
-                )
-            }
-            "AccessDenied"
-            | "AccessDeniedException"
-            | "NotAuthorized"
-            | "UnauthorizedOperation" => {
-                let scp = if lower.contains("explicit deny") {
+            "RequestExpired" | "RequestTimeTooSkewed" => verdict(
+                FailureKind::InvalidConfig,
+                format!(
+                    "{p} refused the request as too old or too far in the future: this machine's clock is off by more than 15 minutes"
+                ),
+                Some("Fix the system time."),
+            ),
+            _ if denied && said("not enabled for cost explorer") => verdict(
+                FailureKind::PermissionDenied,
+                "Cost Explorer is not enabled for this AWS account".to_owned(),
+                Some(
+                    "Enable it once in the Billing and Cost Management console; data appears within 24 hours.",
+                ),
+            ),
+            _ if denied => {
+                let scp = if said("explicit deny") {
                     " An explicit deny (e.g. an Organizations service control policy) overrides any allow: ask the account administrator."
                 } else {
                     ""
                 };
-                (
-                    FailureKind::PermissionDenied,
-                    format!(
-                        "The AWS credentials are valid but may not call {action} ({said}). Allow the IAM action {action} for this user or role.{scp}",
-                        action = self.action
-                    ),
-                )
+                default
+                    .with_kind(FailureKind::PermissionDenied)
+                    .with_summary(format!(
+                        "The AWS credentials are valid but may not call {action}"
+                    ))
+                    .with_hint(format!(
+                        "Allow the IAM action {action} for this user or role.{scp}"
+                    ))
             }
-            "OptInRequired" | "SubscriptionRequiredException" => (
+            "OptInRequired" | "SubscriptionRequiredException" => verdict(
                 FailureKind::PermissionDenied,
-                format!("{p} says the account is not subscribed to this service ({said})."),
+                format!("{p} says the account is not subscribed to this service"),
+                None,
             ),
             "LimitExceededException"
             | "Throttling"
             | "ThrottlingException"
             | "TooManyRequestsException"
-            | "RequestLimitExceeded" => {
-                let wait = default
-                    .retry_after()
-                    .map(|d| format!(" Retry after {}s.", d.as_secs().max(1)))
-                    .unwrap_or_else(|| " Try again later.".to_owned());
-                (
-                    FailureKind::RateLimited,
-                    format!("{p} is throttling requests ({said}).{wait}"),
-                )
-            }
+            | "RequestLimitExceeded" => verdict(
+                FailureKind::RateLimited,
+                format!("{p} is throttling requests"),
+                None,
+            ),
             // Not retried: the data will not appear within this check, and every request
             // costs money.
-            "DataUnavailableException" | "BillExpirationException" => (
+            "DataUnavailableException" | "BillExpirationException" => verdict(
                 FailureKind::NotFound,
-                format!(
-                    "{p} has no data for this period yet ({said}). New accounts and newly enabled Cost Explorer need up to 24 hours."
-                ),
+                format!("{p} has no data for this period yet"),
+                Some("New accounts and newly enabled Cost Explorer need up to 24 hours."),
             ),
-            "InvalidNextTokenException" | "RequestChangedException" => (
+            "InvalidNextTokenException" | "RequestChangedException" => verdict(
                 FailureKind::InvalidResponse,
-                format!("{p} could not complete the cost query ({said}). Try again later."),
+                format!("{p} could not complete the cost query"),
+                Some("Try again later."),
             ),
-            "ValidationException" | "ValidationError" | "InvalidParameterValue" => (
-                FailureKind::InvalidConfig,
-                format!("{p} rejected the request as invalid ({said})."),
+            "ValidationException" | "ValidationError" | "InvalidParameterValue" => verdict(
+                FailureKind::Rejected,
+                format!("{p} rejected the request as invalid"),
+                Some("Check region and base_url; if they are right, the AWS API may have changed."),
             ),
             "InternalFailure"
             | "InternalError"
             | "ServiceUnavailable"
-            | "ServiceUnavailableException" => (
+            | "ServiceUnavailableException" => verdict(
                 FailureKind::ProviderError,
-                format!(
-                    "{p} had a server error (HTTP {status}, {said}). This is usually temporary; check the AWS Health Dashboard."
-                ),
+                format!("{p} had a server error"),
+                Some("This is usually temporary; check the AWS Health Dashboard."),
             ),
-            _ => return default,
-        };
-        let retry_after = default.retry_after();
-        let mut err = Error::new(kind, message)
-            .with_http_status(status)
-            .with_retry_after(retry_after);
-        *err.details_mut() = default.details().clone();
-        err
+            _ => default,
+        }
     }
 }

@@ -20,10 +20,13 @@ mod cost;
 mod error;
 mod metrics;
 mod service;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use client::{AwsClient, COST_EXPLORER_REGION};
 pub use config::{
-    AwsConfig, AwsConfigBuilder, DEFAULT_COST_CACHE_TTL, DEFAULT_REGION, FIELDS, StaticKeys,
+    AwsConfig, AwsConfigBuilder, CredentialSource, DEFAULT_COST_CACHE_TTL, DEFAULT_REGION, FIELDS,
+    StaticKeys,
 };
 pub use error::AwsErrors;
 pub use service::{AwsService, CallerIdentity};

@@ -50,8 +50,10 @@ pub fn to_metric_set(snap: &CostSnapshot, age: Option<Duration>, ttl: Duration) 
             if mtd.estimated {
                 set.note("Month-to-date figures are estimates: AWS finalises them after the month closes.");
             }
-            if mtd.truncated {
-                set.note("Cost Explorer returned more pages than opsdeck reads (20); some services may be missing.");
+            if let Some(note) = &mtd.note {
+                set.note(format!(
+                    "{note} Some services may be missing from the month-to-date cost."
+                ));
             }
             mtd.total()
         }
@@ -69,6 +71,9 @@ pub fn to_metric_set(snap: &CostSnapshot, age: Option<Duration>, ttl: Duration) 
         unit.clone(),
     ));
 
+    if let Some(note) = &snap.daily_note {
+        set.note(format!("{note} Daily cost figures are partial."));
+    }
     let daily_unit = Unit::currency(&snap.daily_currency);
     for day in &snap.daily {
         set.push(

@@ -168,6 +168,11 @@ impl CostSource for AwsService {
             .windows
             .get_or_fetch((start, end), || costs_by_service(&self.client, start, end))
             .await?;
+        if let Some(note) = &costs.note {
+            // The cross-provider cost report has no notes; the partial figure is still
+            // returned, and the reason is logged.
+            tracing::info!(note, "aws cost partial");
+        }
         let lines: Vec<CostLine> = costs
             .by_service
             .iter()

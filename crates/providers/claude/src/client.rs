@@ -2,11 +2,9 @@
 //! the workspace API key, the other the organization Admin API key. Wire types ignore unknown
 //! fields (Anthropic adds fields over time) and require only what opsdeck reads.
 
-use std::collections::BTreeSet;
-
 use chrono::{DateTime, Duration as ChronoDuration, DurationRound, Utc};
 use opsdeck_core::domain::TimeWindow;
-use opsdeck_core::http::{HttpClient, HttpResponse, HttpSettings};
+use opsdeck_core::http::{HttpClient, HttpResponse, HttpSettings, Page, Paged, Paging, paginate};
 use opsdeck_core::{Error, Result};
 use serde::Deserialize;
 
@@ -22,7 +20,8 @@ const MODELS_PAGE_SIZE: u32 = 1000;
 /// Report buckets per page: the documented maximum for `bucket_width=1d` is 31.
 const REPORT_PAGE_LIMIT: u32 = 31;
 
-/// Hard cap on pages per listing, so a vendor bug (a cursor that never ends) cannot loop forever.
+/// Pages read per listing: far more than any window needs (a month of daily buckets is one
+/// report page), and a bound on a vendor bug (a cursor that never ends).
 const MAX_PAGES: usize = 50;
 
 /// `GET /v1/models` page.
@@ -183,25 +182,24 @@ impl ClaudeClient {
     }
 
     /// Every model, following `last_id` → `after_id` while `has_more`.
-    pub(crate) async fn all_models(&self) -> Result<Vec<ModelInfo>> {
-        let mut out = Vec::new();
-        let mut after: Option<String> = None;
-        let mut seen = BTreeSet::new();
-        for _ in 0..MAX_PAGES {
-            let (page, _) = self.models_page(MODELS_PAGE_SIZE, after.as_deref()).await?;
-            out.extend(page.data);
-            tracing::debug!(
-                models = out.len(),
-                more = page.has_more,
-                "anthropic models page"
-            );
-            match (page.has_more, page.last_id) {
-                (true, Some(last)) if seen.insert(last.clone()) => after = Some(last),
-                (true, _) => return Err(stuck_cursor("/v1/models")),
-                (false, _) => return Ok(out),
-            }
-        }
-        Err(too_many_pages("/v1/models"))
+    pub(crate) async fn all_models(&self) -> Result<Paged<ModelInfo>> {
+        paginate(
+            &Paging::new("models", MAX_PAGES),
+            |after: Option<String>| async move {
+                let (page, _) = self.models_page(MODELS_PAGE_SIZE, after.as_deref()).await?;
+                tracing::debug!(
+                    models = page.data.len(),
+                    more = page.has_more,
+                    "anthropic models page"
+                );
+                Ok(match (page.has_more, page.last_id) {
+                    (true, Some(last)) => Page::new(page.data, Some(last)),
+                    (true, None) => Page::more_without_cursor(page.data),
+                    (false, _) => Page::new(page.data, None),
+                })
+            },
+        )
+        .await
     }
 
     /// The organization the Admin key belongs to.
@@ -211,13 +209,13 @@ impl ClaudeClient {
     }
 
     /// Messages usage over `window`, daily buckets grouped by model, all pages.
-    pub(crate) async fn usage(&self, window: &TimeWindow) -> Result<Vec<UsageRow>> {
+    pub(crate) async fn usage(&self, window: &TimeWindow) -> Result<Paged<UsageRow>> {
         self.report("/v1/organizations/usage_report/messages", window, "model")
             .await
     }
 
     /// Cost over `window`, daily buckets grouped by description, all pages.
-    pub(crate) async fn cost(&self, window: &TimeWindow) -> Result<Vec<CostRow>> {
+    pub(crate) async fn cost(&self, window: &TimeWindow) -> Result<Paged<CostRow>> {
         self.report("/v1/organizations/cost_report", window, "description")
             .await
     }
@@ -227,38 +225,43 @@ impl ClaudeClient {
         path: &str,
         window: &TimeWindow,
         group_by: &str,
-    ) -> Result<Vec<R>> {
+    ) -> Result<Paged<R>> {
         let client = self.admin()?;
         let (start, end) = day_bounds(window);
-        let mut rows = Vec::new();
-        let mut page: Option<String> = None;
-        let mut seen = BTreeSet::new();
-        for _ in 0..MAX_PAGES {
-            let mut query = vec![
-                ("starting_at", rfc3339(start)),
-                ("ending_at", rfc3339(end)),
-                ("bucket_width", "1d".to_owned()),
-                ("group_by[]", group_by.to_owned()),
-                ("limit", REPORT_PAGE_LIMIT.to_string()),
-            ];
-            if let Some(p) = &page {
-                query.push(("page", p.clone()));
-            }
-            let (body, _): (ReportPage<R>, _) = client.get_json(path, &query).await?;
-            rows.extend(body.data.into_iter().flat_map(|b| b.results));
-            tracing::debug!(
-                path,
-                rows = rows.len(),
-                more = body.has_more,
-                "anthropic report page"
-            );
-            match (body.has_more, body.next_page) {
-                (true, Some(next)) if seen.insert(next.clone()) => page = Some(next),
-                (true, _) => return Err(stuck_cursor(path)),
-                (false, _) => return Ok(rows),
-            }
-        }
-        Err(too_many_pages(path))
+        let what = if path.contains("cost") {
+            "cost report rows"
+        } else {
+            "usage report rows"
+        };
+        paginate(
+            &Paging::new(what, MAX_PAGES),
+            |page: Option<String>| async move {
+                let mut query = vec![
+                    ("starting_at", rfc3339(start)),
+                    ("ending_at", rfc3339(end)),
+                    ("bucket_width", "1d".to_owned()),
+                    ("group_by[]", group_by.to_owned()),
+                    ("limit", REPORT_PAGE_LIMIT.to_string()),
+                ];
+                if let Some(p) = page {
+                    query.push(("page", p));
+                }
+                let (body, _): (ReportPage<R>, _) = client.get_json(path, &query).await?;
+                let rows: Vec<R> = body.data.into_iter().flat_map(|b| b.results).collect();
+                tracing::debug!(
+                    path,
+                    rows = rows.len(),
+                    more = body.has_more,
+                    "anthropic report page"
+                );
+                Ok(match (body.has_more, body.next_page) {
+                    (true, Some(next)) => Page::new(rows, Some(next)),
+                    (true, None) => Page::more_without_cursor(rows),
+                    (false, _) => Page::new(rows, None),
+                })
+            },
+        )
+        .await
     }
 }
 
@@ -279,16 +282,4 @@ pub(crate) fn day_bounds(window: &TimeWindow) -> (DateTime<Utc>, DateTime<Utc>) 
 
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-fn stuck_cursor(path: &str) -> Error {
-    Error::invalid_response(format!(
-        "Anthropic said more results follow for {path} but sent no new page cursor; stopped to avoid a loop."
-    ))
-}
-
-fn too_many_pages(path: &str) -> Error {
-    Error::invalid_response(format!(
-        "Anthropic returned more than {MAX_PAGES} pages for {path}; stopped. Narrow the time window."
-    ))
 }

@@ -11,8 +11,10 @@
 //! error type to messages, maps 402, explains 529, reads `anthropic-ratelimit-*` headers and
 //! gives key-specific hints (Admin API key vs. workspace API key).
 
-use opsdeck_core::http::{HttpResponse, VendorErrors, default_vendor_message, parse_reset};
-use opsdeck_core::{Error, FailureKind, RateLimitInfo};
+use opsdeck_core::http::{
+    HttpResponse, RequestCtx, VendorError, VendorErrors, Verdict, parse_reset,
+};
+use opsdeck_core::{FailureKind, RateLimitInfo};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -26,13 +28,6 @@ struct ErrorDetail {
     kind: Option<String>,
     #[serde(default)]
     message: Option<String>,
-}
-
-/// The `error.type` of an Anthropic error body, if the body is one.
-pub(crate) fn error_type(response: &HttpResponse) -> Option<String> {
-    serde_json::from_slice::<ErrorBody>(&response.body)
-        .ok()
-        .and_then(|b| b.error.kind)
 }
 
 /// Which key a client sends; hints differ.
@@ -57,16 +52,21 @@ pub(crate) struct ClaudeErrors {
 }
 
 impl VendorErrors for ClaudeErrors {
-    fn vendor_message(&self, response: &HttpResponse) -> Option<String> {
+    /// `{"type":"error","error":{"type","message"}}`; the message keeps the error type in
+    /// front ("overloaded_error: Overloaded"), which is what Anthropic's docs and status page use.
+    fn parse(&self, response: &HttpResponse) -> VendorError {
         match serde_json::from_slice::<ErrorBody>(&response.body) {
-            Ok(ErrorBody {
-                error:
-                    ErrorDetail {
-                        kind: Some(kind),
-                        message: Some(message),
-                    },
-            }) if !message.trim().is_empty() => Some(format!("{kind}: {}", message.trim())),
-            _ => default_vendor_message(response),
+            Ok(ErrorBody { error }) => {
+                let message = match (&error.kind, error.message.as_deref().map(str::trim)) {
+                    (Some(kind), Some(m)) if !m.is_empty() => Some(format!("{kind}: {m}")),
+                    (Some(kind), _) => Some(kind.clone()),
+                    (None, m) => m.map(str::to_owned),
+                };
+                VendorError::new()
+                    .with_code(error.kind)
+                    .with_message(message)
+            }
+            Err(_) => VendorError::common(response),
         }
     }
 
@@ -74,58 +74,51 @@ impl VendorErrors for ClaudeErrors {
         anthropic_rate_limit(response).or_else(|| response.rate_limit())
     }
 
-    fn classify(&self, response: &HttpResponse, default: Error) -> Error {
-        let status = response.status.as_u16();
-        let etype = error_type(response);
-        match (status, self.role) {
-            (401, KeyRole::Api { looks_like_admin }) => {
-                let hint = if looks_like_admin {
-                    "api_key looks like an Admin API key (sk-ant-admin…); the Messages and Models APIs need a workspace API key (sk-ant-api…). Put the Admin key in admin_key instead."
-                } else {
-                    "Create or copy a valid key in the Claude Console (Settings → API keys) and set api_key."
-                };
-                default.with_hint(hint)
-            }
+    fn classify(
+        &self,
+        _: &RequestCtx<'_>,
+        response: &HttpResponse,
+        error: &VendorError,
+        default: Verdict,
+    ) -> Verdict {
+        match (response.status.as_u16(), self.role) {
+            (401, KeyRole::Api { looks_like_admin }) => default.with_hint(if looks_like_admin {
+                "api_key looks like an Admin API key (sk-ant-admin…); the Messages and Models APIs need a workspace API key (sk-ant-api…). Put the Admin key in admin_key instead."
+            } else {
+                "Create or copy a valid key in the Claude Console (Settings → API keys) and set api_key."
+            }),
             (401 | 403, KeyRole::Admin { looks_like_api_key }) => {
-                let hint = if looks_like_api_key {
+                default.with_hint(if looks_like_api_key {
                     "admin_key looks like a workspace API key; usage, cost and organization endpoints accept only an Admin API key (sk-ant-admin…), which organization admins create in Console → Settings → Admin keys."
                 } else {
                     "Usage, cost and organization endpoints need a valid Admin API key (sk-ant-admin…) created by an organization admin in Console → Settings → Admin keys."
-                };
-                default.with_hint(hint)
+                })
             }
-            (402, _) => {
-                let said = self.vendor_message(response).unwrap_or_default();
-                default
-                    .with_kind(FailureKind::PermissionDenied)
-                    .with_message(format!(
-                        "Anthropic refused the request because of a billing problem (HTTP 402 {said}). Check the payment details and credit balance in the Claude Console."
-                    ))
-            }
+            (402, _) => default
+                .with_kind(FailureKind::PermissionDenied)
+                .with_summary("Anthropic refused the request because of a billing problem")
+                .with_hint("Check the payment details and credit balance in the Claude Console."),
             (404, KeyRole::Admin { .. }) => default.with_hint(
                 "The Admin API is unavailable for individual accounts and for Claude Platform on AWS organizations.",
             ),
-            (429, _) if default.retry_after().is_none() => default.with_hint(
+            (429, _) if response.retry_after().is_none() => default.with_hint(
                 "Anthropic sent no retry-after: a monthly spend cap of the usage tier may have been reached (see Console → Settings → Limits).",
             ),
             (529, _) => default.with_hint(
                 "HTTP 529 overloaded_error means Anthropic's API is temporarily overloaded for all users; it is not a problem with the credentials.",
             ),
-            (400, _) if etype.as_deref() == Some("invalid_request_error") => {
-                let msg = self.vendor_message(response).unwrap_or_default().to_ascii_lowercase();
-                if msg.contains("credit balance")
-                    || msg.contains("spend limit")
-                    || msg.contains("usage limit")
-                {
-                    let said = self.vendor_message(response).unwrap_or_default();
-                    default
-                        .with_kind(FailureKind::PermissionDenied)
-                        .with_message(format!(
-                            "Anthropic refused the request (HTTP 400 {said}): the organization or workspace reached a spend limit or ran out of credits. Raise the limit or add credits in the Claude Console."
-                        ))
-                } else {
-                    default
-                }
+            (400, _)
+                if error.code_is("invalid_request_error")
+                    && (error.message_contains("credit balance")
+                        || error.message_contains("spend limit")
+                        || error.message_contains("usage limit")) =>
+            {
+                default
+                    .with_kind(FailureKind::PermissionDenied)
+                    .with_summary(
+                        "Anthropic refused the request: the organization or workspace reached a spend limit or ran out of credits",
+                    )
+                    .with_hint("Raise the limit or add credits in the Claude Console.")
             }
             _ => default,
         }
@@ -139,20 +132,15 @@ pub(crate) fn anthropic_rate_limit(response: &HttpResponse) -> Option<RateLimitI
             .header(name)
             .and_then(|v| v.trim().parse::<u64>().ok())
     };
-    let info = RateLimitInfo {
-        limit: num("anthropic-ratelimit-requests-limit"),
-        remaining: num("anthropic-ratelimit-requests-remaining"),
-        reset_at: response
-            .header("anthropic-ratelimit-requests-reset")
-            .and_then(parse_reset),
-        resource: None,
-    };
+    let mut info = RateLimitInfo::new(None);
+    info.limit = num("anthropic-ratelimit-requests-limit");
+    info.remaining = num("anthropic-ratelimit-requests-remaining");
+    info.reset_at = response
+        .header("anthropic-ratelimit-requests-reset")
+        .and_then(parse_reset);
     if info.is_empty() {
-        None
-    } else {
-        Some(RateLimitInfo {
-            resource: Some("requests".to_owned()),
-            ..info
-        })
+        return None;
     }
+    info.resource = Some("requests".to_owned());
+    Some(info)
 }

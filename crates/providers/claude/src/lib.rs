@@ -19,6 +19,8 @@ mod config;
 mod error;
 mod metrics;
 mod service;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use client::ANTHROPIC_VERSION;
 pub use config::{ClaudeConfig, ClaudeConfigBuilder, DEFAULT_BASE_URL, FIELDS};

@@ -41,19 +41,31 @@ impl ClaudeService {
         })
     }
 
-    /// Usage rows summed per model and parsed cost rows over `window`, fetched concurrently.
-    async fn fetch_usage(
-        &self,
-        window: &TimeWindow,
-    ) -> Result<(
-        BTreeMap<String, metrics::ModelTotals>,
-        Vec<metrics::ParsedCost>,
-    )> {
+    /// Usage rows summed per model and parsed cost rows over `window`, fetched concurrently,
+    /// with a note for each report that stopped early.
+    async fn fetch_usage(&self, window: &TimeWindow) -> Result<Usage> {
         let (usage, cost) =
             futures::future::join(self.client.usage(window), self.client.cost(window)).await;
-        let totals = metrics::usage_by_model(&usage?);
-        let costs = metrics::parse_costs(&cost?)?;
-        Ok((totals, costs))
+        let (usage, cost) = (usage?, cost?);
+        Ok(Usage {
+            totals: metrics::usage_by_model(&usage.items),
+            costs: metrics::parse_costs(&cost.items)?,
+            notes: usage.note().into_iter().chain(cost.note()).collect(),
+        })
+    }
+}
+
+/// Usage and cost over a window, and what the operator should know about their completeness.
+struct Usage {
+    totals: BTreeMap<String, metrics::ModelTotals>,
+    costs: Vec<metrics::ParsedCost>,
+    notes: Vec<String>,
+}
+
+/// Log a partial answer of a verb whose result has no room for notes.
+fn log_partial(what: &str, notes: &[String]) {
+    for note in notes {
+        tracing::info!(what, note = %note, "claude answer is partial");
     }
 }
 
@@ -73,10 +85,8 @@ impl BaseService for ClaudeService {
         };
         // The API key decides the status; the Admin key only decides whether usage/cost work.
         let (_, response) = models?;
-        let mut details = ReportDetails {
-            rate_limit: anthropic_rate_limit(&response),
-            ..ReportDetails::default()
-        };
+        let mut details = ReportDetails::default();
+        details.rate_limit = anthropic_rate_limit(&response);
         let mut identity = None;
         let mut message = "Anthropic accepted the API key (the Models API answered).".to_owned();
         match org {
@@ -141,23 +151,26 @@ impl BaseService for ClaudeService {
         let mut set = MetricSet::new();
         set.push(Metric::new(
             "claude_models_available",
-            models.len() as f64,
+            models.items.len() as f64,
             Unit::Count,
         ));
+        if let Some(note) = models.note() {
+            set.note(format!("{note} claude_models_available is a lower bound."));
+        }
         match usage {
             None => set.note(NEEDS_ADMIN_KEY),
-            Some(Err(e)) => set.note(format!(
-                "Token usage and cost were not collected: {}",
-                e.message()
-            )),
-            Some(Ok((totals, costs))) => {
+            Some(Err(e)) => set.note(format!("Token usage and cost were not collected: {}", e)),
+            Some(Ok(usage)) => {
                 let (start, _) = day_bounds(&window);
                 set.note(format!(
                     "Usage and cost cover {} to now (UTC, daily buckets); the cost report excludes Priority Tier costs.",
                     start.format("%Y-%m-%d")
                 ));
-                metrics::push_usage(&mut set, &totals);
-                metrics::push_cost(&mut set, &costs);
+                metrics::push_usage(&mut set, &usage.totals);
+                metrics::push_cost(&mut set, &usage.costs);
+                for note in usage.notes {
+                    set.note(format!("{note} Usage and cost figures are partial."));
+                }
             }
         }
         Ok(set)
@@ -171,10 +184,10 @@ impl BaseService for ClaudeService {
 #[async_trait]
 impl AiService for ClaudeService {
     async fn models(&self) -> Result<Vec<AiModel>> {
-        Ok(self
-            .client
-            .all_models()
-            .await?
+        let models = self.client.all_models().await?;
+        log_partial("models", &models.note().into_iter().collect::<Vec<_>>());
+        Ok(models
+            .items
             .into_iter()
             .map(|m| {
                 let mut model = AiModel::new(m.id);
@@ -206,11 +219,12 @@ impl AiService for ClaudeService {
 #[async_trait]
 impl AiUsageSource for ClaudeService {
     async fn ai_usage(&self, window: TimeWindow) -> Result<AiUsage> {
-        let (totals, costs) = self.fetch_usage(&window).await?;
+        let usage = self.fetch_usage(&window).await?;
+        log_partial("ai usage", &usage.notes);
         Ok(AiUsage::new(
             window,
-            metrics::model_usage(&totals),
-            Some(metrics::cost_report(window, &costs)),
+            metrics::model_usage(&usage.totals),
+            Some(metrics::cost_report(window, &usage.costs)),
         ))
     }
 }
@@ -219,6 +233,10 @@ impl AiUsageSource for ClaudeService {
 impl CostSource for ClaudeService {
     async fn cost(&self, window: TimeWindow) -> Result<CostReport> {
         let rows = self.client.cost(&window).await?;
-        Ok(metrics::cost_report(window, &metrics::parse_costs(&rows)?))
+        log_partial("cost", &rows.note().into_iter().collect::<Vec<_>>());
+        Ok(metrics::cost_report(
+            window,
+            &metrics::parse_costs(&rows.items)?,
+        ))
     }
 }

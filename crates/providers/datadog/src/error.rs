@@ -15,8 +15,8 @@
 
 use std::time::Duration;
 
-use opsdeck_core::http::{HttpResponse, VendorErrors};
-use opsdeck_core::{Error, FailureKind, RateLimitInfo};
+use opsdeck_core::http::{HttpResponse, MAX_WAIT, RequestCtx, VendorError, VendorErrors, Verdict};
+use opsdeck_core::{FailureKind, RateLimitInfo};
 
 use crate::config::SITES;
 
@@ -24,6 +24,8 @@ use crate::config::SITES;
 pub const VALIDATE_PATH: &str = "/api/v1/validate";
 /// Path of the two-key validation call.
 pub const VALIDATE_KEYS_PATH: &str = "/api/v2/validate_keys";
+/// Path of the estimated-cost call.
+pub const ESTIMATED_COST_PATH: &str = "/api/v2/usage/estimated_cost";
 
 /// Vendor-specific classification for Datadog; knows which site the keys were sent to.
 #[derive(Debug, Clone)]
@@ -54,54 +56,54 @@ impl VendorErrors for DatadogErrors {
         (!info.is_empty()).then_some(info)
     }
 
-    fn classify(&self, response: &HttpResponse, default: Error) -> Error {
-        let status = response.status.as_u16();
-        let path = response.path.as_str();
-        match default.kind() {
+    /// Rules match the path relative to `base_url`, so keys sent through a path-prefixed proxy
+    /// (`https://proxy.example.com/datadog`) are judged exactly as at the vendor's address.
+    fn classify(
+        &self,
+        ctx: &RequestCtx<'_>,
+        response: &HttpResponse,
+        error: &VendorError,
+        default: Verdict,
+    ) -> Verdict {
+        let credentials = matches!(
+            default.kind,
             FailureKind::PermissionDenied | FailureKind::InvalidCredentials
-                if path == VALIDATE_PATH =>
-            {
-                Error::new(
-                    FailureKind::InvalidCredentials,
-                    format!(
-                        "Datadog rejected the API key (HTTP {status}: {}).",
-                        said(response)
-                    ),
-                )
-                .with_http_status(status)
-                .with_hint(self.site_hint())
-            }
-            FailureKind::PermissionDenied | FailureKind::InvalidCredentials
-                if path == VALIDATE_KEYS_PATH =>
-            {
-                Error::new(
-                    FailureKind::InvalidCredentials,
-                    format!(
-                        "Datadog accepted the API key but rejected the application key (HTTP {status}: {}). Check app_key (Organization Settings → Application Keys): it must belong to the same organisation and not be revoked.",
-                        said(response)
-                    ),
-                )
-                .with_http_status(status)
-                .with_hint(self.site_hint())
-            }
+        );
+        match default.kind {
+            _ if credentials && ctx.relative_path == VALIDATE_PATH => default
+                .with_kind(FailureKind::InvalidCredentials)
+                .with_summary("Datadog rejected the API key")
+                .with_hint(self.site_hint()),
+            _ if credentials && ctx.relative_path == VALIDATE_KEYS_PATH => default
+                .with_kind(FailureKind::InvalidCredentials)
+                .with_summary("Datadog accepted the API key but rejected the application key")
+                .with_hint(format!(
+                    "Check app_key (Organization Settings → Application Keys): it must belong to the same organisation and not be revoked. {}",
+                    self.site_hint()
+                )),
             FailureKind::InvalidCredentials => default.with_hint(self.site_hint()),
             FailureKind::PermissionDenied => default.with_hint(
                 "The application key's role or scopes lack a permission this needs (monitors_read for monitors; usage_read and billing_read for cost).",
             ),
-            FailureKind::RateLimited if default.retry_after().is_none() => {
+            // Datadog: "API called with non-parent org keys. Data is only available at the root
+            // level org".
+            FailureKind::Rejected
+                if ctx.relative_path == ESTIMATED_COST_PATH
+                    && error.message_contains("non-parent") =>
+            {
+                default
+                    .with_kind(FailureKind::PermissionDenied)
+                    .with_summary("Datadog reports estimated cost only to the parent (root) organisation; these keys belong to a child organisation")
+                    .with_hint("Use keys of the parent organisation for cost.")
+            }
+            FailureKind::RateLimited if response.retry_after().is_none() => {
                 let reset = response
                     .header("x-ratelimit-reset")
-                    .and_then(|v| v.trim().parse::<u64>().ok());
-                match reset {
-                    Some(secs) => default.with_retry_after(Some(Duration::from_secs(secs.max(1)))),
-                    None => default,
-                }
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(|secs| Duration::from_secs(secs.max(1)).min(MAX_WAIT));
+                default.with_retry_after(reset)
             }
             _ => default,
         }
     }
-}
-
-fn said(response: &HttpResponse) -> String {
-    opsdeck_core::http::default_vendor_message(response).unwrap_or_else(|| "no details".into())
 }

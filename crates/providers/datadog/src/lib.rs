@@ -16,6 +16,8 @@ mod client;
 mod config;
 mod error;
 mod service;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{DatadogConfig, DatadogConfigBuilder, FIELDS, SITES};
 pub use service::DatadogService;

@@ -17,7 +17,7 @@ use opsdeck_core::{
 
 use crate::client::{self, CostResponse, MonitorSearch, Validate, ValidateKeys};
 use crate::config::DatadogConfig;
-use crate::error::{DatadogErrors, VALIDATE_KEYS_PATH, VALIDATE_PATH};
+use crate::error::{DatadogErrors, ESTIMATED_COST_PATH, VALIDATE_KEYS_PATH, VALIDATE_PATH};
 
 /// States reported even at zero so dashboards and alerts always have a series.
 const ALWAYS_REPORTED: [&str; 4] = ["ok", "warn", "alert", "no_data"];
@@ -124,22 +124,7 @@ impl DatadogService {
         {
             query.push(("end_month", month(to)));
         }
-        let (resp, _): (CostResponse, _) = self
-            .http
-            .get_json("/api/v2/usage/estimated_cost", &query)
-            .await
-            .map_err(|e| {
-                if e.kind() == FailureKind::InvalidConfig && e.message().contains("non-parent") {
-                    // Datadog: "Data is only available at the root level org".
-                    Error::new(
-                        FailureKind::PermissionDenied,
-                        "Datadog reports estimated cost only to the parent (root) organisation; these keys belong to a child organisation. Use keys of the parent organisation for cost.",
-                    )
-                    .with_http_status(400)
-                } else {
-                    e
-                }
-            })?;
+        let (resp, _): (CostResponse, _) = self.http.get_json(ESTIMATED_COST_PATH, &query).await?;
         let mut t = CostTotals::default();
         for row in resp.data {
             let Some(a) = row.attributes else { continue };
@@ -226,11 +211,7 @@ impl BaseService for DatadogService {
             Err(e) => {
                 // Estimated cost needs a parent org, a Pro/Enterprise plan and extra
                 // permissions; monitors are still worth reporting without it.
-                set.note(format!(
-                    "Estimated cost left out ({}): {}",
-                    e.kind(),
-                    e.message()
-                ));
+                set.note(format!("Estimated cost left out ({}): {}", e.kind(), e));
                 None
             }
         };

@@ -2,10 +2,8 @@
 //! JSON mapping of `google.ai.generativelanguage.v1beta.Model` (lowerCamelCase). Unknown fields
 //! are ignored; empty lists may be omitted entirely, so every list is optional.
 
-use std::collections::BTreeSet;
-
-use opsdeck_core::http::{HttpClient, HttpResponse, HttpSettings};
-use opsdeck_core::{Error, Result};
+use opsdeck_core::Result;
+use opsdeck_core::http::{HttpClient, HttpResponse, HttpSettings, Page, Paged, Paging, paginate};
 use serde::Deserialize;
 
 use crate::config::GeminiConfig;
@@ -14,7 +12,8 @@ use crate::error::GeminiErrors;
 /// Models per page when listing everything (the documented maximum is 1000).
 const PAGE_SIZE: u32 = 1000;
 
-/// Hard cap on pages, so a page token that never ends cannot loop forever.
+/// Pages read at most: Google lists a few dozen models on one page; the cap bounds a page token
+/// that never ends.
 const MAX_PAGES: usize = 50;
 
 /// `ListModelsResponse`.
@@ -79,30 +78,20 @@ impl GeminiClient {
     }
 
     /// Every model, following `nextPageToken` until it is absent.
-    pub(crate) async fn all_models(&self) -> Result<Vec<Model>> {
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        let mut seen = BTreeSet::new();
-        for _ in 0..MAX_PAGES {
-            let (page, _) = self.models_page(PAGE_SIZE, token.as_deref()).await?;
-            out.extend(page.models);
-            tracing::debug!(
-                models = out.len(),
-                more = page.next_page_token.is_some(),
-                "gemini models page"
-            );
-            match page.next_page_token.filter(|t| !t.is_empty()) {
-                None => return Ok(out),
-                Some(next) if seen.insert(next.clone()) => token = Some(next),
-                Some(_) => {
-                    return Err(Error::invalid_response(
-                        "Gemini repeated a page token while listing models; stopped to avoid a loop.",
-                    ));
-                }
-            }
-        }
-        Err(Error::invalid_response(format!(
-            "Gemini returned more than {MAX_PAGES} pages of models; stopped."
-        )))
+    pub(crate) async fn all_models(&self) -> Result<Paged<Model>> {
+        paginate(
+            &Paging::new("models", MAX_PAGES),
+            |token: Option<String>| async move {
+                let (page, _) = self.models_page(PAGE_SIZE, token.as_deref()).await?;
+                tracing::debug!(
+                    models = page.models.len(),
+                    more = page.next_page_token.is_some(),
+                    "gemini models page"
+                );
+                let next = page.next_page_token.filter(|t| !t.is_empty());
+                Ok(Page::new(page.models, next))
+            },
+        )
+        .await
     }
 }

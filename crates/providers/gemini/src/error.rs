@@ -18,8 +18,10 @@
 
 use std::time::Duration;
 
-use opsdeck_core::http::{HttpResponse, VendorErrors, default_vendor_message};
-use opsdeck_core::{Error, FailureKind};
+use opsdeck_core::FailureKind;
+use opsdeck_core::http::{
+    HttpResponse, RequestCtx, VendorError, VendorErrors, Verdict, parse_protobuf_duration,
+};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -62,11 +64,11 @@ impl Status {
             .collect()
     }
 
-    /// `google.rpc.RetryInfo.retryDelay`, parsed.
+    /// `google.rpc.RetryInfo.retryDelay`, parsed (and clamped).
     pub(crate) fn retry_delay(&self) -> Option<Duration> {
         self.details_of("google.rpc.RetryInfo")
             .filter_map(|d| d.get("retryDelay").and_then(Value::as_str))
-            .find_map(parse_duration)
+            .find_map(parse_protobuf_duration)
     }
 
     /// `quotaId`s of `google.rpc.QuotaFailure` violations.
@@ -85,12 +87,6 @@ impl Status {
     }
 }
 
-/// Parse a protobuf `Duration` in its JSON form: decimal seconds with an `s` suffix.
-pub(crate) fn parse_duration(raw: &str) -> Option<Duration> {
-    let secs: f64 = raw.trim().strip_suffix('s')?.trim().parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
-}
-
 /// ErrorInfo reasons that mean the key itself is wrong.
 const BAD_KEY_REASONS: &[&str] = &["API_KEY_INVALID", "API_KEY_EXPIRED"];
 
@@ -99,113 +95,89 @@ const BAD_KEY_REASONS: &[&str] = &["API_KEY_INVALID", "API_KEY_EXPIRED"];
 pub(crate) struct GeminiErrors;
 
 impl VendorErrors for GeminiErrors {
-    fn vendor_message(&self, response: &HttpResponse) -> Option<String> {
-        match Status::from_response(response) {
-            Some(s) => {
-                let msg = s.message.as_deref().map(str::trim).unwrap_or_default();
-                match (s.status.as_deref(), msg.is_empty()) {
-                    (Some(code), false) => Some(format!("{code}: {msg}")),
-                    (None, false) => Some(msg.to_owned()),
-                    (Some(code), true) => Some(code.to_owned()),
-                    (None, true) => None,
-                }
-            }
-            None => default_vendor_message(response),
+    /// A `google.rpc.Status`: the status name as the code, "STATUS: message" as the message,
+    /// `ErrorInfo` reasons, the `RetryInfo` wait, and `QuotaFailure` ids (as `quota_ids`).
+    fn parse(&self, response: &HttpResponse) -> VendorError {
+        let Some(status) = Status::from_response(response) else {
+            return VendorError::common(response);
+        };
+        let msg = status.message.as_deref().map(str::trim).unwrap_or_default();
+        let message = match (status.status.as_deref(), msg.is_empty()) {
+            (Some(code), false) => Some(format!("{code}: {msg}")),
+            (None, false) => Some(msg.to_owned()),
+            (Some(code), true) => Some(code.to_owned()),
+            (None, true) => None,
+        };
+        let mut v = VendorError::new()
+            .with_code(status.status.clone())
+            .with_message(message)
+            .with_retry_after(status.retry_delay());
+        for r in status.reasons() {
+            v = v.with_reason(r);
         }
+        let quotas = status.quota_ids();
+        if !quotas.is_empty() {
+            v = v.with_extra("quota_ids", quotas.join(", "));
+        }
+        if msg.contains("API key not valid") {
+            v = v.with_extra("key_not_valid", "true");
+        }
+        v
     }
 
-    fn classify(&self, response: &HttpResponse, default: Error) -> Error {
-        let Some(status) = Status::from_response(response) else {
-            return default;
-        };
-        let reasons = status.reasons();
-        let has = |r: &str| reasons.contains(&r);
-        let code = status.status.as_deref().unwrap_or_default();
-        if BAD_KEY_REASONS.iter().any(|r| has(r))
-            || (response.status.as_u16() == 400
-                && status
-                    .message
-                    .as_deref()
-                    .is_some_and(|m| m.contains("API key not valid")))
-        {
-            let why = if has("API_KEY_EXPIRED") {
+    fn classify(
+        &self,
+        _: &RequestCtx<'_>,
+        response: &HttpResponse,
+        error: &VendorError,
+        default: Verdict,
+    ) -> Verdict {
+        let http = response.status.as_u16();
+        let bad_key = BAD_KEY_REASONS.iter().any(|r| error.has_reason(r))
+            || (http == 400 && error.extra("key_not_valid").is_some());
+        if bad_key {
+            let why = if error.has_reason("API_KEY_EXPIRED") {
                 "the API key has expired"
             } else {
                 "the API key is not valid"
             };
-            let said = self
-                .vendor_message(response)
-                .map(|m| format!(": {m}"))
-                .unwrap_or_default();
-            let code = response.status.as_u16();
-            // Replace the generic "invalid request" wording: this is a credentials verdict.
             return default
                 .with_kind(FailureKind::InvalidCredentials)
-                .with_message(format!(
-                    "Gemini rejected the credentials: {why} (HTTP {code}{said}; Gemini answers a bad key with 400, not 401). Create or copy a key in Google AI Studio (aistudio.google.com → Get API key) and set api_key."
-                ));
-        }
-        match (response.status.as_u16(), code) {
-            (400, "FAILED_PRECONDITION") => {
-                let said = self.vendor_message(response).unwrap_or_default();
-                default.with_kind(FailureKind::PermissionDenied).with_message(format!(
-                    "Gemini refused the request for this project (HTTP 400 {said}). The free tier is not available in every region: enable billing for the key's project in Google AI Studio."
+                .with_summary(format!(
+                    "Gemini rejected the credentials: {why} (Gemini answers a bad key with HTTP {http}, not 401)"
                 ))
-            }
-            (403, _) => {
-                let hint = if has("SERVICE_DISABLED") {
-                    "The Generative Language API is disabled in the key's Google Cloud project: enable it (APIs & Services → Generative Language API) or use a key from AI Studio."
-                } else if reasons
-                    .iter()
-                    .any(|r| r.starts_with("API_KEY_") && r.ends_with("_BLOCKED"))
-                {
-                    "The key's API restrictions do not allow the Generative Language API (or this client): allow generativelanguage.googleapis.com in the key's restrictions."
-                } else {
-                    "Check that the key belongs to a project with the Generative Language API enabled and that its restrictions allow it."
-                };
-                default.with_hint(hint)
-            }
-            (429, _) => {
-                let mut err = default;
-                if err.retry_after().is_none()
-                    && let Some(delay) = status.retry_delay()
-                {
-                    let secs = delay.as_secs().max(1);
-                    err = err
-                        .with_retry_after(Some(delay))
-                        .with_hint(format!("Google asks to retry after {secs}s (RetryInfo)."));
-                }
-                let quotas = status.quota_ids();
-                if !quotas.is_empty() {
-                    let daily = quotas.iter().any(|q| q.contains("PerDay"));
-                    err = err.with_hint(format!(
-                        "Exhausted quota: {}.{}",
-                        quotas.join(", "),
-                        if daily {
-                            " A per-day quota resets at midnight Pacific time; higher limits need billing on the project."
-                        } else {
-                            ""
-                        }
+                .with_hint("Create or copy a key in Google AI Studio (aistudio.google.com → Get API key) and set api_key.");
+        }
+        match http {
+            400 if error.code_is("FAILED_PRECONDITION") => default
+                .with_kind(FailureKind::PermissionDenied)
+                .with_summary("Gemini refused the request for this project")
+                .with_hint("The free tier is not available in every region: enable billing for the key's project in Google AI Studio."),
+            403 => default.with_hint(if error.has_reason("SERVICE_DISABLED") {
+                "The Generative Language API is disabled in the key's Google Cloud project: enable it (APIs & Services → Generative Language API) or use a key from AI Studio."
+            } else if error
+                .reasons
+                .iter()
+                .any(|r| r.starts_with("API_KEY_") && r.ends_with("_BLOCKED"))
+            {
+                "The key's API restrictions do not allow the Generative Language API (or this client): allow generativelanguage.googleapis.com in the key's restrictions."
+            } else {
+                "Check that the key belongs to a project with the Generative Language API enabled and that its restrictions allow it."
+            }),
+            429 => match error.extra("quota_ids") {
+                Some(quotas) => {
+                    let v = default.with_summary(format!(
+                        "Gemini's quota is exhausted ({quotas})"
                     ));
+                    if quotas.contains("PerDay") {
+                        v.with_hint("A per-day quota resets at midnight Pacific time; higher limits need billing on the project.")
+                    } else {
+                        v
+                    }
                 }
-                err
-            }
+                None => default,
+            },
             _ => default,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn protobuf_durations_parse() {
-        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
-        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("0.250s"), Some(Duration::from_millis(250)));
-        assert_eq!(parse_duration("30"), None);
-        assert_eq!(parse_duration("-1s"), None);
-        assert_eq!(parse_duration("soon"), None);
     }
 }

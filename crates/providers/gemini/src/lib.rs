@@ -17,6 +17,8 @@ mod client;
 mod config;
 mod error;
 mod service;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{DEFAULT_BASE_URL, FIELDS, GeminiConfig, GeminiConfigBuilder};
 pub use service::{GeminiService, USAGE_UNAVAILABLE};

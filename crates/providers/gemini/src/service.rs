@@ -66,10 +66,13 @@ impl BaseService for GeminiService {
         let mut set = MetricSet::new();
         set.push(Metric::new(
             "gemini_models_available",
-            models.len() as f64,
+            models.items.len() as f64,
             Unit::Count,
         ));
-        for m in &models {
+        if let Some(note) = models.note() {
+            set.note(format!("{note} gemini_models_available is a lower bound."));
+        }
+        for m in &models.items {
             if let Some(limit) = m.input_token_limit {
                 set.push(
                     Metric::new("gemini_model_input_token_limit", limit as f64, Unit::Tokens)
@@ -99,10 +102,13 @@ impl BaseService for GeminiService {
 #[async_trait]
 impl AiService for GeminiService {
     async fn models(&self) -> Result<Vec<AiModel>> {
-        Ok(self
-            .client
-            .all_models()
-            .await?
+        let models = self.client.all_models().await?;
+        if let Some(note) = models.note() {
+            // The models verb has no notes; the partial list is still returned.
+            tracing::info!(note, "gemini models partial");
+        }
+        Ok(models
+            .items
             .into_iter()
             .map(|m| {
                 let mut model = AiModel::new(m.id());

@@ -6,12 +6,16 @@
 //! read and tolerate everything else: a metrics collector must survive GitHub adding, and
 //! GitHub-compatible servers omitting, fields that do not matter to us.
 
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use chrono::{DateTime, Utc};
-use opsdeck_core::http::{HttpClient, HttpResponse, HttpSettings};
+use opsdeck_core::http::{
+    HttpClient, HttpResponse, HttpSettings, Page, Paged, Paging, link_with_rel, links, paginate,
+};
 use opsdeck_core::{Error, FailureKind, Result};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use std::collections::BTreeMap;
 
 use crate::config::{GithubConfig, RepoName};
 use crate::error::GithubErrors;
@@ -129,8 +133,10 @@ pub struct RunCounts {
     pub by_outcome: BTreeMap<String, u64>,
     /// GitHub's total for the query.
     pub total: u64,
-    /// True when GitHub's 1,000-result cap (or our page cap) cut the list.
+    /// True when GitHub's 1,000-result cap (or our paging) cut the list.
     pub truncated: bool,
+    /// Why paging stopped early, for the operator.
+    pub note: Option<String>,
 }
 
 /// What one token learned on `GET /user`.
@@ -194,47 +200,59 @@ impl GithubClient {
         Ok(self.get::<Repo>(&path, &[]).await?.0)
     }
 
+    /// One page of a listing: the first from `path` with `query`, later ones from the
+    /// `rel="next"` URL GitHub sent.
+    async fn page<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        next: Option<&str>,
+    ) -> Result<(T, Option<String>)> {
+        let (body, resp) = match next {
+            None => self.get::<T>(path, query).await?,
+            Some(url) => self.get::<T>(url, &[]).await?,
+        };
+        Ok((body, next_link(&resp)))
+    }
+
     /// `GET /orgs/{org}/repos`, following `link: rel="next"`, keeping at most `cap` active
-    /// repositories. Returns them and whether the cap cut the list.
-    pub async fn org_repos(&self, org: &str, cap: usize) -> Result<(Vec<Repo>, bool)> {
-        let mut out = Vec::new();
+    /// repositories (archived and disabled ones are skipped).
+    pub async fn org_repos(&self, org: &str, cap: usize) -> Result<Paged<Repo>> {
+        let path = format!("/orgs/{org}/repos");
         let query = [
             ("type", "all".to_owned()),
             ("sort", "full_name".to_owned()),
             ("per_page", PER_PAGE.to_owned()),
         ];
-        let mut next: Option<String> = None;
-        for page in 0.. {
-            let (repos, resp) = match &next {
-                None => self.get::<Vec<Repo>>(&format!("/orgs/{org}/repos"), &query).await,
-                Some(url) => self.get::<Vec<Repo>>(url, &[]).await,
+        // Archived repositories are skipped, so allow some pages of slack beyond the cap.
+        let paging = Paging::new(
+            format!("active repositories of {org}"),
+            cap.div_ceil(100).max(1) + MAX_PAGES,
+        )
+        .max_items(cap);
+        paginate(&paging, |next: Option<String>| {
+            let (path, query) = (&path, &query);
+            async move {
+                let (repos, next) = self
+                    .page::<Vec<Repo>>(path, query, next.as_deref())
+                    .await?;
+                let active = repos
+                    .into_iter()
+                    .filter(|r| !r.archived && !r.disabled)
+                    .collect();
+                Ok(Page::new(active, next))
             }
-            .map_err(|e| {
-                if e.kind() == FailureKind::NotFound {
-                    e.with_hint(format!(
-                        "Check that the organisation \"{org}\" exists on this GitHub (for a personal account, list its repositories in `repos` instead of `org`)."
-                    ))
-                } else {
-                    e
-                }
-            })?;
-            for r in repos.into_iter().filter(|r| !r.archived && !r.disabled) {
-                if out.len() == cap {
-                    return Ok((out, true));
-                }
-                out.push(r);
+        })
+        .await
+        .map_err(|e| {
+            if e.kind() == FailureKind::NotFound {
+                e.with_hint(format!(
+                    "Check that the organisation \"{org}\" exists on this GitHub (for a personal account, list its repositories in `repos` instead of `org`)."
+                ))
+            } else {
+                e
             }
-            next = next_link(&resp);
-            if next.is_none() {
-                break;
-            }
-            if page + 1 >= cap.div_ceil(100).max(1) + MAX_PAGES {
-                // Archived repositories are skipped, so allow some slack, but never loop on a
-                // server that always says there is a next page.
-                return Ok((out, true));
-            }
-        }
-        Ok((out, false))
+        })
     }
 
     /// Number of open pull requests, with one cheap request from the core bucket:
@@ -250,8 +268,8 @@ impl GithubClient {
     /// Workflow runs created at or after `since` (and before `until`), counted by outcome.
     ///
     /// Asks GitHub to filter with `created=>=<since>` (search date syntax). A GitHub-compatible
-    /// server that rejects that syntax (HTTP 400/422: the OpenAPI description types `created`
-    /// as a plain date-time) is asked again without the filter, reading the newest-first list
+    /// server that rejects that syntax (HTTP 400/422, `rejected`: the OpenAPI description types
+    /// `created` as a plain date-time) is asked again without the filter, reading the newest-first list
     /// until it reaches past `since`. Either way each run's `created_at` is checked too, so a
     /// server that ignores the filter cannot inflate the counts.
     pub async fn workflow_runs(
@@ -268,7 +286,7 @@ impl GithubClient {
         };
         let filtered = [("created", created), ("per_page", PER_PAGE.to_owned())];
         match self.runs_pages(repo, &filtered, since, until, false).await {
-            Err(e) if e.kind() == FailureKind::InvalidConfig => {
+            Err(e) if e.kind() == FailureKind::Rejected => {
                 tracing::debug!(repo = %repo, "created filter rejected; listing runs unfiltered");
                 let plain = [("per_page", PER_PAGE.to_owned())];
                 self.runs_pages(repo, &plain, since, until, true).await
@@ -286,79 +304,82 @@ impl GithubClient {
         stop_at_since: bool,
     ) -> Result<RunCounts> {
         let path = format!("/repos/{}/{}/actions/runs", repo.owner, repo.name);
-        let mut counts = RunCounts::default();
-        let mut next: Option<String> = None;
-        let mut returned = 0u64;
-        for page in 0..MAX_PAGES {
-            let (body, resp) = match &next {
-                None => self.get::<WorkflowRunsPage>(&path, query).await?,
-                Some(url) => self.get::<WorkflowRunsPage>(url, &[]).await?,
-            };
-            counts.total = counts.total.max(body.total_count);
-            returned += body.workflow_runs.len() as u64;
-            let mut reached_past = false;
-            for run in &body.workflow_runs {
-                if let Some(t) = run.created_at {
-                    if t < since {
-                        reached_past = true;
-                        continue;
-                    }
-                    if until.is_some_and(|u| t >= u) {
-                        continue;
-                    }
-                }
-                let outcome = run
-                    .conclusion
-                    .as_deref()
-                    .or(run.status.as_deref())
-                    .filter(|s| !s.is_empty())
-                    .unwrap_or("unknown");
-                *counts.by_outcome.entry(outcome.to_owned()).or_default() += 1;
+        let total = AtomicU64::new(0);
+        let paging = Paging::new(format!("workflow runs of {repo}"), MAX_PAGES);
+        let paged = paginate(&paging, |next: Option<String>| {
+            let (path, total) = (&path, &total);
+            async move {
+                let (body, next) = self
+                    .page::<WorkflowRunsPage>(path, query, next.as_deref())
+                    .await?;
+                total.fetch_max(body.total_count, Ordering::Relaxed);
+                let reached_past = body
+                    .workflow_runs
+                    .iter()
+                    .any(|r| r.created_at.is_some_and(|t| t < since));
+                let last = body.workflow_runs.is_empty() || (stop_at_since && reached_past);
+                Ok(Page::new(
+                    body.workflow_runs,
+                    if last { None } else { next },
+                ))
             }
-            next = next_link(&resp);
-            if next.is_none() || body.workflow_runs.is_empty() || (stop_at_since && reached_past) {
-                if !stop_at_since && counts.total > returned {
-                    // GitHub stops filtered lists at 1,000 runs but reports the full total.
-                    counts.truncated = true;
-                }
-                return Ok(counts);
+        })
+        .await?;
+        let mut counts = RunCounts {
+            total: total.load(Ordering::Relaxed),
+            note: paged.note(),
+            truncated: !paged.is_complete(),
+            ..RunCounts::default()
+        };
+        let returned = paged.items.len() as u64;
+        for run in &paged.items {
+            if let Some(t) = run.created_at
+                && (t < since || until.is_some_and(|u| t >= u))
+            {
+                continue;
             }
-            if page + 1 == MAX_PAGES {
-                counts.truncated = true;
-            }
+            let outcome = run
+                .conclusion
+                .as_deref()
+                .or(run.status.as_deref())
+                .filter(|s| !s.is_empty())
+                .unwrap_or("unknown");
+            *counts.by_outcome.entry(outcome.to_owned()).or_default() += 1;
+        }
+        if paged.is_complete() && !stop_at_since && counts.total > returned {
+            // GitHub stops filtered lists at 1,000 runs but reports the full total.
+            counts.truncated = true;
         }
         Ok(counts)
     }
 
     /// Deployments created at or after `since` (and before `until`). GitHub has no date filter
-    /// and lists the newest first, so we stop at the first page that reaches past `since`.
-    /// Returns them and whether the page cap cut the list.
+    /// and lists the newest first, so paging stops at the first page that reaches past `since`.
     pub async fn deployments(
         &self,
         repo: &RepoName,
         since: DateTime<Utc>,
         until: Option<DateTime<Utc>>,
-    ) -> Result<(Vec<GhDeployment>, bool)> {
+    ) -> Result<Paged<GhDeployment>> {
         let path = format!("/repos/{}/{}/deployments", repo.owner, repo.name);
         let query = [("per_page", PER_PAGE.to_owned())];
-        let mut out = Vec::new();
-        let mut next: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let (page, resp) = match &next {
-                None => self.get::<Vec<GhDeployment>>(&path, &query).await?,
-                Some(url) => self.get::<Vec<GhDeployment>>(url, &[]).await?,
-            };
-            let reached_past = page.iter().any(|d| d.created_at < since);
-            out.extend(
-                page.into_iter()
-                    .filter(|d| d.created_at >= since && until.is_none_or(|u| d.created_at < u)),
-            );
-            next = next_link(&resp);
-            if reached_past || next.is_none() {
-                return Ok((out, false));
+        let paging = Paging::new(format!("deployments of {repo}"), MAX_PAGES);
+        let paged = paginate(&paging, |next: Option<String>| {
+            let (path, query) = (&path, &query);
+            async move {
+                let (page, next) = self
+                    .page::<Vec<GhDeployment>>(path, query, next.as_deref())
+                    .await?;
+                let reached_past = page.iter().any(|d| d.created_at < since);
+                Ok(Page::new(page, if reached_past { None } else { next }))
             }
-        }
-        Ok((out, true))
+        })
+        .await?;
+        Ok(paged.map(|all| {
+            all.into_iter()
+                .filter(|d| d.created_at >= since && until.is_none_or(|u| d.created_at < u))
+                .collect()
+        }))
     }
 
     /// The newest status of a deployment, if it has any.
@@ -377,39 +398,17 @@ impl GithubClient {
     }
 }
 
-/// Split a `link` header into `(url, rel)` pairs:
-/// `<https://…?page=2>; rel="next", <https://…?page=5>; rel="last"`.
-fn links(resp: &HttpResponse) -> Vec<(String, String)> {
-    let Some(raw) = resp.header("link") else {
-        return Vec::new();
-    };
-    raw.split(',')
-        .filter_map(|part| {
-            let (url, params) = part.trim().split_once(';')?;
-            let url = url.trim().strip_prefix('<')?.strip_suffix('>')?;
-            let rel = params.split(';').find_map(|p| {
-                let (k, v) = p.trim().split_once('=')?;
-                (k.trim() == "rel").then(|| v.trim().trim_matches('"').to_owned())
-            })?;
-            Some((url.to_owned(), rel))
-        })
-        .collect()
-}
-
 /// The `rel="next"` URL, if any.
 pub fn next_link(resp: &HttpResponse) -> Option<String> {
-    links(resp)
-        .into_iter()
-        .find(|(_, rel)| rel.split_whitespace().any(|r| r == "next"))
-        .map(|(url, _)| url)
+    link_with_rel(&resp.headers, "next")
 }
 
 /// The `page` number of the `rel="last"` URL, if any.
 pub fn last_page(resp: &HttpResponse) -> Option<u64> {
-    let (url, _) = links(resp)
+    let last = links(&resp.headers)
         .into_iter()
-        .find(|(_, rel)| rel.split_whitespace().any(|r| r == "last"))?;
-    let parsed = url::Url::parse(&url).ok()?;
+        .find(|l| l.has_rel("last"))?;
+    let parsed = url::Url::parse(&last.target).ok()?;
     parsed
         .query_pairs()
         .find(|(k, _)| k == "page")
@@ -448,7 +447,10 @@ pub fn oauth_scopes(resp: &HttpResponse) -> Option<Vec<String>> {
 pub fn is_repo_scoped(err: &Error) -> bool {
     matches!(
         err.kind(),
-        FailureKind::NotFound | FailureKind::PermissionDenied | FailureKind::InvalidConfig
+        FailureKind::NotFound
+            | FailureKind::PermissionDenied
+            | FailureKind::InvalidConfig
+            | FailureKind::Rejected
     )
 }
 

@@ -1,13 +1,14 @@
 //! GitHub's error conventions, layered on the shared classification in `opsdeck_core::http`.
 //!
 //! The quotes below come from GitHub's REST docs ("Rate limits for the REST API",
-//! "Troubleshooting the REST API"); see `docs/providers/github.md` for the table.
+//! "Troubleshooting the REST API"); see `docs/providers/github.md` for the table. Rules match on
+//! the request path relative to `base_url` and on GitHub's own message, never on ours.
 
 use std::time::Duration;
 
 use chrono::Utc;
-use opsdeck_core::http::{HttpResponse, VendorErrors};
-use opsdeck_core::{Error, FailureKind};
+use opsdeck_core::FailureKind;
+use opsdeck_core::http::{HttpResponse, MAX_WAIT, RequestCtx, VendorError, VendorErrors, Verdict};
 
 /// Vendor-specific classification for GitHub.
 #[derive(Debug, Clone, Copy, Default)]
@@ -25,7 +26,7 @@ impl GithubErrors {
     /// will receive a 403 or 429 response and an error message that indicates that you exceeded
     /// a secondary rate limit. If the retry-after response header is present, you should not
     /// retry your request until after that many seconds has elapsed."
-    fn rate_limit_wait(response: &HttpResponse, message: &str) -> Option<Duration> {
+    fn rate_limit_wait(response: &HttpResponse, error: &VendorError) -> Option<Duration> {
         if let Some(wait) = response.retry_after() {
             return Some(wait);
         }
@@ -36,14 +37,18 @@ impl GithubErrors {
             let until_reset = response
                 .rate_limit()
                 .and_then(|r| r.reset_at)
-                .map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+                .map(|at| {
+                    (at - Utc::now())
+                        .to_std()
+                        .unwrap_or(Duration::ZERO)
+                        .min(MAX_WAIT)
+                })
                 .unwrap_or(SECONDARY_LIMIT_WAIT);
             return Some(until_reset);
         }
-        // Secondary limits usually leave `x-ratelimit-remaining` above 0; only the message
+        // Secondary limits usually leave `x-ratelimit-remaining` above 0; only GitHub's message
         // tells them apart from a permission problem.
-        let lower = message.to_ascii_lowercase();
-        if lower.contains("rate limit") || lower.contains("abuse detection") {
+        if error.message_contains("rate limit") || error.message_contains("abuse detection") {
             return Some(SECONDARY_LIMIT_WAIT);
         }
         (response.status.as_u16() == 429).then_some(SECONDARY_LIMIT_WAIT)
@@ -51,50 +56,46 @@ impl GithubErrors {
 }
 
 impl VendorErrors for GithubErrors {
-    fn classify(&self, response: &HttpResponse, default: Error) -> Error {
-        let message = self.vendor_message(response).unwrap_or_default();
-        let status = response.status.as_u16();
-        match status {
-            401 => {
-                let hint = if message.contains("Requires authentication") {
-                    "GitHub saw no token: check that `token` is set and not empty."
-                } else {
-                    "Create a new token (GitHub → Settings → Developer settings → Personal access tokens) and update `token`; tokens expire and can be revoked by you, an organisation or GitHub's secret scanning."
-                };
-                default.with_hint(hint)
-            }
-            403 | 429 => match Self::rate_limit_wait(response, &message) {
+    fn classify(
+        &self,
+        ctx: &RequestCtx<'_>,
+        response: &HttpResponse,
+        error: &VendorError,
+        default: Verdict,
+    ) -> Verdict {
+        match response.status.as_u16() {
+            401 => default.with_hint(if error.message_contains("Requires authentication") {
+                "GitHub saw no token: check that `token` is set and not empty."
+            } else {
+                "Create a new token (GitHub → Settings → Developer settings → Personal access tokens) and update `token`; tokens expire and can be revoked by you, an organisation or GitHub's secret scanning."
+            }),
+            403 | 429 => match Self::rate_limit_wait(response, error) {
                 Some(wait) => {
                     let primary = response.header("x-ratelimit-remaining") == Some("0")
                         && response.retry_after().is_none();
-                    let what = if primary {
-                        let bucket = response
-                            .header("x-ratelimit-resource")
-                            .unwrap_or("core")
-                            .to_owned();
-                        format!("GitHub's primary rate limit for the `{bucket}` bucket is used up")
+                    let summary = if primary {
+                        let bucket = response.header("x-ratelimit-resource").unwrap_or("core");
+                        format!(
+                            "GitHub's primary rate limit for the `{bucket}` bucket is used up; the credentials were not judged"
+                        )
                     } else {
-                        "GitHub's secondary rate limit was hit (too many requests in a short time)"
-                            .to_owned()
+                        "GitHub's secondary rate limit was hit (too many requests in a short time); the credentials were not judged".to_owned()
                     };
-                    let secs = wait.as_secs().max(1);
-                    let retry_after = default.retry_after().or(Some(wait));
                     default
                         .with_kind(FailureKind::RateLimited)
-                        .with_message(format!(
-                            "{what} (HTTP {status}). Retry in {secs}s; the credentials were not judged."
-                        ))
-                        .with_retry_after(retry_after)
+                        .with_summary(summary)
+                        .with_retry_after(Some(wait))
                 }
                 None => {
                     let mut hints = Vec::new();
-                    if message.contains("Resource not accessible by integration") {
+                    if error.message_contains("Resource not accessible by integration") {
                         hints.push("This looks like a GitHub App installation token, which cannot call this endpoint; use a personal access token.".to_owned());
-                    } else if message.contains("Resource not accessible by personal access token")
+                    } else if error
+                        .message_contains("Resource not accessible by personal access token")
                     {
                         hints.push("The fine-grained token lacks a permission for this resource (or the resource owner differs from the token's).".to_owned());
                     }
-                    if message.contains("SAML") {
+                    if error.message_contains("SAML") {
                         hints.push("The organisation enforces SAML single sign-on: authorise the token for it under the token's settings (Configure SSO).".to_owned());
                     }
                     if let Some(needed) = response.header("x-accepted-github-permissions") {
@@ -108,25 +109,23 @@ impl VendorErrors for GithubErrors {
                     {
                         hints.push(format!("GitHub accepts these scopes for it: {scopes}."));
                     }
-                    hints
-                        .iter()
-                        .fold(default, |e, h| e.with_hint(h))
+                    if hints.is_empty() {
+                        default
+                    } else {
+                        default.with_hint(hints.join(" "))
+                    }
                 }
             },
-            404 => {
-                if response.path.ends_with("/user") {
-                    default.with_hint(
-                        "GitHub has no /user endpoint at this base_url: for GitHub Enterprise Server use https://HOST/api/v3.",
-                    )
-                } else {
-                    default.with_hint(
-                        "GitHub also answers 404 for private resources the token may not see: check the owner/name and the token's scopes or repository access.",
-                    )
-                }
-            }
-            301 | 302 | 307 | 308 if response.path.contains("/repos/") => default.with_hint(
-                "The repository was probably renamed or transferred: update `repos` to its new owner/name.",
+            404 if ctx.relative_path == "/user" => default.with_hint(
+                "GitHub has no /user endpoint at this base_url: for GitHub Enterprise Server use https://HOST/api/v3.",
             ),
+            404 => default.with_hint(
+                "GitHub also answers 404 for private resources the token may not see: check the owner/name and the token's scopes or repository access.",
+            ),
+            301 | 302 | 307 | 308 if ctx.relative_path.starts_with("/repos/") => default
+                .with_hint(
+                    "The repository was probably renamed or transferred: update `repos` to its new owner/name.",
+                ),
             _ => default,
         }
     }

@@ -18,6 +18,8 @@ mod config;
 mod error;
 mod metrics;
 mod service;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use client::API_VERSION;
 pub use config::{DEFAULT_BASE_URL, FIELDS, GithubConfig, GithubConfigBuilder, RepoName};

@@ -9,7 +9,7 @@ use futures::stream::{self, StreamExt};
 use opsdeck_core::domain::{
     Deployment, DeploymentState, DevActivity, RepoActivity, Repository, TimeWindow,
 };
-use opsdeck_core::http::HttpSettings;
+use opsdeck_core::http::{HttpSettings, Paged, StopReason};
 use opsdeck_core::status::ReportDetails;
 use opsdeck_core::{
     Ability, BaseService, BuildContext, Connected, DeploymentSource, DevelopmentService, Error,
@@ -77,7 +77,7 @@ impl GithubService {
                 match r {
                     Ok(repo) => out.repos.push(repo),
                     Err(e) if client::is_repo_scoped(&e) => {
-                        out.notes.push(format!("{name} skipped: {}", e.message()));
+                        out.notes.push(format!("{name} skipped: {e}"));
                     }
                     Err(e) => return Err(e),
                 }
@@ -85,17 +85,19 @@ impl GithubService {
             return Ok(out);
         }
         if let Some(org) = &self.config.org {
-            let (repos, truncated) = self.client.org_repos(org, self.config.max_repos).await?;
+            let paged = self.client.org_repos(org, self.config.max_repos).await?;
             let mut notes = Vec::new();
-            if truncated {
-                notes.push(format!(
+            match &paged.stopped {
+                None => {}
+                Some(StopReason::ItemCap { .. }) => notes.push(format!(
                     "Only the first {} active repositories of {org} (by name) were examined; raise max_repos or list them in `repos`.",
-                    repos.len()
-                ));
+                    paged.items.len()
+                )),
+                Some(_) => notes.extend(paged.note()),
             }
             return Ok(Targets {
-                repos,
-                truncated,
+                truncated: !paged.is_complete(),
+                repos: paged.items,
                 notes,
             });
         }
@@ -135,7 +137,7 @@ impl GithubService {
         let mut notes = Vec::new();
         let soft = |notes: &mut Vec<String>, what: &str, e: Error| -> Result<()> {
             if client::is_repo_scoped(&e) {
-                notes.push(format!("{name}: {what} not collected: {}", e.message()));
+                notes.push(format!("{name}: {what} not collected: {e}"));
                 Ok(())
             } else {
                 Err(e)
@@ -155,7 +157,9 @@ impl GithubService {
         }
         match runs {
             Ok(r) => {
-                if r.truncated {
+                if let Some(note) = &r.note {
+                    notes.push(note.clone());
+                } else if r.truncated {
                     notes.push(format!(
                         "{name}: more workflow runs in the window than one GitHub query lists; {} were counted (a lower bound).",
                         r.by_outcome.values().sum::<u64>()
@@ -166,14 +170,9 @@ impl GithubService {
             Err(e) => soft(&mut notes, "workflow runs", e)?,
         }
         match deploys {
-            Ok((d, truncated)) => {
-                if truncated {
-                    notes.push(format!(
-                        "{name}: more than {} deployments in the window; the count is a lower bound.",
-                        d.len()
-                    ));
-                }
-                stats.deployments = Some(d.len() as u64);
+            Ok(d) => {
+                notes.extend(d.note());
+                stats.deployments = Some(d.items.len() as u64);
             }
             Err(e) => soft(&mut notes, "deployments", e)?,
         }
@@ -263,13 +262,11 @@ impl BaseService for GithubService {
                 ));
             }
         }
-        let mut details = ReportDetails {
-            scopes,
-            rate_limit: resp.rate_limit(),
-            token_expires_at: expires,
-            http_status: Some(resp.status.as_u16()),
-            ..ReportDetails::default()
-        };
+        let mut details = ReportDetails::default();
+        details.scopes = scopes;
+        details.rate_limit = resp.rate_limit();
+        details.token_expires_at = expires;
+        details.http_status = Some(resp.status.as_u16());
         if let Some(kind) = who.user.kind {
             details
                 .extra
@@ -365,7 +362,7 @@ impl DevelopmentService for GithubService {
 impl DeploymentSource for GithubService {
     async fn deployments(&self, window: TimeWindow) -> Result<Vec<Deployment>> {
         let targets = self.targets().await?;
-        let listed: Vec<(RepoName, Result<(Vec<client::GhDeployment>, bool)>)> = stream::iter(
+        let listed: Vec<(RepoName, Result<Paged<client::GhDeployment>>)> = stream::iter(
             targets
                 .repos
                 .iter()
@@ -385,7 +382,14 @@ impl DeploymentSource for GithubService {
         let mut found = Vec::new();
         for (name, r) in listed {
             match r {
-                Ok((list, _)) => found.extend(list.into_iter().map(|d| (name.clone(), d))),
+                Ok(paged) => {
+                    if let Some(note) = paged.note() {
+                        // The cross-provider deployment list has no notes; the partial list is
+                        // still returned, and the reason is logged.
+                        tracing::info!(repo = %name, note, "github deployments partial");
+                    }
+                    found.extend(paged.items.into_iter().map(|d| (name.clone(), d)));
+                }
                 Err(e) if client::is_repo_scoped(&e) => {}
                 Err(e) => return Err(e),
             }

@@ -9,8 +9,8 @@
 //! fails loudly as `invalid_response`.
 
 use chrono::{DateTime, Utc};
-use opsdeck_core::http::{HttpClient, HttpResponse, HttpSettings};
-use opsdeck_core::{Error, Result};
+use opsdeck_core::Result;
+use opsdeck_core::http::{HttpClient, HttpResponse, HttpSettings, Page, Paged, Paging, paginate};
 use serde::{Deserialize, Serialize};
 
 use crate::config::JiraConfig;
@@ -24,7 +24,7 @@ pub const SEARCH_PAGE_SIZE: u32 = 1000;
 const SPRINT_PAGE_SIZE: u32 = 50;
 
 /// At most this many sprint pages; a board never has that many active sprints.
-const MAX_SPRINT_PAGES: u32 = 10;
+const MAX_SPRINT_PAGES: usize = 10;
 
 /// `GET /rest/api/3/myself` (OpenAPI `User`).
 #[derive(Debug, Clone, Deserialize)]
@@ -199,28 +199,27 @@ impl JiraClient {
     }
 
     /// Active sprints of a board, following `startAt` pagination.
-    pub async fn active_sprints(&self, board_id: u64) -> Result<Vec<Sprint>> {
+    pub async fn active_sprints(&self, board_id: u64) -> Result<Paged<Sprint>> {
         let path = format!("/rest/agile/1.0/board/{board_id}/sprint");
-        let mut out = Vec::new();
-        let mut start_at = 0u32;
-        for _ in 0..MAX_SPRINT_PAGES {
+        let paging = Paging::new(
+            format!("active sprints of board {board_id}"),
+            MAX_SPRINT_PAGES,
+        );
+        let path = &path;
+        paginate(&paging, |start_at: Option<u32>| async move {
+            let start_at = start_at.unwrap_or(0);
             let query = [
                 ("state", "active".to_owned()),
                 ("startAt", start_at.to_string()),
                 ("maxResults", SPRINT_PAGE_SIZE.to_string()),
             ];
-            let (page, _): (SprintPage, _) = self.http.get_json(&path, &query).await?;
+            let (page, _): (SprintPage, _) = self.http.get_json(path, &query).await?;
             let n = u32::try_from(page.values.len()).unwrap_or(u32::MAX);
-            out.extend(page.values);
-            // An empty page also ends the loop, in case a server omits isLast.
-            if page.is_last.unwrap_or(true) || n == 0 {
-                return Ok(out);
-            }
-            start_at = start_at.saturating_add(n);
-        }
-        Err(Error::invalid_response(format!(
-            "Jira kept returning pages of active sprints for board {board_id} ({} so far); stopping.",
-            out.len()
-        )))
+            // An empty page also ends the listing, in case a server omits isLast.
+            let last = page.is_last.unwrap_or(true) || n == 0;
+            let next = (!last).then(|| start_at.saturating_add(n));
+            Ok(Page::new(page.values, next))
+        })
+        .await
     }
 }

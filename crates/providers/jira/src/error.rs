@@ -16,8 +16,8 @@
 //! exist for the field 'project'.") and a Kanban board asked for sprints ("The board does not
 //! support sprints").
 
-use opsdeck_core::http::{HttpResponse, VendorErrors, default_vendor_message};
-use opsdeck_core::{Error, FailureKind};
+use opsdeck_core::FailureKind;
+use opsdeck_core::http::{HttpResponse, RequestCtx, VendorError, VendorErrors, Verdict};
 
 /// Vendor-specific classification for Jira Cloud.
 #[derive(Debug, Clone, Copy, Default)]
@@ -49,47 +49,30 @@ fn error_collection(body: &serde_json::Value) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("; "))
 }
 
-fn contains(haystack: &Option<String>, needle: &str) -> bool {
-    haystack.as_deref().is_some_and(|h| {
-        h.to_ascii_lowercase()
-            .contains(&needle.to_ascii_lowercase())
-    })
-}
-
 impl VendorErrors for JiraErrors {
-    fn vendor_message(&self, response: &HttpResponse) -> Option<String> {
+    /// An `ErrorCollection`, the gateway's `{"code", "message"}`, or plain text.
+    fn parse(&self, response: &HttpResponse) -> VendorError {
         if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&response.body)
             && let Some(m) = error_collection(&v)
         {
-            let mut m = m;
-            if m.len() > 300 {
-                let mut end = 300;
-                while !m.is_char_boundary(end) {
-                    end -= 1;
-                }
-                m.truncate(end);
-                m.push('…');
-            }
-            return Some(m);
+            return VendorError::new().with_message(Some(m));
         }
-        default_vendor_message(response)
+        VendorError::common(response)
     }
 
-    fn classify(&self, response: &HttpResponse, default: Error) -> Error {
-        let said = self.vendor_message(response);
-        // ": <what Jira said>" without a trailing full stop, for use inside our sentences.
-        let quoted = said
-            .as_deref()
-            .map(|m| format!(": {}", m.trim_end_matches('.')))
-            .unwrap_or_default();
-        let agile = response.path.contains("/rest/agile/");
-        let code = response.status.as_u16();
-        match code {
-            401 if contains(&said, "scope does not match") => default
+    fn classify(
+        &self,
+        ctx: &RequestCtx<'_>,
+        response: &HttpResponse,
+        error: &VendorError,
+        default: Verdict,
+    ) -> Verdict {
+        let agile = ctx.relative_path.starts_with("/rest/agile/");
+        match response.status.as_u16() {
+            401 if error.message_contains("scope does not match") => default
                 .with_kind(FailureKind::PermissionDenied)
-                .with_message(format!(
-                    "The Atlassian API gateway accepted the scoped API token but it lacks a scope this call needs (HTTP 401{quoted}). Grant read:jira-user (connection test), read:jira-work (issue counts) and read:sprint:jira-software (sprints), or the granular read:user:jira, read:issue-details:jira, read:jql:jira."
-                )),
+                .with_summary("The Atlassian API gateway accepted the scoped API token but it lacks a scope this call needs")
+                .with_hint("Grant read:jira-user (connection test), read:jira-work (issue counts) and read:sprint:jira-software (sprints), or the granular read:user:jira, read:issue-details:jira, read:jql:jira."),
             401 if self.gateway => default.with_hint(
                 "Check email and api_token, that the token has not expired, and that cloud_id is this site's cloud id (https://<site>.atlassian.net/_edge/tenant_info).",
             ),
@@ -98,28 +81,25 @@ impl VendorErrors for JiraErrors {
             ),
             403 if response.header("x-authentication-denied-reason").is_some() => default
                 .with_kind(FailureKind::InvalidCredentials)
-                .with_message(
-                    "Jira refused the login and asks for a CAPTCHA after repeated failed logins (HTTP 403). Sign in once in a browser, then check email and api_token.",
-                ),
+                .with_summary("Jira refused the login and asks for a CAPTCHA after repeated failed logins")
+                .with_hint("Sign in once in a browser, then check email and api_token."),
             403 if agile => default.with_hint(
                 "The Jira Software (Agile) API answers 403 when the account has no Jira Software licence.",
             ),
-            404 if agile => default.with_message(format!(
-                "Jira answered 404 for {}{quoted}. Jira says this both when the board does not exist and when the account may not see it: check board_id and the board's filter permissions.",
-                response.path
-            )),
-            404 => default.with_message(format!(
-                "Jira answered 404 Not Found for {}{quoted}. Check that base_url is your Jira Cloud site (https://<site>.atlassian.net); Jira also answers 404 when the account may not see a resource.",
-                response.path
-            )),
-            400 if contains(&said, "does not exist for the field 'project'") => default
+            404 if agile => default.with_hint(
+                "Jira says this both when the board does not exist and when the account may not see it: check board_id and the board's filter permissions.",
+            ),
+            404 => default.with_hint(
+                "Check that base_url is your Jira Cloud site (https://<site>.atlassian.net); Jira also answers 404 when the account may not see a resource.",
+            ),
+            400 if error.message_contains("does not exist for the field 'project'") => default
                 .with_kind(FailureKind::NotFound)
-                .with_message(format!(
-                    "Jira rejected the query (HTTP 400{quoted}). A key in `projects` does not exist or the account lacks the Browse projects permission on it."
-                )),
-            400 if contains(&said, "does not support sprints") => default.with_message(format!(
-                "board_id points at a Kanban board, which has no sprints (HTTP 400{quoted}). Use a Scrum board's id or remove board_id."
-            )),
+                .with_summary("Jira rejected the query")
+                .with_hint("A key in `projects` does not exist or the account lacks the Browse projects permission on it."),
+            400 if error.message_contains("does not support sprints") => default
+                .with_kind(FailureKind::InvalidConfig)
+                .with_summary("board_id points at a Kanban board, which has no sprints")
+                .with_hint("Use a Scrum board's id or remove board_id."),
             429 => match response.header("ratelimit-reason") {
                 Some(reason) => default.with_hint(format!(
                     "Jira's reason: {reason}. API-token traffic is subject to Jira's burst limits; fewer projects or a longer interval help."

@@ -23,6 +23,8 @@ mod error;
 mod jql;
 mod metrics;
 mod service;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{DEFAULT_GATEWAY, FIELDS, JiraConfig, JiraConfigBuilder};
 pub use error::JiraErrors;

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use futures::{StreamExt, TryStreamExt, stream};
 use opsdeck_core::domain::{IssueSummary, SprintSummary, TimeWindow};
-use opsdeck_core::http::HttpSettings;
+use opsdeck_core::http::{HttpSettings, Page, Paging, paginate};
 use opsdeck_core::{
     BaseService, BuildContext, Connected, FailureKind, MetricSet, ProjectManagementService,
     ProviderDescriptor, ReportDetails, Result,
@@ -38,6 +38,8 @@ pub(crate) struct SprintCounts {
 pub(crate) struct BoardSprints {
     pub board: u64,
     pub sprints: Vec<SprintCounts>,
+    /// Why the sprint list is partial, if it is.
+    pub note: Option<String>,
 }
 
 /// Everything one collection learns; metrics and the verb are both views of it.
@@ -87,32 +89,39 @@ impl JiraService {
     }
 
     /// Open issues per project by paging the enhanced search over open issues, asking only for
-    /// the `project` field. Returns the counts and whether every page was read.
-    async fn open_by_project_search(&self) -> Result<(BTreeMap<String, u64>, bool)> {
+    /// the `project` field. Returns the counts and, when paging stopped early, why.
+    async fn open_by_project_search(&self) -> Result<(BTreeMap<String, u64>, Option<String>)> {
         let jql = jql::open();
-        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-        let mut token: Option<String> = None;
-        for _ in 0..MAX_SEARCH_PAGES {
+        let jql = &jql;
+        let paging = Paging::new("open issues", MAX_SEARCH_PAGES);
+        let paged = paginate(&paging, |token: Option<String>| async move {
             let page = self
                 .client
-                .search_page(&jql, &["project"], token.as_deref())
+                .search_page(jql, &["project"], token.as_deref())
                 .await?;
-            for issue in &page.issues {
-                if let Some(p) = &issue.fields.project {
-                    *counts.entry(p.key.clone()).or_default() += 1;
-                }
-            }
-            token = page.next_page_token.filter(|t| !t.is_empty());
+            let keys: Vec<String> = page
+                .issues
+                .into_iter()
+                .filter_map(|i| i.fields.project.map(|p| p.key))
+                .collect();
             // The last page has no token (Jira omits the field); isLast says the same.
-            if token.is_none() || page.is_last == Some(true) {
-                return Ok((counts, true));
-            }
+            let next = page
+                .next_page_token
+                .filter(|t| !t.is_empty() && page.is_last != Some(true));
+            Ok(Page::new(keys, next))
+        })
+        .await?;
+        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+        for key in &paged.items {
+            *counts.entry(key.clone()).or_default() += 1;
         }
-        Ok((counts, false))
+        Ok((counts, paged.note()))
     }
 
     async fn board_sprints(&self, board: u64) -> Result<BoardSprints> {
-        let all = self.client.active_sprints(board).await?;
+        let listed = self.client.active_sprints(board).await?;
+        let note = listed.note();
+        let all = listed.items;
         // A board's list includes sprints of other boards that share its filter; keep the
         // board's own when it has any, so parallel teams are not mixed up.
         let own: Vec<Sprint> = all
@@ -147,7 +156,11 @@ impl JiraService {
                     .collect(),
             })
             .collect();
-        Ok(BoardSprints { board, sprints })
+        Ok(BoardSprints {
+            board,
+            sprints,
+            note,
+        })
     }
 
     /// Collect everything for `window` (created/resolved are counted over it).
@@ -182,11 +195,11 @@ impl JiraService {
             snap.resolved = resolved;
         }
         if self.config.projects.is_empty() {
-            let (by_project, complete) = self.open_by_project_search().await?;
+            let (by_project, stopped) = self.open_by_project_search().await?;
             snap.open_by_project = by_project;
-            if !complete {
+            if let Some(note) = stopped {
                 snap.notes.push(format!(
-                    "Open issues per project were counted over the first {MAX_SEARCH_PAGES} pages of search results only; set `projects` for exact per-project counts."
+                    "{note} Open issues per project are counted over those pages only; set `projects` for exact per-project counts."
                 ));
             }
         } else {
@@ -202,6 +215,7 @@ impl JiraService {
         if let Some(board) = self.config.board_id {
             match self.board_sprints(board).await {
                 Ok(b) => {
+                    snap.notes.extend(b.note.clone());
                     if b.sprints.is_empty() {
                         snap.notes
                             .push(format!("Board {board} has no active sprint."));
@@ -211,13 +225,14 @@ impl JiraService {
                 // A wrong board id or a Kanban board is a configuration problem of this one
                 // section; the issue counts above are still right, so report them with a note.
                 Err(e)
-                    if matches!(e.kind(), FailureKind::NotFound | FailureKind::InvalidConfig) =>
+                    if matches!(
+                        e.kind(),
+                        FailureKind::NotFound | FailureKind::InvalidConfig | FailureKind::Rejected
+                    ) =>
                 {
                     tracing::warn!(board, kind = %e.kind(), "jira sprint metrics skipped");
-                    snap.notes.push(format!(
-                        "Sprint metrics skipped for board {board}: {}",
-                        e.message()
-                    ));
+                    snap.notes
+                        .push(format!("Sprint metrics skipped for board {board}: {}", e));
                 }
                 Err(e) => return Err(e),
             }
@@ -257,11 +272,9 @@ impl BaseService for JiraService {
         if me.active == Some(false) {
             message.push_str(" The account is deactivated.");
         }
-        let mut details = ReportDetails {
-            rate_limit: resp.rate_limit(),
-            http_status: Some(resp.status.as_u16()),
-            ..ReportDetails::default()
-        };
+        let mut details = ReportDetails::default();
+        details.rate_limit = resp.rate_limit();
+        details.http_status = Some(resp.status.as_u16());
         details
             .extra
             .insert("account_id".into(), serde_json::json!(me.account_id));

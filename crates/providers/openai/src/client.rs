@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use opsdeck_core::Result;
-use opsdeck_core::http::{HttpClient, HttpResponse};
+use opsdeck_core::http::{HttpClient, HttpResponse, Page as NextPage, Paged, Paging, paginate};
 use opsdeck_core::rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::Value;
@@ -173,49 +173,31 @@ pub async fn costs_probe(admin: &HttpClient, now: DateTime<Utc>) -> Result<HttpR
     Ok(resp)
 }
 
-/// Fetch every page of an `/organization/*` report for `[start, end)`, following `next_page`.
-/// Returns the pages and, when it stopped before `has_more` turned false, why (for a note).
+/// Fetch the pages of an `/organization/*` report, following `next_page` (up to
+/// [`MAX_PAGES`], a repeated cursor or the deadline; the driver notes why it stopped early).
+/// `what` names the buckets in notes.
 pub async fn all_pages(
     admin: &HttpClient,
     path: &str,
+    what: &'static str,
     base_query: Vec<(&'static str, String)>,
-) -> Result<(Vec<Page>, Option<String>)> {
-    let mut pages = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut query = base_query.clone();
-        if let Some(c) = &cursor {
-            query.push(("page", c.clone()));
-        }
-        let (page, _): (Page, _) = admin.get_json(path, &query).await?;
-        let next = page
-            .next_page
-            .clone()
-            .filter(|c| page.has_more && !c.is_empty());
-        pages.push(page);
-        let Some(next) = next else {
-            return Ok((pages, None));
-        };
-        // A cursor that repeats would loop forever (mock servers that replay the spec's
-        // example do this); keep what we have and say so rather than fail or spin.
-        if cursor.as_deref() == Some(next.as_str()) {
-            tracing::warn!(path, "next_page repeated; stopping");
-            return Ok((
-                pages,
-                Some(format!(
-                    "{path}: the server repeated the same next_page cursor; stopped there, figures may be partial."
-                )),
-            ));
-        }
-        if pages.len() >= MAX_PAGES {
-            tracing::warn!(path, pages = pages.len(), "page cap reached");
-            return Ok((
-                pages,
-                Some(format!(
-                    "{path}: stopped after {MAX_PAGES} pages; figures are partial."
-                )),
-            ));
-        }
-        cursor = Some(next);
-    }
+) -> Result<Paged<Page>> {
+    let base_query = &base_query;
+    paginate(
+        &Paging::new(what, MAX_PAGES),
+        |cursor: Option<String>| async move {
+            let mut query = base_query.clone();
+            if let Some(c) = cursor {
+                query.push(("page", c));
+            }
+            let (page, _): (Page, _) = admin.get_json(path, &query).await?;
+            let next = page
+                .next_page
+                .clone()
+                .filter(|c| page.has_more && !c.is_empty());
+            let buckets = page.data.len();
+            Ok(NextPage::new(vec![page], next).counting(buckets))
+        },
+    )
+    .await
 }

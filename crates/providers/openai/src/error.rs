@@ -15,11 +15,13 @@
 //! - inference responses carry `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` with
 //!   resets written as Go durations (`12ms`, `1s`, `6m0s`).
 
-use std::time::Duration;
-
 use chrono::Utc;
-use opsdeck_core::http::{HttpResponse, VendorErrors, default_vendor_message};
-use opsdeck_core::{Error, FailureKind, RateLimitInfo};
+use opsdeck_core::http::{HttpResponse, RequestCtx, VendorError, VendorErrors, Verdict};
+
+/// OpenAI writes rate-limit resets as Go durations (`12ms`, `6m0s`); the parser is core's
+/// (bounded, never panics), re-exported here where the crate always offered it.
+pub use opsdeck_core::http::parse_go_duration;
+use opsdeck_core::{FailureKind, RateLimitInfo};
 use serde::Deserialize;
 
 /// Which credential a client carries; hints name the config field to fix.
@@ -76,35 +78,22 @@ struct ErrorObject {
     code: Option<serde_json::Value>,
 }
 
-/// The parts of an OpenAI error body we act on. Gateways send `""` for absent codes.
-#[derive(Debug, Default)]
-struct VendorError {
-    message: Option<String>,
-    kind: Option<String>,
-    code: Option<String>,
-}
-
-fn parse(response: &HttpResponse) -> VendorError {
-    let Ok(env) = serde_json::from_slice::<Envelope>(&response.body) else {
-        return VendorError::default();
-    };
-    let non_empty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
-    match env.error {
-        ErrorField::Text(t) => VendorError {
-            message: non_empty(Some(t)),
-            ..VendorError::default()
-        },
-        ErrorField::Object(o) => VendorError {
-            message: non_empty(o.message),
-            kind: non_empty(o.kind),
+/// The parts of an OpenAI error body we act on. Gateways send `""` for absent codes; `error`
+/// may be a bare string.
+fn parse_body(response: &HttpResponse) -> Option<VendorError> {
+    let env = serde_json::from_slice::<Envelope>(&response.body).ok()?;
+    Some(match env.error {
+        ErrorField::Text(t) => VendorError::new().with_message(Some(mask_keys(&t))),
+        ErrorField::Object(o) => VendorError::new()
+            .with_message(o.message.map(|m| mask_keys(&m)))
             // Codes are strings in the spec; tolerate numbers from gateways.
-            code: non_empty(o.code.and_then(|c| match c {
+            .with_code(o.code.and_then(|c| match c {
                 serde_json::Value::String(s) => Some(s),
                 serde_json::Value::Number(n) => Some(n.to_string()),
                 _ => None,
-            })),
-        },
-    }
+            }))
+            .with_extra("type", o.kind.unwrap_or_default()),
+    })
 }
 
 /// Replace key-looking tokens (`sk-…`, `sess-…`) with `[key]`: OpenAI echoes a masked key in
@@ -125,40 +114,6 @@ fn missing_scope(message: &str) -> Option<String> {
     (!scope.is_empty() && plausible && scope.len() <= 100).then(|| scope.to_owned())
 }
 
-/// Parse a Go-style duration as OpenAI writes rate-limit resets: `12ms`, `1s`, `6m0s`, `1h2m3.5s`.
-pub fn parse_go_duration(raw: &str) -> Option<Duration> {
-    let mut rest = raw.trim();
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if num_len == 0 {
-            return None;
-        }
-        let n: f64 = rest[..num_len].parse().ok()?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let factor = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        total += n * factor;
-        rest = &rest[unit_len..];
-    }
-    (total.is_finite() && total >= 0.0).then(|| Duration::from_secs_f64(total))
-}
-
 /// Request-quota headroom from OpenAI's `x-ratelimit-*-requests` headers.
 pub fn openai_rate_limit(response: &HttpResponse) -> Option<RateLimitInfo> {
     let num = |name: &str| {
@@ -166,44 +121,44 @@ pub fn openai_rate_limit(response: &HttpResponse) -> Option<RateLimitInfo> {
             .header(name)
             .and_then(|v| v.trim().parse::<u64>().ok())
     };
-    let info = RateLimitInfo {
-        limit: num("x-ratelimit-limit-requests"),
-        remaining: num("x-ratelimit-remaining-requests"),
-        reset_at: response
-            .header("x-ratelimit-reset-requests")
-            .and_then(parse_go_duration)
-            .and_then(|d| chrono::Duration::from_std(d).ok())
-            .map(|d| Utc::now() + d),
-        resource: None,
-    };
-    if info.limit.is_none() && info.remaining.is_none() && info.reset_at.is_none() {
+    let mut info = RateLimitInfo::new(None);
+    info.limit = num("x-ratelimit-limit-requests");
+    info.remaining = num("x-ratelimit-remaining-requests");
+    info.reset_at = response
+        .header("x-ratelimit-reset-requests")
+        .and_then(parse_go_duration)
+        .and_then(|d| chrono::Duration::from_std(d).ok())
+        .and_then(|d| Utc::now().checked_add_signed(d));
+    if info.is_empty() {
         return None;
     }
-    Some(RateLimitInfo {
-        resource: Some("requests".to_owned()),
-        ..info
-    })
+    info.resource = Some("requests".to_owned());
+    Some(info)
 }
 
 impl VendorErrors for OpenAiErrors {
-    fn vendor_message(&self, response: &HttpResponse) -> Option<String> {
-        let said = parse(response)
-            .message
-            .or_else(|| default_vendor_message(response))?;
-        Some(mask_keys(said.trim()))
+    fn parse(&self, response: &HttpResponse) -> VendorError {
+        parse_body(response).unwrap_or_else(|| {
+            let common = VendorError::common(response);
+            let message = common.message.clone();
+            common.with_message(message.map(|m| mask_keys(&m)))
+        })
     }
 
     fn rate_limit(&self, response: &HttpResponse) -> Option<RateLimitInfo> {
         openai_rate_limit(response).or_else(|| response.rate_limit())
     }
 
-    fn classify(&self, response: &HttpResponse, default: Error) -> Error {
-        let v = parse(response);
-        let message = v.message.as_deref().unwrap_or_default();
-        let code = v.code.as_deref().unwrap_or_default();
-        let kind = v.kind.as_deref().unwrap_or_default();
+    fn classify(
+        &self,
+        _: &RequestCtx<'_>,
+        response: &HttpResponse,
+        error: &VendorError,
+        default: Verdict,
+    ) -> Verdict {
+        let message = error.message.as_deref().unwrap_or_default();
         let field = self.role.field();
-        let mut err = match response.status.as_u16() {
+        let verdict = match response.status.as_u16() {
             401 if message.contains("Missing scopes") || message.contains("insufficient permissions") => {
                 let scope = missing_scope(message);
                 let hint = match (self.role, scope.as_deref()) {
@@ -211,22 +166,21 @@ impl VendorErrors for OpenAiErrors {
                     (KeyRole::Api, Some(s)) => format!("Give the key the missing permission ({s}; for GET /models: Models → Read) or use an unrestricted project key."),
                     (KeyRole::Api, None) => "Give the key Models → Read (api.model.read) or use an unrestricted project key.".to_owned(),
                 };
-                Error::new(
-                    FailureKind::PermissionDenied,
-                    format!(
-                        "OpenAI accepted {field} but it lacks a permission{} (HTTP 401).",
+                default
+                    .with_kind(FailureKind::PermissionDenied)
+                    .with_summary(format!(
+                        "OpenAI accepted {field} but it lacks a permission{}",
                         scope.map(|s| format!(": missing scope {s}")).unwrap_or_default()
-                    ),
-                )
-                .with_http_status(401)
-                .with_hint(hint)
+                    ))
+                    .without_vendor_message()
+                    .with_hint(hint)
             }
-            401 if message.contains("IP not authorized") || message.contains("IP address") => Error::new(
-                FailureKind::PermissionDenied,
-                format!("OpenAI refused {field} from this IP address (HTTP 401: the project or organization has an IP allowlist)."),
-            )
-            .with_http_status(401)
-            .with_hint("Add this machine's outbound IP to the allowlist or run opsdeck from an allowed network."),
+            401 if message.contains("IP not authorized") || message.contains("IP address") => default
+                .with_kind(FailureKind::PermissionDenied)
+                .with_summary(format!(
+                    "OpenAI refused {field} from this IP address (the project or organization has an IP allowlist)"
+                ))
+                .with_hint("Add this machine's outbound IP to the allowlist or run opsdeck from an allowed network."),
             401 => default.with_hint(format!(
                 "Set {field} to a current key from platform.openai.com/api-keys{}.",
                 if self.role == KeyRole::Admin {
@@ -235,45 +189,30 @@ impl VendorErrors for OpenAiErrors {
                     ""
                 }
             )),
-            403 if code == "unsupported_country_region_territory" => default.with_hint(
+            403 if error.code_is("unsupported_country_region_territory") => default.with_hint(
                 "OpenAI blocks requests from this country, region or territory; run opsdeck from a supported location or through a proxy there.",
             ),
             404 => default.with_hint(
                 "base_url must be the API root including /v1 (default https://api.openai.com/v1).",
             ),
-            429 if code == "insufficient_quota" || kind == "insufficient_quota" => Error::new(
-                FailureKind::PermissionDenied,
-                "OpenAI refused the request because the organization's quota is used up (HTTP 429 insufficient_quota): add credits or raise the monthly budget under Settings → Billing. Retrying does not help.",
-            )
-            .with_http_status(429),
+            429 if error.code_is("insufficient_quota") || error.extra("type") == Some("insufficient_quota") => default
+                .with_kind(FailureKind::PermissionDenied)
+                .with_temporary(false)
+                .with_summary("OpenAI refused the request because the organization's quota is used up (insufficient_quota)")
+                .without_vendor_message()
+                .with_hint("Add credits or raise the monthly budget under Settings → Billing. Retrying does not help."),
             _ => default,
         };
-        if let Some(id) = response.header("x-request-id") {
-            err.details_mut()
-                .extra
-                .insert("request_id".to_owned(), serde_json::Value::from(id));
+        match response.header("x-request-id") {
+            Some(id) => verdict.with_detail("request_id", id),
+            None => verdict,
         }
-        err
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn go_durations_parse() {
-        assert_eq!(parse_go_duration("12ms"), Some(Duration::from_millis(12)));
-        assert_eq!(parse_go_duration("1s"), Some(Duration::from_secs(1)));
-        assert_eq!(parse_go_duration("6m0s"), Some(Duration::from_secs(360)));
-        assert_eq!(
-            parse_go_duration("1h2m3.5s"),
-            Some(Duration::from_secs_f64(3723.5))
-        );
-        assert_eq!(parse_go_duration(""), None);
-        assert_eq!(parse_go_duration("soon"), None);
-        assert_eq!(parse_go_duration("5"), None);
-    }
 
     #[test]
     fn keys_are_masked() {

@@ -18,6 +18,8 @@ mod config;
 mod error;
 mod metrics;
 mod service;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{DEFAULT_BASE_URL, FIELDS, OpenAiConfig, OpenAiConfigBuilder};
 pub use error::{KeyRole, OpenAiErrors, parse_go_duration};

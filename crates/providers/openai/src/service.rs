@@ -121,8 +121,10 @@ impl OpenAiService {
 
     async fn fetch_costs(&self, admin: &HttpClient, window: TimeWindow) -> Result<CostData> {
         let query = report_query(window, 180, &["line_item", "project_id"]);
-        let (pages, stopped_early) = client::all_pages(admin, "/organization/costs", query).await?;
-        let (results, skipped) = client::results_of::<CostResult>(&pages, COSTS_OBJECT);
+        let paged =
+            client::all_pages(admin, "/organization/costs", "daily cost buckets", query).await?;
+        let stopped_early = paged.note();
+        let (results, skipped) = client::results_of::<CostResult>(&paged.items, COSTS_OBJECT);
         let totals = CostTotals::from_results(results.iter().map(|(_, r)| r));
         Ok(CostData {
             skipped: skipped + totals.without_amount,
@@ -133,10 +135,16 @@ impl OpenAiService {
 
     async fn fetch_usage(&self, admin: &HttpClient, window: TimeWindow) -> Result<UsageData> {
         let query = report_query(window, 31, &["model"]);
-        let (pages, stopped_early) =
-            client::all_pages(admin, "/organization/usage/completions", query).await?;
+        let paged = client::all_pages(
+            admin,
+            "/organization/usage/completions",
+            "daily usage buckets",
+            query,
+        )
+        .await?;
+        let stopped_early = paged.note();
         let (results, skipped) =
-            client::results_of::<CompletionsResult>(&pages, COMPLETIONS_OBJECT);
+            client::results_of::<CompletionsResult>(&paged.items, COMPLETIONS_OBJECT);
         Ok(UsageData {
             models: usage_by_model(results.iter().map(|(_, r)| r)),
             skipped,
@@ -172,7 +180,7 @@ fn incomplete_notes(set: &mut MetricSet, what: &str, skipped: usize, stopped: Op
         ));
     }
     if let Some(why) = stopped {
-        set.note(why.clone());
+        set.note(format!("{why} The {what} figures are partial."));
     }
 }
 
@@ -224,11 +232,9 @@ impl BaseService for OpenAiService {
                         message.push_str(&check.message);
                     }
                 }
-                let mut details = ReportDetails {
-                    rate_limit: OpenAiErrors::new(KeyRole::Api).rate_limit(&resp),
-                    checks: vec![check],
-                    ..ReportDetails::default()
-                };
+                let mut details = ReportDetails::default();
+                details.rate_limit = OpenAiErrors::new(KeyRole::Api).rate_limit(&resp);
+                details.checks = vec![check];
                 if let Some(id) = resp.header("x-request-id") {
                     details
                         .extra
@@ -288,6 +294,13 @@ impl BaseService for OpenAiService {
     }
 }
 
+/// Log a partial answer of a verb whose result has no room for notes.
+fn log_partial(note: Option<&str>) {
+    if let Some(note) = note {
+        tracing::info!(note, "openai answer is partial");
+    }
+}
+
 fn push_models(set: &mut MetricSet, n: usize) {
     set.push(Metric::new(
         "openai_models_available",
@@ -327,7 +340,9 @@ impl CostSource for OpenAiService {
         let admin = self
             .admin()
             .map_err(|u| Error::invalid_config(u.reason.into_owned()))?;
-        Ok(self.fetch_costs(admin, window).await?.totals.report(window))
+        let costs = self.fetch_costs(admin, window).await?;
+        log_partial(costs.stopped_early.as_deref());
+        Ok(costs.totals.report(window))
     }
 }
 
@@ -341,10 +356,13 @@ impl AiUsageSource for OpenAiService {
             self.fetch_costs(admin, window),
             self.fetch_usage(admin, window)
         );
+        let (costs, usage) = (costs?, usage?);
+        log_partial(costs.stopped_early.as_deref());
+        log_partial(usage.stopped_early.as_deref());
         Ok(AiUsage::new(
             window,
-            usage?.models,
-            Some(costs?.totals.report(window)),
+            usage.models,
+            Some(costs.totals.report(window)),
         ))
     }
 }

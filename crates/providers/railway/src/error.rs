@@ -13,7 +13,7 @@
 //! text) 403 page before Railway sees the request. That says nothing about the token, so it is
 //! never reported as a credentials failure.
 
-use opsdeck_core::http::{HttpResponse, VendorErrors};
+use opsdeck_core::http::{HttpResponse, RequestCtx, VendorError, VendorErrors, Verdict};
 use opsdeck_core::{Error, FailureKind, Result};
 use serde::Deserialize;
 
@@ -54,24 +54,30 @@ struct Extensions {
     workspace_name: Option<String>,
 }
 
-impl GraphQlError {
-    fn code(&self) -> Option<&str> {
-        self.extensions.as_ref().and_then(|e| e.code.as_deref())
+/// The first GraphQL error of a response, as a [`VendorError`] (`graphql` marks that there was
+/// one; `trace_id` and `workspace` carry Railway's extras).
+fn first_graphql_error(response: &HttpResponse) -> Option<VendorError> {
+    let env = serde_json::from_slice::<ErrorEnvelope>(&response.body).ok()?;
+    let e = env.errors.into_iter().next()?;
+    let ext = e.extensions.unwrap_or_default();
+    let mut v = VendorError::new()
+        .with_code(ext.code)
+        .with_message(Some(e.message))
+        .with_extra("graphql", "true");
+    if let Some(t) = e.trace_id.or(ext.trace_id) {
+        v = v.with_extra("trace_id", t);
     }
-
-    fn trace(&self) -> String {
-        self.trace_id
-            .as_deref()
-            .or_else(|| self.extensions.as_ref().and_then(|e| e.trace_id.as_deref()))
-            .map(|t| format!(" (Railway trace id {t})"))
-            .unwrap_or_default()
+    if let Some(w) = ext.workspace_name {
+        v = v.with_extra("workspace", w);
     }
+    Some(v)
 }
 
-fn errors_of(response: &HttpResponse) -> Vec<GraphQlError> {
-    serde_json::from_slice::<ErrorEnvelope>(&response.body)
-        .map(|e| e.errors)
-        .unwrap_or_default()
+/// What a GraphQL error means: the kind, what happened (no final full stop) and what to do.
+struct Meaning {
+    kind: FailureKind,
+    summary: String,
+    hint: Option<String>,
 }
 
 impl RailwayErrors {
@@ -89,68 +95,73 @@ impl RailwayErrors {
         }
     }
 
-    /// Turn the first GraphQL error into an opsdeck error.
-    fn classify_graphql(&self, e: &GraphQlError, http_status: u16) -> Error {
-        let msg = e.message.trim();
-        let lower = msg.to_ascii_lowercase();
-        let trace = e.trace();
-        let (kind, text) = if lower.contains("not authorized") {
-            (
+    /// What Railway's GraphQL error means.
+    fn meaning(&self, e: &VendorError) -> Meaning {
+        let msg = e.message.as_deref().unwrap_or_default().trim();
+        let trace = e
+            .extra("trace_id")
+            .map(|t| format!(" (Railway trace id {t})"))
+            .unwrap_or_default();
+        let meaning = |kind, summary: String, hint: Option<&str>| Meaning {
+            kind,
+            summary,
+            hint: hint.map(str::to_owned),
+        };
+        if e.message_contains("not authorized") {
+            meaning(
                 FailureKind::InvalidCredentials,
-                format!(
-                    "Railway answered \"Not Authorized\"{trace}. {}",
-                    self.wrong_kind_hint()
-                ),
+                format!("Railway answered \"Not Authorized\"{trace}"),
+                Some(self.wrong_kind_hint()),
             )
-        } else if lower.contains("project token not found") {
-            (
+        } else if e.message_contains("project token not found") {
+            meaning(
                 FailureKind::InvalidCredentials,
-                format!(
-                    "Railway does not know this project token (\"{msg}\"){trace}. Check that it was copied whole and has not been deleted in Project settings → Tokens."
+                format!("Railway does not know this project token (\"{msg}\"){trace}"),
+                Some(
+                    "Check that it was copied whole and has not been deleted in Project settings → Tokens.",
                 ),
             )
         } else if msg == "Two Factor Authentication Required" {
-            let ws = e
-                .extensions
-                .as_ref()
-                .and_then(|x| x.workspace_name.as_deref())
-                .unwrap_or("the workspace");
-            (
+            let ws = e.extra("workspace").unwrap_or("the workspace");
+            meaning(
                 FailureKind::PermissionDenied,
                 format!(
-                    "Railway refused: {ws} requires two-factor authentication for the token's user{trace}. Enable 2FA on the account (railway.com/account/security) or use a token of a user who has it."
+                    "Railway refused: {ws} requires two-factor authentication for the token's user{trace}"
+                ),
+                Some(
+                    "Enable 2FA on the account (railway.com/account/security) or use a token of a user who has it.",
                 ),
             )
-        } else if matches!(
-            e.code(),
-            Some("GRAPHQL_PARSE_FAILED" | "GRAPHQL_VALIDATION_FAILED")
-        ) {
-            (
+        } else if e.code_is("GRAPHQL_PARSE_FAILED") || e.code_is("GRAPHQL_VALIDATION_FAILED") {
+            meaning(
                 FailureKind::InvalidResponse,
-                format!(
-                    "Railway rejected opsdeck's query: {msg}{trace}. Railway's API may have changed, or base_url points at another GraphQL server."
+                format!("Railway rejected opsdeck's query: {msg}{trace}"),
+                Some(
+                    "Railway's API may have changed, or base_url points at another GraphQL server.",
                 ),
             )
-        } else if e.code() == Some("BAD_USER_INPUT") {
-            (
-                FailureKind::InvalidConfig,
-                format!("Railway rejected a value in the request: {msg}{trace}."),
+        } else if e.code_is("BAD_USER_INPUT") {
+            meaning(
+                FailureKind::Rejected,
+                format!("Railway rejected a value in the request: {msg}{trace}"),
+                None,
             )
-        } else if lower.contains("not found") {
-            (
+        } else if e.message_contains("not found") {
+            meaning(
                 FailureKind::NotFound,
-                format!("Railway answered: {msg}{trace}."),
+                format!("Railway answered: {msg}{trace}"),
+                None,
             )
         } else {
-            (
+            meaning(
                 FailureKind::ProviderError,
                 format!(
-                    "Railway returned an error: {}{trace}. This is usually temporary; check status.railway.com.",
+                    "Railway returned an error: {}{trace}",
                     if msg.is_empty() { "(no message)" } else { msg }
                 ),
+                Some("This is usually temporary; check status.railway.com."),
             )
-        };
-        Error::new(kind, text).with_http_status(http_status)
+        }
     }
 }
 
@@ -173,67 +184,83 @@ fn is_cloudflare_page(response: &HttpResponse) -> bool {
     page && (from_cloudflare || body.contains("cloudflare"))
 }
 
-fn cloudflare_error(response: &HttpResponse, default: Error) -> Error {
+fn cloudflare_verdict(response: &HttpResponse, default: Verdict) -> Verdict {
     let body = String::from_utf8_lossy(&response.body[..response.body.len().min(8192)])
         .to_ascii_lowercase();
     let ray = ray_id(response)
         .map(|r| format!(" (Cloudflare Ray ID {r})"))
         .unwrap_or_default();
-    let code = response.status.as_u16();
     // Cloudflare's 1015 is its own rate limit; anything else (1010 browser signature, 1020
     // firewall rule, a challenge) is a block of this client or network.
-    let rate_limited = code == 429 || body.contains("1015") || body.contains("rate limited");
+    let rate_limited =
+        response.status.as_u16() == 429 || body.contains("1015") || body.contains("rate limited");
     if rate_limited {
-        Error::new(
-            FailureKind::RateLimited,
-            format!(
-                "Railway's Cloudflare edge is rate limiting this client (HTTP {code} page instead of an API answer){ray}. The token was not checked. Wait and retry; reduce how often opsdeck polls Railway."
-            ),
-        )
-        .with_http_status(code)
-        .with_retry_after(default.retry_after())
+        default
+            .with_kind(FailureKind::RateLimited)
+            .with_summary(format!(
+                "Railway's Cloudflare edge is rate limiting this client with its own page instead of an API answer{ray}; the token was not checked"
+            ))
+            .without_vendor_message()
+            .with_hint("Wait and retry; reduce how often opsdeck polls Railway.")
     } else {
-        Error::new(
-            FailureKind::Unreachable,
-            format!(
-                "Railway's Cloudflare edge blocked the request with an HTTP {code} \"access denied\" page before Railway saw it{ray}, so the token was not checked. This happens when Railway throttles or blocks this machine's IP address or network; retry later, and if it persists ask Railway support with the Ray ID."
-            ),
-        )
-        .with_http_status(code)
+        default
+            .with_kind(FailureKind::Unreachable)
+            .with_summary(format!(
+                "Railway's Cloudflare edge blocked the request with an \"access denied\" page before Railway saw it{ray}, so the token was not checked"
+            ))
+            .without_vendor_message()
+            .with_hint("This happens when Railway throttles or blocks this machine's IP address or network; retry later, and if it persists ask Railway support with the Ray ID.")
     }
 }
 
 impl VendorErrors for RailwayErrors {
-    fn classify(&self, response: &HttpResponse, default: Error) -> Error {
-        let code = response.status.as_u16();
-        if matches!(code, 403 | 429 | 503) && is_cloudflare_page(response) {
-            return cloudflare_error(response, default);
-        }
-        if let Some(first) = errors_of(response).first() {
-            let mapped = self.classify_graphql(first, code);
-            // The HTTP status decides for rate limits and server errors; the GraphQL message
-            // decides for 4xx answers (a 400 validation error is our query, not the config).
-            // An unrecognised message (mapped to provider_error) keeps the status-based kind,
-            // whose message already quotes Railway's text.
-            return match (default.kind(), mapped.kind()) {
-                (FailureKind::RateLimited | FailureKind::ProviderError, _)
-                | (_, FailureKind::ProviderError) => default,
-                _ => mapped
-                    .with_retry_after(default.retry_after())
-                    .with_rate_limit(default.rate_limit().cloned()),
-            };
-        }
-        default
+    fn parse(&self, response: &HttpResponse) -> VendorError {
+        first_graphql_error(response).unwrap_or_else(|| VendorError::common(response))
     }
 
-    fn check_success(&self, response: &HttpResponse) -> Result<()> {
-        match errors_of(response).first() {
-            None => Ok(()),
-            Some(first) => {
-                let err = self.classify_graphql(first, response.status.as_u16());
-                tracing::debug!(kind = %err.kind(), code = ?first.code(), "Railway answered with GraphQL errors");
-                Err(err.with_rate_limit(response.rate_limit()))
-            }
+    fn classify(
+        &self,
+        _: &RequestCtx<'_>,
+        response: &HttpResponse,
+        error: &VendorError,
+        default: Verdict,
+    ) -> Verdict {
+        if matches!(response.status.as_u16(), 403 | 429 | 503) && is_cloudflare_page(response) {
+            return cloudflare_verdict(response, default);
         }
+        if error.extra("graphql").is_none() {
+            return default;
+        }
+        let m = self.meaning(error);
+        // The HTTP status decides for rate limits and server errors; the GraphQL message
+        // decides for 4xx answers (a 400 validation error is our query, not the config). An
+        // unrecognised message keeps the status-based kind, whose message quotes Railway's text.
+        if matches!(
+            default.kind,
+            FailureKind::RateLimited | FailureKind::ProviderError
+        ) || m.kind == FailureKind::ProviderError
+        {
+            return default;
+        }
+        let v = default
+            .with_kind(m.kind)
+            .with_summary(m.summary)
+            .without_vendor_message();
+        match m.hint {
+            Some(h) => v.with_hint(h),
+            None => v,
+        }
+    }
+
+    fn check_success(&self, _: &RequestCtx<'_>, response: &HttpResponse) -> Result<()> {
+        let Some(error) = first_graphql_error(response) else {
+            return Ok(());
+        };
+        let m = self.meaning(&error);
+        tracing::debug!(kind = %m.kind, code = ?error.code, "Railway answered with GraphQL errors");
+        Err(Error::new(m.kind, format!("{}.", m.summary))
+            .with_hint_replaced(m.hint)
+            .with_http_status(response.status.as_u16())
+            .with_rate_limit(response.rate_limit()))
     }
 }

@@ -16,6 +16,8 @@ mod error;
 mod metrics;
 pub mod queries;
 mod service;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{FIELDS, RailwayConfig, RailwayConfigBuilder, TokenKind};
 pub use service::RailwayService;

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use opsdeck_core::domain::{CostLine, CostReport, Deployment, Money, TimeWindow, sum_by_currency};
-use opsdeck_core::http::HttpSettings;
+use opsdeck_core::http::{HttpSettings, Page, Paging, paginate};
 use opsdeck_core::rust_decimal::Decimal;
 use opsdeck_core::rust_decimal::prelude::FromPrimitive;
 use opsdeck_core::{
@@ -257,45 +257,48 @@ impl RailwayService {
         Ok((d.project_token, resp))
     }
 
-    /// All projects of one workspace, following `pageInfo.endCursor`.
-    async fn projects_of(
-        &self,
-        ws: &Workspace,
-        notes: &mut Vec<String>,
-    ) -> Result<Vec<ProjectRef>> {
-        let mut out = Vec::new();
-        let mut after: Option<String> = None;
-        for page in 0..MAX_PROJECT_PAGES {
+    /// All projects of one workspace, following `pageInfo.endCursor`; a note when paging
+    /// stopped early.
+    async fn projects_of(&self, ws: &Workspace) -> Result<(Vec<ProjectRef>, Option<String>)> {
+        let paging = Paging::new(
+            format!("projects of workspace {}", ws.name),
+            MAX_PROJECT_PAGES,
+        );
+        let paged = paginate(&paging, |after: Option<String>| async move {
             let vars = json!({ "workspaceId": ws.id, "first": queries::PAGE_SIZE, "after": after });
             let (d, _): (ProjectsData, _) = self.gql.query(queries::PROJECTS, vars).await?;
-            for e in d.projects.edges {
-                let p = e.node;
-                out.push(ProjectRef {
-                    workspace: ws.name.clone(),
-                    id: p.id,
-                    name: p.name,
-                    environment_id: None,
-                    environment: None,
-                    services: p.services.edges.len() as u64,
-                    services_capped: p.services.page_info.has_next_page,
-                });
-            }
-            match d.projects.page_info {
+            let projects = d
+                .projects
+                .edges
+                .into_iter()
+                .map(|e| {
+                    let p = e.node;
+                    ProjectRef {
+                        workspace: ws.name.clone(),
+                        id: p.id,
+                        name: p.name,
+                        environment_id: None,
+                        environment: None,
+                        services: p.services.edges.len() as u64,
+                        services_capped: p.services.page_info.has_next_page,
+                    }
+                })
+                .collect();
+            Ok(match d.projects.page_info {
                 PageInfo {
                     has_next_page: true,
                     end_cursor: Some(c),
-                } => after = Some(c),
-                _ => return Ok(out),
-            }
-            if page + 1 == MAX_PROJECT_PAGES {
-                notes.push(format!(
-                    "Workspace {}: only the first {} projects were read.",
-                    ws.name,
-                    MAX_PROJECT_PAGES as u32 * queries::PAGE_SIZE
-                ));
-            }
-        }
-        Ok(out)
+                } => Page::new(projects, Some(c)),
+                PageInfo {
+                    has_next_page: true,
+                    end_cursor: None,
+                } => Page::more_without_cursor(projects),
+                _ => Page::new(projects, None),
+            })
+        })
+        .await?;
+        let note = paged.note();
+        Ok((paged.items, note))
     }
 
     async fn inventory(&self) -> Result<Inventory> {
@@ -315,10 +318,9 @@ impl RailwayService {
         }
         inv.workspaces = self.workspaces().await?;
         for ws in &inv.workspaces {
-            let mut notes = Vec::new();
-            let projects = self.projects_of(ws, &mut notes).await?;
+            let (projects, note) = self.projects_of(ws).await?;
             inv.projects.extend(projects);
-            inv.notes.extend(notes);
+            inv.notes.extend(note);
         }
         for p in inv.projects.iter().filter(|p| p.services_capped) {
             inv.notes.push(format!(
@@ -330,20 +332,23 @@ impl RailwayService {
         Ok(inv)
     }
 
-    /// Deployments of one project created in `window`, newest first as Railway lists them.
-    /// Returns the deployments and whether the page cap cut the list short.
+    /// Deployments of one project created in `window`, newest first as Railway lists them,
+    /// and a note when paging stopped early.
     async fn deployments_of(
         &self,
         p: &ProjectRef,
         window: TimeWindow,
-    ) -> Result<(Vec<DeploymentNode>, bool)> {
+    ) -> Result<(Vec<DeploymentNode>, Option<String>)> {
         let mut input = json!({ "projectId": p.id });
         if let Some(env) = &p.environment_id {
             input["environmentId"] = json!(env);
         }
-        let mut out = Vec::new();
-        let mut after: Option<String> = None;
-        for _ in 0..MAX_DEPLOYMENT_PAGES {
+        let input = &input;
+        let paging = Paging::new(
+            format!("deployments of project {}", p.name),
+            MAX_DEPLOYMENT_PAGES,
+        );
+        let paged = paginate(&paging, |after: Option<String>| async move {
             let vars = json!({ "input": input, "first": queries::PAGE_SIZE, "after": after });
             let (d, _): (DeploymentsData, _) = self.gql.query(queries::DEPLOYMENTS, vars).await?;
             let nodes: Vec<DeploymentNode> =
@@ -352,35 +357,39 @@ impl RailwayService {
             // takes `first: 1` as "latest"). A page entirely older than the window ends the walk
             // either way, at the cost of at most one extra page.
             let all_older = !nodes.is_empty() && nodes.iter().all(|n| n.created_at < window.start);
-            out.extend(
-                nodes
-                    .into_iter()
-                    .filter(|n| n.created_at >= window.start && n.created_at < window.end),
-            );
-            if all_older {
-                return Ok((out, false));
-            }
-            match d.deployments.page_info {
+            let in_window = nodes
+                .into_iter()
+                .filter(|n| n.created_at >= window.start && n.created_at < window.end)
+                .collect();
+            Ok(match d.deployments.page_info {
+                _ if all_older => Page::new(in_window, None),
                 PageInfo {
                     has_next_page: true,
                     end_cursor: Some(c),
-                } => after = Some(c),
-                _ => return Ok((out, false)),
-            }
-        }
-        Ok((out, true))
+                } => Page::new(in_window, Some(c)),
+                PageInfo {
+                    has_next_page: true,
+                    end_cursor: None,
+                } => Page::more_without_cursor(in_window),
+                _ => Page::new(in_window, None),
+            })
+        })
+        .await?;
+        let note = paged.note();
+        Ok((paged.items, note))
     }
 
     async fn project_deployments(
         &self,
         p: &ProjectRef,
         window: TimeWindow,
-    ) -> Result<(ProjectRef, Vec<DeploymentNode>, bool)> {
-        let (d, capped) = self.deployments_of(p, window).await?;
-        Ok((p.clone(), d, capped))
+    ) -> Result<(ProjectRef, Vec<DeploymentNode>, Option<String>)> {
+        let (d, note) = self.deployments_of(p, window).await?;
+        Ok((p.clone(), d, note))
     }
 
-    /// Deployments of every project in `window`, a few projects at a time.
+    /// Deployments of every project in `window`, a few projects at a time, and a note for each
+    /// project whose list stopped early.
     async fn all_deployments(
         &self,
         projects: &[ProjectRef],
@@ -392,19 +401,18 @@ impl RailwayService {
             .iter()
             .map(|p| Box::pin(self.project_deployments(p, window)))
             .collect();
-        let per_project: Vec<(ProjectRef, Vec<DeploymentNode>, bool)> = stream::iter(futures)
-            .buffer_unordered(CONCURRENCY)
-            .try_collect()
-            .await?;
+        let per_project: Vec<(ProjectRef, Vec<DeploymentNode>, Option<String>)> =
+            stream::iter(futures)
+                .buffer_unordered(CONCURRENCY)
+                .try_collect()
+                .await?;
         let mut out = Vec::new();
-        let mut capped_projects = Vec::new();
-        for (p, list, capped) in per_project {
-            if capped {
-                capped_projects.push(p.name.clone());
-            }
+        let mut notes = Vec::new();
+        for (p, list, note) in per_project {
+            notes.extend(note);
             out.extend(list.into_iter().map(|d| (p.clone(), d)));
         }
-        Ok((out, capped_projects))
+        Ok((out, notes))
     }
 
     /// Usage cost of one workspace: `currentUsage` and the priced end-of-period estimate.
@@ -471,7 +479,7 @@ impl RailwayService {
                     "Usage cost for workspace {} is not available ({}): {}",
                     ws.name,
                     e.kind(),
-                    e.message()
+                    e
                 )),
             }
         }
@@ -532,10 +540,8 @@ impl BaseService for RailwayService {
                 (who, msg, resp)
             }
         };
-        let details = ReportDetails {
-            rate_limit: resp.rate_limit(),
-            ..ReportDetails::default()
-        };
+        let mut details = ReportDetails::default();
+        details.rate_limit = resp.rate_limit();
         Ok(Connected::new(Some(identity), message).with_details(details))
     }
 
@@ -564,11 +570,10 @@ impl BaseService for RailwayService {
             }
         }
         let window = TimeWindow::last(Duration::hours(24));
-        let (deployments, capped) = self.all_deployments(&inv.projects, window).await?;
-        for name in capped {
+        let (deployments, notes) = self.all_deployments(&inv.projects, window).await?;
+        for note in notes {
             set.note(format!(
-                "Project {name}: only the newest {} deployments were read; the 24 h counts may be low.",
-                MAX_DEPLOYMENT_PAGES as u32 * queries::PAGE_SIZE
+                "{note} The 24 h deployment counts are a lower bound."
             ));
         }
         g.deployment_statuses = deployments.iter().map(|(_, d)| d.status.clone()).collect();
@@ -629,9 +634,11 @@ impl InfrastructureService for RailwayService {
 impl DeploymentSource for RailwayService {
     async fn deployments(&self, window: TimeWindow) -> Result<Vec<Deployment>> {
         let inv = self.inventory().await?;
-        let (list, capped) = self.all_deployments(&inv.projects, window).await?;
-        if !capped.is_empty() {
-            tracing::warn!(projects = ?capped, "Railway deployment list capped; older deployments in the window were not read");
+        let (list, notes) = self.all_deployments(&inv.projects, window).await?;
+        for note in notes {
+            // The cross-provider deployment list has no notes; the partial list is still
+            // returned, and the reason is logged.
+            tracing::info!(note, "railway deployments partial");
         }
         let mut out: Vec<Deployment> = list
             .into_iter()

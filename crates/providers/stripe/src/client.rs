@@ -4,11 +4,8 @@
 //! Lists are `{"object":"list","data":[…],"has_more":bool}`; the next page is requested with
 //! `starting_after=<id of the last object>` (https://docs.stripe.com/api/pagination).
 
-use std::time::{Duration, Instant};
-
-use opsdeck_core::deadline;
-use opsdeck_core::http::HttpClient;
-use opsdeck_core::{Error, Result};
+use opsdeck_core::Result;
+use opsdeck_core::http::{HttpClient, Page, Paged, Paging, paginate};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -168,67 +165,33 @@ struct List<T> {
     has_more: bool,
 }
 
-/// Objects from a list endpoint, and whether paging stopped at the cap.
-#[derive(Debug)]
-pub struct Paged<T> {
-    pub items: Vec<T>,
-    pub truncated: bool,
-}
-
 /// Page size: Stripe's maximum.
 pub const PAGE_SIZE: &str = "100";
 
-/// Whether another page still fits before the caller's deadline, judging by the slowest page
-/// so far. Stopping early keeps a partial (noted) figure instead of losing everything to a
-/// timeout.
-fn another_page_fits(slowest: Duration) -> bool {
-    deadline::remaining().is_none_or(|left| left > slowest * 2 + Duration::from_millis(200))
-}
-
-/// Fetch every page of `path` with `query` (up to `max_pages`, and only while another page
-/// fits before the deadline).
+/// Fetch the pages of `path` with `query` (up to `max_pages`, and only while another page fits
+/// before the deadline), following `starting_after=<last id>`. `what` names the objects in notes.
 pub async fn list_all<T: DeserializeOwned + HasId>(
     http: &HttpClient,
     path: &str,
     query: &[(&str, String)],
+    what: &str,
     max_pages: usize,
 ) -> Result<Paged<T>> {
-    let mut items: Vec<T> = Vec::new();
-    let mut cursor: Option<String> = None;
-    let mut slowest = Duration::ZERO;
-    for page_no in 0..max_pages {
-        if page_no > 0 && !another_page_fits(slowest) {
-            break;
-        }
-        let started = Instant::now();
+    let paging = Paging::new(what.to_owned(), max_pages);
+    paginate(&paging, |cursor: Option<String>| async move {
         let mut q: Vec<(&str, String)> = query.to_vec();
         q.push(("limit", PAGE_SIZE.to_owned()));
-        if let Some(c) = &cursor {
-            q.push(("starting_after", c.clone()));
+        if let Some(c) = cursor {
+            q.push(("starting_after", c));
         }
         let (page, _): (List<T>, _) = http.get_json(path, &q).await?;
-        slowest = slowest.max(started.elapsed());
-        let next = page.data.last().map(|o| o.id().to_owned());
-        let more = page.has_more;
-        items.extend(page.data);
-        match (more, next) {
-            (true, Some(id)) => cursor = Some(id),
-            (true, None) => {
-                // has_more with an empty page would loop forever on the same cursor.
-                return Err(Error::invalid_response(format!(
-                    "Stripe said {path} has more results but sent an empty page."
-                )));
-            }
-            (false, _) => {
-                return Ok(Paged {
-                    items,
-                    truncated: false,
-                });
-            }
-        }
-    }
-    Ok(Paged {
-        items,
-        truncated: true,
+        let last = page.data.last().map(|o| o.id().to_owned());
+        Ok(match (page.has_more, last) {
+            (true, Some(id)) => Page::new(page.data, Some(id)),
+            // has_more with an empty page gives no cursor to continue from.
+            (true, None) => Page::more_without_cursor(page.data),
+            (false, _) => Page::new(page.data, None),
+        })
     })
+    .await
 }

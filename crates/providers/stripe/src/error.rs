@@ -8,8 +8,8 @@
 //! message ("… Having the 'rak_balance_read' permission would allow this request to
 //! continue."), and the operator needs that name to fix the key.
 
-use opsdeck_core::http::{HttpResponse, VendorErrors};
-use opsdeck_core::{Error, FailureKind};
+use opsdeck_core::FailureKind;
+use opsdeck_core::http::{HttpResponse, RequestCtx, VendorError, VendorErrors, Verdict, mask_keys};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -19,16 +19,12 @@ struct Envelope {
 
 #[derive(Debug, Deserialize)]
 struct StripeError {
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
     #[serde(default)]
     code: Option<String>,
     #[serde(default)]
     message: Option<String>,
-}
-
-fn parse(response: &HttpResponse) -> Option<StripeError> {
-    serde_json::from_slice::<Envelope>(&response.body)
-        .ok()
-        .map(|e| e.error)
 }
 
 /// The `rak_…` permission named in a restricted-key 403 message, if any.
@@ -71,54 +67,60 @@ pub fn describe_permission(permission: &str) -> String {
 pub struct StripeErrors;
 
 impl VendorErrors for StripeErrors {
-    /// Stripe's 401 message echoes the key, masked but with its last four characters
-    /// ("Invalid API Key provided: sk_test_****…Aso0"): drop it entirely.
-    fn vendor_message(&self, response: &HttpResponse) -> Option<String> {
-        opsdeck_core::http::default_vendor_message(response)
-            .map(|m| opsdeck_core::http::mask_keys(&m, &["sk_", "rk_", "pk_"]))
+    /// `{"error": {"type", "code", "message"}}`. Stripe's 401 message echoes the key, masked but
+    /// with its last four characters ("Invalid API Key provided: sk_test_****…Aso0"): the key is
+    /// dropped entirely.
+    fn parse(&self, response: &HttpResponse) -> VendorError {
+        match serde_json::from_slice::<Envelope>(&response.body) {
+            Ok(Envelope { error }) => VendorError::new()
+                .with_code(error.code.or(error.kind))
+                .with_message(error.message.map(|m| mask_keys(&m, &["sk_", "rk_", "pk_"]))),
+            Err(_) => {
+                let common = VendorError::common(response);
+                let message = common.message.clone();
+                common.with_message(message.map(|m| mask_keys(&m, &["sk_", "rk_", "pk_"])))
+            }
+        }
     }
 
-    fn classify(&self, response: &HttpResponse, default: Error) -> Error {
-        let body = parse(response);
-        match default.kind() {
-            FailureKind::InvalidCredentials => {
-                let expired = body
-                    .as_ref()
-                    .and_then(|b| b.code.as_deref())
-                    .is_some_and(|c| c == "api_key_expired");
-                let hint = if expired {
-                    "The key has expired: roll a new one in Dashboard → Developers → API keys and update secret_key."
-                } else {
-                    "Check secret_key: it must be a live or test secret key (sk_…) or restricted key (rk_…) from Dashboard → Developers → API keys, not revoked or rolled."
-                };
-                default.with_hint(hint)
-            }
+    fn classify(
+        &self,
+        _: &RequestCtx<'_>,
+        response: &HttpResponse,
+        error: &VendorError,
+        default: Verdict,
+    ) -> Verdict {
+        match default.kind {
+            FailureKind::InvalidCredentials => default.with_hint(if error.code_is("api_key_expired") {
+                "The key has expired: roll a new one in Dashboard → Developers → API keys and update secret_key."
+            } else {
+                "Check secret_key: it must be a live or test secret key (sk_…) or restricted key (rk_…) from Dashboard → Developers → API keys, not revoked or rolled."
+            }),
             FailureKind::PermissionDenied => {
-                let message = body.as_ref().and_then(|b| b.message.as_deref());
-                match message.and_then(missing_permission) {
-                    Some(permission) => default.with_message(format!(
-                        "The restricted key lacks the '{permission}' permission that {} needs (HTTP 403). Edit the key in Dashboard → Developers → API keys and grant {}.",
-                        response.path,
-                        describe_permission(permission)
-                    )),
+                match error.message.as_deref().and_then(missing_permission) {
+                    Some(permission) => default
+                        .with_summary(format!(
+                            "The restricted key lacks the '{permission}' permission that {} needs",
+                            response.path
+                        ))
+                        .without_vendor_message()
+                        .with_hint(format!(
+                            "Edit the key in Dashboard → Developers → API keys and grant {}.",
+                            describe_permission(permission)
+                        )),
                     None => default.with_hint(
                         "Restricted keys need Read on Balance, Charges and Subscriptions (Dashboard → Developers → API keys).",
                     ),
                 }
             }
-            FailureKind::RateLimited => {
-                let lock = body
-                    .as_ref()
-                    .and_then(|b| b.code.as_deref())
-                    .is_some_and(|c| c == "lock_timeout");
-                if lock {
-                    // A lock timeout is contention on one object, not the account's request
-                    // rate; say so, because the fix (fewer concurrent writers) differs.
-                    default.with_hint("Stripe reported lock_timeout: another request was modifying the same object.")
-                } else {
-                    default.with_hint("Stripe allows about 100 read requests per second in live mode and 25 in test mode.")
-                }
-            }
+            // A lock timeout is contention on one object, not the account's request rate; say
+            // so, because the fix (fewer concurrent writers) differs.
+            FailureKind::RateLimited if error.code_is("lock_timeout") => default.with_hint(
+                "Stripe reported lock_timeout: another request was modifying the same object.",
+            ),
+            FailureKind::RateLimited => default.with_hint(
+                "Stripe allows about 100 read requests per second in live mode and 25 in test mode.",
+            ),
             _ => default,
         }
     }

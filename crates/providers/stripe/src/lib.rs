@@ -17,6 +17,8 @@ mod config;
 mod error;
 mod metrics;
 mod service;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{FIELDS, StripeConfig, StripeConfigBuilder};
 

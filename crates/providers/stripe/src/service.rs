@@ -5,14 +5,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use opsdeck_core::domain::{Balance, Money, RevenueSummary, TimeWindow, sum_by_currency};
-use opsdeck_core::http::{HttpClient, HttpSettings};
+use opsdeck_core::http::{HttpClient, HttpSettings, Paged};
 use opsdeck_core::status::SubCheck;
 use opsdeck_core::{
     BaseService, BillingService, BuildContext, Connected, Error, FailureKind, Metric, MetricSet,
     ProviderDescriptor, ReportDetails, Result, Unit,
 };
 
-use crate::client::{self, Account, Charge, Paged, Subscription};
+use crate::client::{self, Account, Charge, Subscription};
 use crate::config::{KeyKind, StripeConfig};
 use crate::error::StripeErrors;
 use crate::metrics::{ChargeTotals, MrrBreakdown, charge_totals, monthly_recurring_revenue};
@@ -60,17 +60,24 @@ impl StripeService {
         Ok(a)
     }
 
-    async fn fetch_charges(&self, window: TimeWindow) -> Result<Paged<Charge>> {
+    async fn fetch_charges(&self, window: TimeWindow, what: &str) -> Result<Paged<Charge>> {
         let query = [
             ("created[gte]", window.start.timestamp().to_string()),
             ("created[lt]", window.end.timestamp().to_string()),
         ];
-        client::list_all(&self.http, "/v1/charges", &query, MAX_PAGES).await
+        client::list_all(&self.http, "/v1/charges", &query, what, MAX_PAGES).await
     }
 
     async fn fetch_active_subscriptions(&self) -> Result<Paged<Subscription>> {
         let query = [("status", "active".to_owned())];
-        client::list_all(&self.http, "/v1/subscriptions", &query, MAX_PAGES).await
+        client::list_all(
+            &self.http,
+            "/v1/subscriptions",
+            &query,
+            "active subscriptions",
+            MAX_PAGES,
+        )
+        .await
     }
 
     /// For restricted keys: can the key read what metric collection needs? One cheap request
@@ -112,7 +119,7 @@ impl StripeService {
         window: TimeWindow,
     ) -> Result<(Paged<Charge>, Paged<Subscription>)> {
         let (charges, subs) = futures::join!(
-            self.fetch_charges(window),
+            self.fetch_charges(window, "charges in the window"),
             self.fetch_active_subscriptions()
         );
         Ok((charges?, subs?))
@@ -273,9 +280,10 @@ impl BaseService for StripeService {
 
     async fn collect_metrics(&self) -> Result<MetricSet> {
         let window = TimeWindow::last(chrono::Duration::days(REVENUE_DAYS));
+        let what = format!("charges of the last {REVENUE_DAYS} days");
         let (balance, charges, subs) = futures::join!(
             self.fetch_balance(),
-            self.fetch_charges(window),
+            self.fetch_charges(window, &what),
             self.fetch_active_subscriptions()
         );
         let mut set = MetricSet::new();
@@ -301,19 +309,15 @@ impl BaseService for StripeService {
         }
         if let Some(c) = &charges {
             push_charges(&mut set, &charge_totals(&c.items));
-            if c.truncated {
-                set.note(format!(
-                    "Only the newest {} charges of the last {REVENUE_DAYS} days were read (page cap or time limit); revenue figures are partial.",
-                    c.items.len()
-                ));
+            if let Some(note) = c.note() {
+                set.note(format!("{note} Revenue figures are partial."));
             }
         }
         if let Some(s) = &subs {
             push_mrr(&mut set, &monthly_recurring_revenue(&s.items));
-            if s.truncated {
+            if let Some(note) = s.note() {
                 set.note(format!(
-                    "Only {} active subscriptions were read; stripe_active_subscriptions and stripe_mrr are partial.",
-                    s.items.len()
+                    "{note} stripe_active_subscriptions and stripe_mrr are partial."
                 ));
             }
         }

@@ -10,10 +10,10 @@
 //! - A 429 carries the reset time in the body (`error.limit.reset`, epoch seconds) besides
 //!   the `X-RateLimit-*` headers.
 
-use std::time::Duration;
-
-use opsdeck_core::http::{HttpResponse, VendorErrors};
-use opsdeck_core::{Error, FailureKind};
+use opsdeck_core::FailureKind;
+use opsdeck_core::http::{
+    HttpResponse, RequestCtx, VendorError, VendorErrors, Verdict, wait_from_secs_f64,
+};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -40,30 +40,22 @@ struct Limit {
     reset: Option<i64>,
 }
 
-fn parse(response: &HttpResponse) -> Option<VercelError> {
-    serde_json::from_slice::<Envelope>(&response.body)
-        .ok()
-        .map(|e| e.error)
-}
-
 /// Paths whose 403 can only mean the token itself is not accepted: every valid account or
 /// team token may read its own user.
 const IDENTITY_PATH: &str = "/v2/user";
 
 /// Whether a 403 means "bad token" rather than "valid token, missing permission".
-fn is_token_rejection(response: &HttpResponse, body: Option<&VercelError>) -> bool {
-    let Some(b) = body else {
+fn is_token_rejection(ctx: &RequestCtx<'_>, error: &VendorError) -> bool {
+    if error.extra("vercel_body").is_none() {
         // No Vercel body at all (a proxy?): only the identity call is unambiguous.
-        return response.path == IDENTITY_PATH;
-    };
-    if b.invalid_token == Some(true) {
-        return true;
+        return ctx.relative_path == IDENTITY_PATH;
     }
-    let not_authorized = b
-        .message
-        .as_deref()
-        .is_some_and(|m| m.trim().eq_ignore_ascii_case("not authorized"));
-    not_authorized || response.path == IDENTITY_PATH
+    error.extra("invalid_token") == Some("true")
+        || error
+            .message
+            .as_deref()
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("not authorized"))
+        || ctx.relative_path == IDENTITY_PATH
 }
 
 /// Vendor-specific classification for Vercel.
@@ -71,49 +63,47 @@ fn is_token_rejection(response: &HttpResponse, body: Option<&VercelError>) -> bo
 pub struct VercelErrors;
 
 impl VendorErrors for VercelErrors {
-    fn classify(&self, response: &HttpResponse, default: Error) -> Error {
-        let body = parse(response);
-        match default.kind() {
-            FailureKind::PermissionDenied if is_token_rejection(response, body.as_ref()) => {
-                let said = body
-                    .as_ref()
-                    .and_then(|b| b.message.clone())
-                    .map(|m| format!(": {m}"))
-                    .unwrap_or_default();
-                Error::new(
-                    FailureKind::InvalidCredentials,
-                    format!(
-                        "Vercel rejected the token (HTTP 403{said}). Check that it is valid and not expired, and that it is scoped to your account or team: project-scoped tokens cannot be used. Create one under Account Settings → Tokens."
-                    ),
-                )
-                .with_http_status(403)
-            }
+    fn parse(&self, response: &HttpResponse) -> VendorError {
+        let Ok(Envelope { error }) = serde_json::from_slice::<Envelope>(&response.body) else {
+            return VendorError::common(response);
+        };
+        let reset_in = error.limit.and_then(|l| l.reset).and_then(|epoch| {
+            let secs = epoch.saturating_sub(chrono::Utc::now().timestamp()).max(1);
+            // i64 → f64 loses nothing that matters here: the wait is clamped to a day.
+            #[allow(clippy::cast_precision_loss)]
+            wait_from_secs_f64(secs as f64)
+        });
+        let mut v = VendorError::new()
+            .with_code(error.code)
+            .with_message(error.message)
+            .with_retry_after(reset_in)
+            .with_extra("vercel_body", "true");
+        if error.invalid_token == Some(true) {
+            v = v.with_extra("invalid_token", "true");
+        }
+        v
+    }
+
+    fn classify(
+        &self,
+        ctx: &RequestCtx<'_>,
+        _: &HttpResponse,
+        error: &VendorError,
+        default: Verdict,
+    ) -> Verdict {
+        match default.kind {
+            FailureKind::PermissionDenied if is_token_rejection(ctx, error) => default
+                .with_kind(FailureKind::InvalidCredentials)
+                .with_summary("Vercel rejected the token")
+                .with_hint("Check that it is valid and not expired, and that it is scoped to your account or team: project-scoped tokens cannot be used. Create one under Account Settings → Tokens."),
             FailureKind::PermissionDenied => default.with_hint(
                 "The token is valid but its role on the team does not allow this (billing needs Owner, Member, Developer, Security, Billing or Enterprise Viewer).",
             ),
             FailureKind::InvalidCredentials => default.with_hint(
                 "Create a new token under Account Settings → Tokens and update `token`.",
             ),
-            FailureKind::RateLimited if default.retry_after().is_none() => {
-                let reset = body.as_ref().and_then(|b| b.limit.as_ref()?.reset);
-                match reset {
-                    Some(epoch) => {
-                        let now = chrono::Utc::now().timestamp();
-                        let wait = u64::try_from(epoch.saturating_sub(now)).unwrap_or(0);
-                        default
-                            .with_retry_after(Some(Duration::from_secs(wait.max(1))))
-                            .with_hint(format!("Vercel's limit resets in {}s.", wait.max(1)))
-                    }
-                    None => default,
-                }
-            }
-            FailureKind::NotFound => {
-                let code = body.as_ref().and_then(|b| b.code.clone());
-                if code.as_deref() == Some("not_found") {
-                    default.with_hint("Check team_id (Team Settings → General shows it).")
-                } else {
-                    default
-                }
+            FailureKind::NotFound if error.code_is("not_found") => {
+                default.with_hint("Check team_id (Team Settings → General shows it).")
             }
             _ => default,
         }

@@ -15,6 +15,8 @@ mod client;
 mod config;
 mod error;
 mod service;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{FIELDS, VercelConfig, VercelConfigBuilder};
 pub use service::VercelService;

@@ -3,13 +3,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{SecondsFormat, TimeZone, Utc};
-use opsdeck_core::deadline;
 use opsdeck_core::domain::{CostLine, CostReport, Deployment, DeploymentState, Money, TimeWindow};
-use opsdeck_core::http::{HttpClient, HttpSettings};
+use opsdeck_core::http::{HttpClient, HttpSettings, Page, Paged, Paging, paginate};
 use opsdeck_core::rust_decimal::prelude::ToPrimitive;
 use opsdeck_core::{
     Ability, BaseService, BuildContext, Connected, CostSource, DeploymentSource, Error,
@@ -34,19 +32,6 @@ const ALWAYS_REPORTED: [&str; 4] = ["READY", "ERROR", "BUILDING", "CANCELED"];
 pub struct VercelService {
     config: VercelConfig,
     http: HttpClient,
-}
-
-/// Whether another page still fits before the caller's deadline, judging by the slowest page
-/// so far. Stopping early keeps a partial (noted) figure instead of losing everything to a
-/// timeout.
-fn another_page_fits(slowest: Duration) -> bool {
-    deadline::remaining().is_none_or(|left| left > slowest * 2 + Duration::from_millis(200))
-}
-
-/// Objects listed from a paged endpoint, and whether paging stopped early.
-struct Listed<T> {
-    items: Vec<T>,
-    truncated: bool,
 }
 
 impl VercelService {
@@ -96,16 +81,14 @@ impl VercelService {
         Ok(t)
     }
 
-    async fn list_deployments(&self, window: TimeWindow) -> Result<Listed<client::Deployment>> {
+    /// Deployments created in `window`, newest first, following `pagination.next` into
+    /// `until` (which must move back in time).
+    async fn list_deployments(&self, window: TimeWindow) -> Result<Paged<client::Deployment>> {
         let since = window.start.timestamp_millis();
-        let mut until = window.end.timestamp_millis();
-        let mut items = Vec::new();
-        let mut slowest = Duration::ZERO;
-        for page_no in 0..MAX_PAGES {
-            if page_no > 0 && !another_page_fits(slowest) {
-                break;
-            }
-            let started = Instant::now();
+        let end = window.end.timestamp_millis();
+        let paging = Paging::new("deployments of the window", MAX_PAGES);
+        paginate(&paging, |cursor: Option<i64>| async move {
+            let until = cursor.unwrap_or(end);
             let query = self.scoped(vec![
                 ("since", since.to_string()),
                 ("until", until.to_string()),
@@ -113,63 +96,42 @@ impl VercelService {
             ]);
             let (page, _): (DeploymentsPage, _) =
                 self.http.get_json("/v7/deployments", &query).await?;
-            slowest = slowest.max(started.elapsed());
-            items.extend(page.deployments.into_iter().filter(|d| d.created >= since));
             let next = page
                 .pagination
                 .next_cursor()
-                .and_then(|n| n.parse::<i64>().ok());
-            match next {
-                // `next` must move backwards in time, or paging would never end.
-                Some(n) if n < until && n >= since => until = n,
-                _ => {
-                    return Ok(Listed {
-                        items,
-                        truncated: false,
-                    });
-                }
-            }
-        }
-        Ok(Listed {
-            items,
-            truncated: true,
+                .and_then(|n| n.parse::<i64>().ok())
+                // A cursor that does not move back in time is handed to the driver, which
+                // stops on the repeat; one before the window ends the listing.
+                .filter(|n| *n <= until && *n >= since);
+            let items = page
+                .deployments
+                .into_iter()
+                .filter(|d| d.created >= since)
+                .collect();
+            Ok(Page::new(items, next))
         })
+        .await
     }
 
-    async fn list_projects(&self) -> Result<Listed<client::Project>> {
-        let mut items = Vec::new();
-        let mut from: Option<String> = None;
-        let mut slowest = Duration::ZERO;
-        for page_no in 0..MAX_PAGES {
-            if page_no > 0 && !another_page_fits(slowest) {
-                break;
-            }
-            let started = Instant::now();
+    /// Every project, following `pagination.next` into `from`.
+    async fn list_projects(&self) -> Result<Paged<client::Project>> {
+        let paging = Paging::new("projects", MAX_PAGES);
+        paginate(&paging, |from: Option<String>| async move {
             let mut query = vec![("limit", PAGE_SIZE.to_owned())];
-            if let Some(f) = &from {
-                query.push(("from", f.clone()));
+            if let Some(f) = from {
+                query.push(("from", f));
             }
             let (page, _): (ProjectsPage, _) = self
                 .http
                 .get_json("/v10/projects", &self.scoped(query))
                 .await?;
-            slowest = slowest.max(started.elapsed());
-            let empty = page.projects.is_empty();
-            items.extend(page.projects);
-            match page.pagination.next_cursor() {
-                Some(n) if !empty && from.as_deref() != Some(n.as_str()) => from = Some(n),
-                _ => {
-                    return Ok(Listed {
-                        items,
-                        truncated: false,
-                    });
-                }
-            }
-        }
-        Ok(Listed {
-            items,
-            truncated: true,
+            let next = page
+                .pagination
+                .next_cursor()
+                .filter(|_| !page.projects.is_empty());
+            Ok(Page::new(page.projects, next))
         })
+        .await
     }
 
     async fn billing(&self, window: TimeWindow) -> Result<FocusTotals> {
@@ -262,11 +224,8 @@ impl BaseService for VercelService {
                     .label("state", state.to_ascii_lowercase()),
             );
         }
-        if deployments.truncated {
-            set.note(format!(
-                "Only the newest {} deployments of the last 24 hours were read; vercel_deployments_24h is partial.",
-                deployments.items.len()
-            ));
+        if let Some(note) = deployments.note() {
+            set.note(format!("{note} vercel_deployments_24h is partial."));
         }
 
         set.push(Metric::new(
@@ -274,11 +233,8 @@ impl BaseService for VercelService {
             projects.items.len() as f64,
             Unit::Count,
         ));
-        if projects.truncated {
-            set.note(format!(
-                "Project paging stopped after {} projects; vercel_projects is a lower bound.",
-                projects.items.len()
-            ));
+        if let Some(note) = projects.note() {
+            set.note(format!("{note} vercel_projects is a lower bound."));
         }
 
         match billing {
@@ -317,11 +273,7 @@ impl BaseService for VercelService {
             Err(e) if e.kind() == FailureKind::InvalidCredentials => return Err(e),
             Err(e) => {
                 // Cost is extra: a token without a billing role still gets deployment metrics.
-                set.note(format!(
-                    "Month-to-date cost left out ({}): {}",
-                    e.kind(),
-                    e.message()
-                ));
+                set.note(format!("Month-to-date cost left out ({}): {}", e.kind(), e));
             }
         }
         Ok(set)
@@ -354,6 +306,11 @@ impl InfrastructureService for VercelService {
 impl DeploymentSource for VercelService {
     async fn deployments(&self, window: TimeWindow) -> Result<Vec<Deployment>> {
         let listed = self.list_deployments(window).await?;
+        if let Some(note) = listed.note() {
+            // The cross-provider deployment list has no notes; the partial list is still
+            // returned, and the reason is logged.
+            tracing::info!(note, "vercel deployments partial");
+        }
         Ok(listed
             .items
             .into_iter()

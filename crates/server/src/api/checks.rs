@@ -134,14 +134,8 @@ pub async fn test_config(
             merged.insert(k, v);
         }
     }
-    let spec = ServiceSpec {
-        name: rec.name.clone(),
-        provider: rec.provider.clone(),
-        config: RawConfig(merged),
-        tags: rec.tags.clone(),
-        enabled: true,
-        interval: None,
-    };
+    let mut spec = ServiceSpec::new(rec.name.clone(), rec.provider.clone(), RawConfig(merged));
+    spec.tags = rec.tags.clone();
     let report = state.runtime.test_spec(&spec).await?;
     tracing::info!(service = %name, status = %report.report.status, "edited config tested (not stored)");
     Ok(ApiJson(report))

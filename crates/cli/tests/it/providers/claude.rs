@@ -2,14 +2,12 @@
 //! Admin key `GET /v1/organizations/me` (test) and the usage and cost reports for the month so
 //! far (metrics, two pages each).
 
-use chrono::{Datelike, TimeZone, Utc};
-use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
-use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
+use opsdeck::providers::claude::testing::{self, ADMIN_KEY, API_KEY};
+use wiremock::MockServer;
 
-use super::{Provider, USER_AGENT};
+use super::Provider;
 
-const API_KEY: &str = "sk-ant-api03-e2e-cli-key-0123456789";
-const ADMIN_KEY: &str = "sk-ant-admin01-e2e-cli-admin-0123456789";
+pub use testing::{mount_all, mount_metrics, mount_probe};
 
 pub const PROVIDER: Provider = Provider {
     id: "claude",
@@ -25,109 +23,6 @@ fn block(name: &str, base: &str) -> String {
     format!(
         "[services.{name}]\nprovider = \"claude\"\napi_key = \"${{OPSDECK_E2E_CLAUDE_KEY}}\"\nadmin_key = \"${{OPSDECK_E2E_CLAUDE_ADMIN_KEY}}\"\nbase_url = \"{base}\"\n\n"
     )
-}
-
-const MODELS_1: &str =
-    include_str!("../../../../providers/claude/tests/it/fixtures/models_page1.json");
-const MODELS_2: &str =
-    include_str!("../../../../providers/claude/tests/it/fixtures/models_page2.json");
-const ORG: &str =
-    include_str!("../../../../providers/claude/tests/it/fixtures/organization_me.json");
-const USAGE_1: &str =
-    include_str!("../../../../providers/claude/tests/it/fixtures/usage_report_page1.json");
-const USAGE_2: &str =
-    include_str!("../../../../providers/claude/tests/it/fixtures/usage_report_page2.json");
-const COST_1: &str =
-    include_str!("../../../../providers/claude/tests/it/fixtures/cost_report_page1.json");
-const COST_2: &str =
-    include_str!("../../../../providers/claude/tests/it/fixtures/cost_report_page2.json");
-const E401: &str = include_str!("../../../../providers/claude/tests/it/fixtures/error_401.json");
-
-fn body(raw: &str) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_raw(raw.to_owned(), "application/json")
-}
-
-fn anthropic(p: &str, key: &str) -> MockBuilder {
-    Mock::given(method("GET"))
-        .and(path(p.to_owned()))
-        .and(header("x-api-key", key))
-        .and(header("anthropic-version", "2023-06-01"))
-        .and(header("user-agent", USER_AGENT))
-}
-
-pub async fn mount_probe(server: &MockServer) {
-    anthropic("/v1/models", API_KEY)
-        .and(query_param("limit", "1"))
-        .and(query_param_is_missing("after_id"))
-        .respond_with(body(MODELS_1))
-        .mount(server)
-        .await;
-    anthropic("/v1/organizations/me", ADMIN_KEY)
-        .respond_with(body(ORG))
-        .mount(server)
-        .await;
-}
-
-/// Month start to the next UTC midnight, as the reports are asked for.
-fn bounds() -> (String, String) {
-    let now = Utc::now();
-    let fmt = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let start = Utc
-        .with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
-        .single()
-        .unwrap_or(now);
-    let today = Utc
-        .with_ymd_and_hms(now.year(), now.month(), now.day(), 0, 0, 0)
-        .single()
-        .unwrap_or(now);
-    (fmt(start), fmt(today + chrono::Duration::days(1)))
-}
-
-pub async fn mount_metrics(server: &MockServer) {
-    for (after, page) in [
-        (None, MODELS_1),
-        (Some("claude-sonnet-4-20250514"), MODELS_2),
-    ] {
-        let m = anthropic("/v1/models", API_KEY).and(query_param("limit", "1000"));
-        let m = match after {
-            None => m.and(query_param_is_missing("after_id")),
-            Some(a) => m.and(query_param("after_id", a)),
-        };
-        m.respond_with(body(page)).mount(server).await;
-    }
-    let (start, end) = bounds();
-    for (p, group, pages) in [
-        (
-            "/v1/organizations/usage_report/messages",
-            "model",
-            [USAGE_1, USAGE_2],
-        ),
-        (
-            "/v1/organizations/cost_report",
-            "description",
-            [COST_1, COST_2],
-        ),
-    ] {
-        for (i, page) in pages.iter().enumerate() {
-            let m = anthropic(p, ADMIN_KEY)
-                .and(query_param("starting_at", start.as_str()))
-                .and(query_param("ending_at", end.as_str()))
-                .and(query_param("bucket_width", "1d"))
-                .and(query_param("group_by[]", group))
-                .and(query_param("limit", "31"));
-            let m = if i == 0 {
-                m.and(query_param_is_missing("page"))
-            } else {
-                m.and(query_param("page", "page_MjAyNi0xMS0yNlQwMDowMDowMFo="))
-            };
-            m.respond_with(body(page)).mount(server).await;
-        }
-    }
-}
-
-pub async fn mount_all(server: &MockServer) {
-    mount_probe(server).await;
-    mount_metrics(server).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -156,10 +51,7 @@ async fn metrics_sum_tokens_and_cost_exactly() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_invalid_key_fails_with_exit_1() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(401).set_body_raw(E401, "application/json"))
-        .mount(&server)
-        .await;
+    testing::mount_unauthorized(&server).await;
     let setup = PROVIDER.setup(&server.uri());
     setup
         .run("test", &[])

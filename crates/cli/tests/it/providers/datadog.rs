@@ -1,14 +1,12 @@
 //! Datadog: `GET /api/v1/validate` (DD-API-KEY) and `GET /api/v2/validate_keys` (both keys) for
 //! the test; monitor search facets and the month's estimated cost for the metrics.
 
-use chrono::{Datelike, TimeZone, Utc};
-use wiremock::matchers::{header, method, path, query_param};
-use wiremock::{Mock, MockBuilder, MockServer, Request, ResponseTemplate};
+use opsdeck::providers::datadog::testing::{self, API_KEY, APP_KEY};
+use wiremock::MockServer;
 
 use super::Provider;
 
-const API_KEY: &str = "dde2eapikey0123456789abcdef012345";
-const APP_KEY: &str = "dde2eappkey0123456789abcdef0123456789abcd";
+pub use testing::{mount_all, mount_metrics, mount_probe};
 
 pub const PROVIDER: Provider = Provider {
     id: "datadog",
@@ -24,70 +22,6 @@ fn block(name: &str, base: &str) -> String {
     format!(
         "[services.{name}]\nprovider = \"datadog\"\napi_key = \"${{OPSDECK_E2E_DD_API_KEY}}\"\napp_key = \"${{OPSDECK_E2E_DD_APP_KEY}}\"\nbase_url = \"{base}\"\n\n"
     )
-}
-
-const VALIDATE: &str =
-    include_str!("../../../../providers/datadog/tests/it/fixtures/validate_ok.json");
-const VALIDATE_KEYS: &str =
-    include_str!("../../../../providers/datadog/tests/it/fixtures/validate_keys_ok.json");
-const FORBIDDEN: &str =
-    include_str!("../../../../providers/datadog/tests/it/fixtures/validate_forbidden.json");
-const MONITORS: &str =
-    include_str!("../../../../providers/datadog/tests/it/fixtures/monitor_search.json");
-const COST: &str =
-    include_str!("../../../../providers/datadog/tests/it/fixtures/estimated_cost.json");
-
-fn body(raw: &str) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_raw(raw.to_owned(), "application/json")
-}
-
-fn get(p: &'static str) -> MockBuilder {
-    Mock::given(method("GET"))
-        .and(path(p))
-        .and(header("dd-api-key", API_KEY))
-        .and(header("accept", "application/json"))
-}
-
-pub async fn mount_probe(server: &MockServer) {
-    get("/api/v1/validate")
-        .respond_with(body(VALIDATE))
-        .mount(server)
-        .await;
-    get("/api/v2/validate_keys")
-        .and(header("dd-application-key", APP_KEY))
-        .respond_with(body(VALIDATE_KEYS))
-        .mount(server)
-        .await;
-}
-
-pub async fn mount_metrics(server: &MockServer) {
-    get("/api/v1/monitor/search")
-        .and(header("dd-application-key", APP_KEY))
-        .and(query_param("page", "0"))
-        .and(query_param("per_page", "1"))
-        .respond_with(body(MONITORS))
-        .mount(server)
-        .await;
-    let month_start = {
-        let n = Utc::now();
-        Utc.with_ymd_and_hms(n.year(), n.month(), 1, 0, 0, 0)
-            .single()
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-            .unwrap_or_default()
-    };
-    get("/api/v2/usage/estimated_cost")
-        .and(header("dd-application-key", APP_KEY))
-        .and(query_param("view", "summary"))
-        .and(query_param("start_month", month_start.as_str()))
-        .and(|r: &Request| !r.url.query_pairs().any(|(k, _)| k == "end_month"))
-        .respond_with(body(COST))
-        .mount(server)
-        .await;
-}
-
-pub async fn mount_all(server: &MockServer) {
-    mount_probe(server).await;
-    mount_metrics(server).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -132,10 +66,7 @@ async fn metrics_count_monitors_and_sum_the_estimated_cost() {
 async fn a_rejected_api_key_fails_with_exit_1() {
     let server = MockServer::start().await;
     // Datadog answers an invalid API key on /api/v1/validate with 403 {"errors":["Forbidden"]}.
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(403).set_body_raw(FORBIDDEN, "application/json"))
-        .mount(&server)
-        .await;
+    testing::mount_unauthorized(&server).await;
     let setup = PROVIDER.setup(&server.uri());
     setup
         .run("test", &[])

@@ -1,12 +1,12 @@
 //! Gemini API: `GET /v1beta/models` with the key in `x-goog-api-key` (never in the URL);
 //! `pageSize=1` for the test, every page of 1000 for the metrics.
 
-use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
-use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
+use opsdeck::providers::gemini::testing::{self, API_KEY};
+use wiremock::MockServer;
 
-use super::{Provider, USER_AGENT};
+use super::Provider;
 
-const API_KEY: &str = "AIzaSyE2E-cli-gemini-key-0123456789abcd";
+pub use testing::{mount_all, mount_metrics, mount_probe};
 
 pub const PROVIDER: Provider = Provider {
     id: "gemini",
@@ -19,57 +19,6 @@ fn block(name: &str, base: &str) -> String {
     format!(
         "[services.{name}]\nprovider = \"gemini\"\napi_key = \"${{OPSDECK_E2E_GEMINI_KEY}}\"\nbase_url = \"{base}\"\n\n"
     )
-}
-
-const MODELS_1: &str =
-    include_str!("../../../../providers/gemini/tests/it/fixtures/models_page1.json");
-const MODELS_2: &str =
-    include_str!("../../../../providers/gemini/tests/it/fixtures/models_page2.json");
-const BAD_KEY: &str =
-    include_str!("../../../../providers/gemini/tests/it/fixtures/error_400_api_key_invalid.json");
-
-fn body(raw: &str) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_raw(raw.to_owned(), "application/json")
-}
-
-fn models() -> MockBuilder {
-    Mock::given(method("GET"))
-        .and(path("/v1beta/models"))
-        .and(header("x-goog-api-key", API_KEY))
-        .and(header("user-agent", USER_AGENT))
-        .and(query_param_is_missing("key"))
-}
-
-pub async fn mount_probe(server: &MockServer) {
-    models()
-        .and(query_param("pageSize", "1"))
-        .and(query_param_is_missing("pageToken"))
-        .respond_with(body(MODELS_1))
-        .mount(server)
-        .await;
-}
-
-pub async fn mount_metrics(server: &MockServer) {
-    models()
-        .and(query_param("pageSize", "1000"))
-        .and(query_param_is_missing("pageToken"))
-        .respond_with(body(MODELS_1))
-        .mount(server)
-        .await;
-    models()
-        .and(query_param("pageSize", "1000"))
-        .and(query_param(
-            "pageToken",
-            "Ch5tb2RlbHMvZ2VtaW5pLTIuNS1mbGFzaC1saXRl",
-        ))
-        .respond_with(body(MODELS_2))
-        .mount(server)
-        .await;
-}
-
-pub async fn mount_all(server: &MockServer) {
-    mount_probe(server).await;
-    mount_metrics(server).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -115,11 +64,7 @@ async fn metrics_list_every_model_page() {
 async fn an_invalid_key_fails_with_exit_1() {
     let server = MockServer::start().await;
     // Google answers a bad key with 400 INVALID_ARGUMENT / API_KEY_INVALID.
-    Mock::given(method("GET"))
-        .and(path("/v1beta/models"))
-        .respond_with(ResponseTemplate::new(400).set_body_raw(BAD_KEY, "application/json"))
-        .mount(&server)
-        .await;
+    testing::mount_unauthorized(&server).await;
     let setup = PROVIDER.setup(&server.uri());
     setup
         .run("test", &[])

@@ -1,6 +1,7 @@
 //! The `opsdeck` binary end to end against one local mock server per provider. Each mock answers
 //! only the vendor's exact requests (method, path, query, auth headers) with the documented
-//! bodies the provider crates test against (their fixtures are reused here). Every command runs
+//! bodies the provider crates test against: the mocks are the providers' own stand-ins
+//! (`opsdeck::providers::<id>::testing`, behind the facade's `testing` feature). Every command runs
 //! twice, once with `RUST_LOG=trace` and once with `-vvv`, and no secret value may appear in
 //! stdout or stderr of either run.
 
@@ -20,11 +21,9 @@
     allow(dead_code)
 )]
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use serde_json::Value;
-use wiremock::{Match, Request};
 
 use crate::{json, opsdeck};
 
@@ -287,39 +286,3 @@ impl Outcome {
             .unwrap_or_default()
     }
 }
-
-/// Matches when the query has exactly these keys (no more, no fewer).
-pub struct QueryKeys(pub &'static [&'static str]);
-
-impl Match for QueryKeys {
-    fn matches(&self, request: &Request) -> bool {
-        let got: BTreeSet<String> = request
-            .url
-            .query_pairs()
-            .map(|(k, _)| k.into_owned())
-            .collect();
-        let want: BTreeSet<String> = self.0.iter().map(|k| (*k).to_owned()).collect();
-        got == want
-    }
-}
-
-/// Matches when the request lacks this header.
-pub struct NoHeader(pub &'static str);
-
-impl Match for NoHeader {
-    fn matches(&self, request: &Request) -> bool {
-        !request.headers.contains_key(self.0)
-    }
-}
-
-/// The value of query parameter `key`.
-pub fn param(request: &Request, key: &str) -> Option<String> {
-    request
-        .url
-        .query_pairs()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.into_owned())
-}
-
-/// The `User-Agent` every provider sends.
-pub const USER_AGENT: &str = opsdeck::http::USER_AGENT;

@@ -2,16 +2,14 @@
 //! matchers, fixtures and the date periods the provider queries.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{Datelike, Months, NaiveDate, Utc};
 use opsdeck_core::http::HttpSettings;
-use opsdeck_core::{BaseService, Metric, MetricSet, ServiceFactory};
+use opsdeck_core::{BaseService, Metric, MetricSet};
 use opsdeck_testkit::wiremock::Request;
 use serde_json::{Value, json};
 
-pub const KEY_ID: &str = "AKIAOPSDECKTEST00001";
-pub const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYopsdeckSECRET";
+pub use opsdeck_provider_aws::testing::{KEY_ID, SECRET};
 pub const TOKEN: &str = "FwoGZXIvYXdzEOPSDECKsessionTOKENvalue0123456789";
 
 pub const STS_BODY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
@@ -26,28 +24,16 @@ pub fn fixture(name: &str) -> String {
 
 /// Fast retries so failure paths finish quickly.
 pub fn settings() -> HttpSettings {
-    HttpSettings {
-        initial_backoff: Duration::from_millis(10),
-        max_backoff: Duration::from_millis(50),
-        ..HttpSettings::default()
-    }
+    opsdeck_testkit::FAST_RETRIES
 }
 
 /// A service built through the registry from a raw config object.
 pub fn service(config: Value) -> Arc<dyn BaseService> {
-    try_service(config).unwrap_or_else(|e| panic!("{e}"))
+    opsdeck_testkit::service("aws", config)
 }
 
 pub fn try_service(config: Value) -> Result<Arc<dyn BaseService>, String> {
-    let factory = ServiceFactory::from_registry()
-        .map_err(|e| e.to_string())?
-        .with_http_settings(settings());
-    let mut map: serde_json::Map<String, Value> =
-        serde_json::from_value(config).map_err(|e| e.to_string())?;
-    map.insert("provider".into(), json!("aws"));
-    let spec = opsdeck_core::config::spec_from_map("aws-test", map, &|_| None)
-        .map_err(|e| e.to_string())?;
-    factory.build(&spec).map_err(|e| e.to_string())
+    opsdeck_testkit::try_service("aws", config, &settings())
 }
 
 /// Static-key config against `base`.

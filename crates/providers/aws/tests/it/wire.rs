@@ -193,11 +193,12 @@ async fn sts_error_codes_map_to_actionable_failures() {
         let report = service(keyed_config(&server.uri())).test_connection().await;
         assert_eq!(report.status, Status::Failed, "{file}: {}", report.message);
         assert_eq!(report.failure, Some(*kind), "{file}: {}", report.message);
-        assert!(
-            report.message.contains(needle),
-            "{file}: {}",
-            report.message
+        let text = format!(
+            "{} {}",
+            report.message,
+            report.hint.as_deref().unwrap_or("")
         );
+        assert!(text.contains(needle), "{file}: {text}");
         assert_eq!(report.details.http_status, Some(*status), "{file}");
     }
 
@@ -216,9 +217,11 @@ async fn sts_error_codes_map_to_actionable_failures() {
         report.message
     );
     assert!(
-        report.message.contains("needs no permission"),
-        "{}",
-        report.message
+        report
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("needs no permission")),
+        "{report:?}"
     );
 
     // Signing-region and clock problems are configuration, not credentials.
@@ -437,8 +440,8 @@ async fn access_denied_names_the_missing_action() {
         .unwrap_or_else(|| panic!("expected an error"));
     assert_eq!(err.kind(), FailureKind::PermissionDenied, "{err}");
     assert!(
-        err.message()
-            .contains("Allow the IAM action ce:GetCostAndUsage"),
+        err.hint()
+            .is_some_and(|h| h.contains("Allow the IAM action ce:GetCostAndUsage")),
         "{err}"
     );
     assert_eq!(err.http_status(), Some(400));
@@ -661,9 +664,33 @@ fn config_combinations_that_cannot_work_are_refused() {
             "secret in {err}"
         );
     }
-    // No credentials at all is valid: the standard chain is used.
-    assert!(try_service(json!({})).is_ok());
+    // No credentials at all is a configuration error naming the fields: the machine's own AWS
+    // credentials are used only when asked for.
+    let err = try_service(json!({"base_url": base}))
+        .err()
+        .unwrap_or_else(|| panic!("a service without credentials was accepted"));
+    assert!(
+        err.contains("access_key_id") && err.contains("secret_access_key"),
+        "{err}"
+    );
+    assert!(err.contains("credentials = \"default_chain\""), "{err}");
+    assert!(try_service(json!({"credentials": "default_chain"})).is_ok());
     assert!(try_service(json!({"profile": "prod", "region": "eu-central-1"})).is_ok());
+    for (config, needle) in [
+        (
+            json!({"credentials": "default_chain", "access_key_id": KEY_ID, "secret_access_key": SECRET}),
+            "remove access_key_id",
+        ),
+        (json!({"credentials": "profile"}), "needs profile"),
+        (json!({"credentials": "static"}), "needs access_key_id"),
+        (json!({"credentials": "ambient"}), "credentials"),
+    ] {
+        let err = try_service(config.clone())
+            .err()
+            .unwrap_or_else(|| panic!("accepted {config}"));
+        assert!(err.contains(needle), "{config}: {err}");
+        assert!(!err.contains(SECRET), "secret in {err}");
+    }
 }
 
 #[test]
@@ -688,5 +715,131 @@ fn registered_with_fields_and_schema() {
     assert_eq!(
         schema["properties"]["cost_cache_ttl"]["default"],
         json!("6h")
+    );
+}
+
+// ---- paging: more pages than the cap, a repeated token, a failure after the first page ----
+
+/// Daily Cost Explorer results that never end: each page holds one day ($1) and a new
+/// `NextPageToken` (or, with `same_token`, always the same); with `fail_after`, later pages
+/// answer HTTP 500.
+struct EndlessDaily {
+    days: Days,
+    served: std::sync::atomic::AtomicU64,
+    same_token: bool,
+    fail_after: Option<u64>,
+}
+
+impl EndlessDaily {
+    fn new(same_token: bool, fail_after: Option<u64>) -> Self {
+        EndlessDaily {
+            days: Days::now(),
+            served: std::sync::atomic::AtomicU64::new(0),
+            same_token,
+            fail_after,
+        }
+    }
+}
+
+impl opsdeck_testkit::wiremock::Respond for EndlessDaily {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let n = self
+            .served
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if self.fail_after.is_some_and(|f| n >= f) {
+            return ce_json(
+                500,
+                r#"{"__type":"InternalFailure","message":"boom"}"#.to_owned(),
+            );
+        }
+        let d = self
+            .days
+            .week_start
+            .checked_add_days(chrono::Days::new(n % 7))
+            .unwrap_or(self.days.today);
+        let token = if self.same_token {
+            "same".to_owned()
+        } else {
+            format!("t{n}")
+        };
+        ResponseTemplate::new(200).set_body_json(json!({
+            "ResultsByTime": [{
+                "TimePeriod": {"Start": ymd(d), "End": ymd(d.succ_opt().unwrap_or(d))},
+                "Total": {"UnblendedCost": {"Amount": "1", "Unit": "USD"}},
+                "Groups": [], "Estimated": false
+            }],
+            "NextPageToken": token
+        }))
+    }
+}
+
+async fn collect_with_daily(daily: EndlessDaily) -> opsdeck_core::MetricSet {
+    let server = MockServer::start().await;
+    ce_mock(TARGET_USAGE)
+        .and(ce_body(json!({"Granularity": "MONTHLY"})))
+        .respond_with(ce_json(
+            200,
+            fixture("ce_get_cost_and_usage_by_service_page2.json"),
+        ))
+        .mount(&server)
+        .await;
+    ce_mock(TARGET_USAGE)
+        .and(ce_body(json!({"Granularity": "DAILY"})))
+        .respond_with(daily)
+        .mount(&server)
+        .await;
+    ce_mock(TARGET_FORECAST)
+        .respond_with(ce_json(200, fixture("ce_get_cost_forecast.json")))
+        .mount(&server)
+        .await;
+    service(keyed_config(&server.uri()))
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn daily_sum(set: &opsdeck_core::MetricSet) -> f64 {
+    set.metrics
+        .iter()
+        .filter(|m| m.name == "aws_cost_daily")
+        .map(|m| m.value)
+        .sum()
+}
+
+#[tokio::test]
+async fn more_cost_pages_than_the_cap_give_partial_figures_with_a_note() {
+    let set = collect_with_daily(EndlessDaily::new(false, None)).await;
+    assert_eq!(daily_sum(&set), 20.0);
+    assert!(
+        set.notes.iter().any(|n| n
+            == "Stopped after 20 pages; figures cover 20 of more days of daily cost. Daily cost figures are partial."),
+        "{:?}",
+        set.notes
+    );
+}
+
+#[tokio::test]
+async fn a_repeated_page_token_stops_with_a_note() {
+    let set = collect_with_daily(EndlessDaily::new(true, None)).await;
+    assert_eq!(daily_sum(&set), 2.0);
+    assert!(
+        set.notes
+            .iter()
+            .any(|n| n.contains("a page cursor it had already sent")),
+        "{:?}",
+        set.notes
+    );
+}
+
+#[tokio::test]
+async fn a_failing_later_cost_page_keeps_the_first_pages() {
+    let set = collect_with_daily(EndlessDaily::new(false, Some(2))).await;
+    assert_eq!(daily_sum(&set), 2.0);
+    assert!(
+        set.notes
+            .iter()
+            .any(|n| n.starts_with("Page 3 of days of daily cost failed (provider_error)")),
+        "{:?}",
+        set.notes
     );
 }

@@ -3,25 +3,19 @@
 //! error mapping and the AI category verbs. Everything runs against local wiremock servers.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{Datelike, TimeZone, Utc};
 use opsdeck_core::domain::TimeWindow;
-use opsdeck_core::http::HttpSettings;
 use opsdeck_core::rust_decimal::Decimal;
 use opsdeck_core::{BaseService, FailureKind, ServiceFactory, Status};
 use opsdeck_testkit::wiremock::matchers::{
     header, method, path, query_param, query_param_is_missing,
 };
-use opsdeck_testkit::wiremock::{Mock, MockServer, ResponseTemplate};
+use opsdeck_testkit::wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 use opsdeck_testkit::{Conformance, MountFuture};
 use serde_json::json;
 
-// Naming the crate links it, so its registration exists.
-use opsdeck_provider_claude as _;
-
-const API_KEY: &str = "sk-ant-api03-test-key-0123456789";
-const ADMIN_KEY: &str = "sk-ant-admin01-test-admin-0123456789";
+use opsdeck_provider_claude::testing::{ADMIN_KEY, API_KEY};
 
 const MODELS_1: &str = include_str!("fixtures/models_page1.json");
 const MODELS_2: &str = include_str!("fixtures/models_page2.json");
@@ -229,24 +223,11 @@ fn registered_with_schema() {
 }
 
 async fn service(server: &MockServer, admin: bool) -> Arc<dyn BaseService> {
-    let factory = ServiceFactory::from_registry()
-        .unwrap_or_else(|e| panic!("{e}"))
-        .with_http_settings(HttpSettings {
-            initial_backoff: Duration::from_millis(5),
-            max_backoff: Duration::from_millis(10),
-            ..HttpSettings::default()
-        });
-    let mut cfg = json!({"provider": "claude", "api_key": API_KEY, "base_url": server.uri()});
+    let mut cfg = json!({"api_key": API_KEY, "base_url": server.uri()});
     if admin {
         cfg["admin_key"] = json!(ADMIN_KEY);
     }
-    let spec = opsdeck_core::config::spec_from_map(
-        "claude-test",
-        serde_json::from_value(cfg).unwrap_or_default(),
-        &|_| None,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    factory.build(&spec).unwrap_or_else(|e| panic!("{e}"))
+    opsdeck_testkit::service("claude", cfg)
 }
 
 #[tokio::test]
@@ -333,7 +314,13 @@ async fn broken_admin_key_is_a_failed_sub_check_not_a_failed_connection() {
         "{}",
         check.message
     );
-    assert!(check.message.contains("Admin API key"), "{}", check.message);
+    assert!(
+        check
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("Admin API key")),
+        "{check:?}"
+    );
     assert!(report.message.contains("will not be collected"));
     assert!(!report.message.contains(ADMIN_KEY));
 }
@@ -356,8 +343,10 @@ async fn overloaded_529_is_a_provider_error_with_an_explanation() {
     );
     assert!(
         report
-            .message
-            .contains("not a problem with the credentials")
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("not a problem with the credentials")),
+        "{report:?}"
     );
 }
 
@@ -381,7 +370,13 @@ async fn rate_limit_with_and_without_retry_after() {
         .await;
     let report = service(&server, false).await.test_connection().await;
     assert_eq!(report.failure, Some(FailureKind::RateLimited));
-    assert!(report.message.contains("spend cap"), "{}", report.message);
+    assert!(
+        report
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("spend cap")),
+        "{report:?}"
+    );
 }
 
 #[tokio::test]
@@ -392,23 +387,18 @@ async fn admin_key_in_the_api_key_field_gets_a_hint() {
         .respond_with(anthropic_error(401))
         .mount(&server)
         .await;
-    let factory = ServiceFactory::from_registry().unwrap_or_else(|e| panic!("{e}"));
-    let spec = opsdeck_core::config::spec_from_map(
-        "claude-test",
-        serde_json::from_value(
-            json!({"provider": "claude", "api_key": ADMIN_KEY, "base_url": server.uri()}),
-        )
-        .unwrap_or_default(),
-        &|_| None,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let svc = factory.build(&spec).unwrap_or_else(|e| panic!("{e}"));
+    let svc = opsdeck_testkit::service(
+        "claude",
+        json!({"api_key": ADMIN_KEY, "base_url": server.uri()}),
+    );
     let report = svc.test_connection().await;
     assert_eq!(report.failure, Some(FailureKind::InvalidCredentials));
     assert!(
-        report.message.contains("Put the Admin key in admin_key"),
-        "{}",
-        report.message
+        report
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("Put the Admin key in admin_key")),
+        "{report:?}"
     );
     assert!(!report.message.contains(ADMIN_KEY));
 }
@@ -431,7 +421,13 @@ async fn spend_limit_400_is_permission_denied() {
         "{}",
         report.message
     );
-    assert!(report.message.contains("add credits"), "{}", report.message);
+    assert!(
+        report
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("add credits")),
+        "{report:?}"
+    );
 }
 
 #[tokio::test]
@@ -682,7 +678,7 @@ async fn ai_verbs_answer_usage_cost_and_models() {
 }
 
 #[tokio::test]
-async fn a_cursor_that_never_advances_stops() {
+async fn a_cursor_that_never_advances_stops_with_what_was_read() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/v1/models"))
@@ -692,13 +688,89 @@ async fn a_cursor_that_never_advances_stops() {
         .expect(2)
         .mount(&server)
         .await;
-    let err = service(&server, false)
+    let set = service(&server, false)
         .await
-        .as_ai()
-        .unwrap_or_else(|| panic!("AI verb missing"))
-        .models()
+        .collect_metrics()
         .await
-        .err()
-        .unwrap_or_else(|| panic!("must not loop"));
-    assert_eq!(err.kind(), FailureKind::InvalidResponse);
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(set.value("claude_models_available", &[]), Some(2.0));
+    assert!(
+        set.notes
+            .iter()
+            .any(|n| n.contains("a page cursor it had already sent")),
+        "{:?}",
+        set.notes
+    );
+}
+
+/// An endless models listing: each page holds one new model and says `has_more`; with
+/// `fail_after`, pages after that many answer 500.
+#[derive(Default)]
+struct EndlessModels {
+    served: std::sync::atomic::AtomicU64,
+    fail_after: Option<u64>,
+}
+
+impl Respond for EndlessModels {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let n = self
+            .served
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if self.fail_after.is_some_and(|f| n >= f) {
+            return anthropic_error(500);
+        }
+        ResponseTemplate::new(200).set_body_json(json!({
+            "data": [{"id": format!("m{n}"), "type": "model"}],
+            "has_more": true, "first_id": format!("m{n}"), "last_id": format!("m{n}")
+        }))
+    }
+}
+
+#[tokio::test]
+async fn more_model_pages_than_the_cap_give_a_lower_bound_with_a_note() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/models"))
+        .respond_with(EndlessModels::default())
+        .expect(50)
+        .mount(&server)
+        .await;
+    let set = service(&server, false)
+        .await
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(set.value("claude_models_available", &[]), Some(50.0));
+    assert!(
+        set.notes.iter().any(|n| n
+            == "Stopped after 50 pages; figures cover 50 of more models. claude_models_available is a lower bound."),
+        "{:?}",
+        set.notes
+    );
+}
+
+#[tokio::test]
+async fn a_failing_later_page_keeps_the_first_pages() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/models"))
+        .respond_with(EndlessModels {
+            fail_after: Some(2),
+            ..EndlessModels::default()
+        })
+        .mount(&server)
+        .await;
+    let set = service(&server, false)
+        .await
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(set.value("claude_models_available", &[]), Some(2.0));
+    assert!(
+        set.notes
+            .iter()
+            .any(|n| n.starts_with("Page 3 of models failed (provider_error)")),
+        "{:?}",
+        set.notes
+    );
 }

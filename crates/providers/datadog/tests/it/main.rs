@@ -9,16 +9,13 @@ use std::sync::Arc;
 use chrono::{Datelike, TimeZone, Utc};
 use opsdeck_core::domain::TimeWindow;
 use opsdeck_core::rust_decimal::Decimal;
-use opsdeck_core::{BaseService, FailureKind, ServiceFactory, Status};
+use opsdeck_core::{BaseService, FailureKind, Status};
 use opsdeck_testkit::wiremock::matchers::{header, method, path, query_param};
 use opsdeck_testkit::wiremock::{Mock, MockServer, Request, ResponseTemplate};
 use opsdeck_testkit::{Conformance, MountFuture, Scenario};
 use serde_json::json;
 
-use opsdeck_provider_datadog as _;
-
-const API_KEY: &str = "ddapikey0123456789abcdef01234567";
-const APP_KEY: &str = "ddappkey0123456789abcdef0123456789abcdef";
+use opsdeck_provider_datadog::testing::{API_KEY, APP_KEY};
 
 fn fixture(name: &str) -> String {
     let p = format!("{}/tests/it/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -140,18 +137,11 @@ async fn conformance() {
 }
 
 fn service(server: &MockServer, app_key: bool) -> Arc<dyn BaseService> {
-    let factory = ServiceFactory::from_registry().unwrap_or_else(|e| panic!("{e}"));
-    let mut raw = json!({"provider": "datadog", "api_key": API_KEY, "base_url": server.uri()});
+    let mut raw = json!({"api_key": API_KEY, "base_url": server.uri()});
     if app_key {
         raw["app_key"] = json!(APP_KEY);
     }
-    let spec = opsdeck_core::config::spec_from_map(
-        "dd-test",
-        serde_json::from_value(raw).unwrap_or_default(),
-        &|_| None,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    factory.build(&spec).unwrap_or_else(|e| panic!("{e}"))
+    opsdeck_testkit::service("datadog", raw)
 }
 
 #[tokio::test]
@@ -217,18 +207,15 @@ async fn invalid_api_key_names_the_site_and_the_others() {
         "{}",
         report.message
     );
-    assert!(
-        report.message.contains("127.0.0.1 (base_url)"),
-        "{}",
-        report.message
-    );
+    let hint = report.hint.clone().unwrap_or_default();
+    assert!(hint.contains("127.0.0.1 (base_url)"), "{hint}");
     for site in [
         "datadoghq.eu",
         "us3.datadoghq.com",
         "us5.datadoghq.com",
         "ap1.datadoghq.com",
     ] {
-        assert!(report.message.contains(site), "{site}: {}", report.message);
+        assert!(hint.contains(site), "{site}: {hint}");
     }
     assert!(!report.message.contains(API_KEY));
 }

@@ -4,21 +4,16 @@
 //! and usage/cost declared unavailable. Everything runs against local wiremock servers.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use opsdeck_core::http::HttpSettings;
 use opsdeck_core::{BaseService, FailureKind, MetricSet, ServiceFactory, Status};
 use opsdeck_testkit::wiremock::matchers::{
     header, method, path, query_param, query_param_is_missing,
 };
-use opsdeck_testkit::wiremock::{Mock, MockServer, ResponseTemplate};
+use opsdeck_testkit::wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 use opsdeck_testkit::{Conformance, MountFuture, Scenario};
 use serde_json::json;
 
-// Naming the crate links it, so its registration exists.
-use opsdeck_provider_gemini as _;
-
-const API_KEY: &str = "AIzaSyTEST-gemini-key-0123456789abcdef";
+use opsdeck_provider_gemini::testing::API_KEY;
 
 const MODELS_1: &str = include_str!("fixtures/models_page1.json");
 const MODELS_2: &str = include_str!("fixtures/models_page2.json");
@@ -148,24 +143,10 @@ fn registered_with_schema() {
 }
 
 async fn service(server: &MockServer) -> Arc<dyn BaseService> {
-    let factory = ServiceFactory::from_registry()
-        .unwrap_or_else(|e| panic!("{e}"))
-        .with_http_settings(HttpSettings {
-            initial_backoff: Duration::from_millis(5),
-            max_backoff: Duration::from_millis(10),
-            max_retry_wait: Duration::from_secs(1),
-            ..HttpSettings::default()
-        });
-    let spec = opsdeck_core::config::spec_from_map(
-        "gemini-test",
-        serde_json::from_value(
-            json!({"provider": "gemini", "api_key": API_KEY, "base_url": server.uri()}),
-        )
-        .unwrap_or_default(),
-        &|_| None,
+    opsdeck_testkit::service(
+        "gemini",
+        json!({"api_key": API_KEY, "base_url": server.uri()}),
     )
-    .unwrap_or_else(|e| panic!("{e}"));
-    factory.build(&spec).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn value(set: &MetricSet, name: &str, model: Option<&str>) -> Option<f64> {
@@ -212,7 +193,13 @@ async fn bad_key_400_is_invalid_credentials() {
         "{}",
         report.message
     );
-    assert!(report.message.contains("AI Studio"), "{}", report.message);
+    assert!(
+        report
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("AI Studio")),
+        "{report:?}"
+    );
     assert_eq!(report.details.http_status, Some(400));
 }
 
@@ -223,7 +210,7 @@ async fn other_400s_are_not_mistaken_for_a_bad_key() {
         r#"{"error":{"code":400,"message":"Invalid page size","status":"INVALID_ARGUMENT"}}"#,
     )
     .await;
-    assert_eq!(report.failure, Some(FailureKind::InvalidConfig));
+    assert_eq!(report.failure, Some(FailureKind::Rejected));
 }
 
 #[tokio::test]
@@ -231,9 +218,11 @@ async fn failed_precondition_is_permission_denied_with_billing_hint() {
     let report = report_for(400, PRECONDITION).await;
     assert_eq!(report.failure, Some(FailureKind::PermissionDenied));
     assert!(
-        report.message.contains("enable billing"),
-        "{}",
-        report.message
+        report
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("enable billing")),
+        "{report:?}"
     );
 }
 
@@ -243,19 +232,18 @@ async fn permission_denied_names_the_disabled_api() {
     assert_eq!(report.failure, Some(FailureKind::PermissionDenied));
     assert!(
         report
-            .message
-            .contains("Generative Language API is disabled"),
-        "{}",
-        report.message
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("Generative Language API is disabled")),
+        "{report:?}"
     );
 }
 
 #[tokio::test]
 async fn resource_exhausted_reads_retry_info_and_quota() {
-    // RetryInfo says 30s, longer than the client may wait: reported, not slept.
-    let started = std::time::Instant::now();
+    // RetryInfo says 30s, longer than the client may wait (1 s without a deadline in tests):
+    // reported, not slept.
     let report = report_for(429, EXHAUSTED).await;
-    assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(report.failure, Some(FailureKind::RateLimited));
     assert_eq!(report.details.retry_after_secs, Some(30));
     assert!(
@@ -390,7 +378,7 @@ async fn models_verb_and_unavailable_usage() {
 }
 
 #[tokio::test]
-async fn a_repeated_page_token_stops() {
+async fn a_repeated_page_token_stops_with_what_was_read() {
     let server = MockServer::start().await;
     gemini_models()
         .respond_with(json_body(
@@ -400,11 +388,86 @@ async fn a_repeated_page_token_stops() {
         .expect(2)
         .mount(&server)
         .await;
-    let err = service(&server)
+    let set = service(&server)
         .await
         .collect_metrics()
         .await
-        .err()
-        .unwrap_or_else(|| panic!("must not loop"));
-    assert_eq!(err.kind(), FailureKind::InvalidResponse);
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(value(&set, "gemini_models_available", None), Some(2.0));
+    assert!(
+        set.notes
+            .iter()
+            .any(|n| n.contains("a page cursor it had already sent")),
+        "{:?}",
+        set.notes
+    );
+}
+
+/// Endless model pages, one model each; with `fail_after`, pages after that many answer 500.
+#[derive(Default)]
+struct EndlessModels {
+    served: std::sync::atomic::AtomicU64,
+    fail_after: Option<u64>,
+}
+
+impl Respond for EndlessModels {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let n = self
+            .served
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if self.fail_after.is_some_and(|f| n >= f) {
+            return google_error(500);
+        }
+        ResponseTemplate::new(200).set_body_json(json!({
+            "models": [{"name": format!("models/m{n}")}],
+            "nextPageToken": format!("t{n}")
+        }))
+    }
+}
+
+#[tokio::test]
+async fn more_pages_than_the_cap_give_a_lower_bound_with_a_note() {
+    let server = MockServer::start().await;
+    gemini_models()
+        .respond_with(EndlessModels::default())
+        .expect(50)
+        .mount(&server)
+        .await;
+    let set = service(&server)
+        .await
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(value(&set, "gemini_models_available", None), Some(50.0));
+    assert!(
+        set.notes.iter().any(|n| n
+            == "Stopped after 50 pages; figures cover 50 of more models. gemini_models_available is a lower bound."),
+        "{:?}",
+        set.notes
+    );
+}
+
+#[tokio::test]
+async fn a_failing_later_page_keeps_the_first_pages() {
+    let server = MockServer::start().await;
+    gemini_models()
+        .respond_with(EndlessModels {
+            fail_after: Some(1),
+            ..EndlessModels::default()
+        })
+        .mount(&server)
+        .await;
+    let set = service(&server)
+        .await
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(value(&set, "gemini_models_available", None), Some(1.0));
+    assert!(
+        set.notes
+            .iter()
+            .any(|n| n.starts_with("Page 2 of models failed (provider_error)")),
+        "{:?}",
+        set.notes
+    );
 }

@@ -2,21 +2,16 @@
 //! GitHub documents, metrics parsed from realistic bodies (pagination, empty results,
 //! partial failures), GitHub's error conventions, and the development verbs.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use opsdeck_core::domain::{DeploymentState, TimeWindow};
 use opsdeck_core::{BaseService, FailureKind, ServiceFactory, Status};
-use opsdeck_testkit::wiremock::matchers::{header, method, path, query_param};
-use opsdeck_testkit::wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
-use opsdeck_testkit::{Conformance, MountFuture, assert_no_secrets};
+use opsdeck_provider_github::testing::{self, TOKEN};
+use opsdeck_testkit::wiremock::matchers::{method, path, path_regex, query_param};
+use opsdeck_testkit::wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use opsdeck_testkit::{Conformance, MountFuture, QueryKeys, assert_no_secrets};
 use serde_json::{Value, json};
-
-// The crate must be linked for its registration to exist; naming it does that.
-use opsdeck_provider_github as _;
-
-const TOKEN: &str = "ghp_testtoken0123456789abcdefABCDEF0123";
 
 fn fixture(name: &str) -> &'static str {
     match name {
@@ -48,69 +43,11 @@ fn json_body(name: &str) -> ResponseTemplate {
 
 /// A GET with every header GitHub documents for REST calls, exactly.
 fn github_get(p: &str) -> opsdeck_testkit::wiremock::MockBuilder {
-    Mock::given(method("GET"))
-        .and(path(p))
-        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
-        .and(header("accept", "application/vnd.github+json"))
-        .and(header("x-github-api-version", "2022-11-28"))
-        .and(header("user-agent", opsdeck_core::http::USER_AGENT))
-}
-
-/// Matches when the query has exactly these keys (no more, no fewer).
-struct QueryKeys(&'static [&'static str]);
-
-impl Match for QueryKeys {
-    fn matches(&self, request: &Request) -> bool {
-        let got: BTreeSet<String> = request
-            .url
-            .query_pairs()
-            .map(|(k, _)| k.into_owned())
-            .collect();
-        let want: BTreeSet<String> = self.0.iter().map(|k| (*k).to_owned()).collect();
-        got == want
-    }
-}
-
-/// `created=>=<about 24 h ago>` in GitHub's search date syntax.
-struct CreatedSinceHoursAgo(i64);
-
-impl Match for CreatedSinceHoursAgo {
-    fn matches(&self, request: &Request) -> bool {
-        request
-            .url
-            .query_pairs()
-            .find(|(k, _)| k == "created")
-            .and_then(|(_, v)| {
-                let t = v.strip_prefix(">=")?.to_owned();
-                chrono::DateTime::parse_from_rfc3339(&t).ok()
-            })
-            .is_some_and(|t| {
-                let expected = Utc::now() - Duration::hours(self.0);
-                (t.with_timezone(&Utc) - expected).num_seconds().abs() < 120
-            })
-    }
+    testing::get(p)
 }
 
 fn mount_user(server: &MockServer) -> MountFuture<'_> {
-    Box::pin(async move {
-        github_get("/user")
-            .and(QueryKeys(&[]))
-            .respond_with(
-                json_body("user")
-                    .insert_header("x-oauth-scopes", "read:org, repo, workflow")
-                    .insert_header(
-                        "github-authentication-token-expiration",
-                        "2027-01-31 12:00:00 UTC",
-                    )
-                    .insert_header("x-ratelimit-limit", "5000")
-                    .insert_header("x-ratelimit-remaining", "4987")
-                    .insert_header("x-ratelimit-reset", "1764264000")
-                    .insert_header("x-ratelimit-resource", "core"),
-            )
-            .expect(1..)
-            .mount(server)
-            .await;
-    })
+    Box::pin(testing::mount_probe(server))
 }
 
 /// Deployments relative to now, so the 7-day cutoff is tested whatever the date.
@@ -160,46 +97,7 @@ fn runs_body(extra_old: bool) -> String {
 
 /// Mocks for `repos = ["acme/api"]`: everything a collection asks for, exactly.
 fn mount_single_repo(server: &MockServer) -> MountFuture<'_> {
-    Box::pin(async move {
-        github_get("/rate_limit")
-            .and(QueryKeys(&[]))
-            .respond_with(json_body("rate_limit"))
-            .mount(server)
-            .await;
-        github_get("/repos/acme/api")
-            .and(QueryKeys(&[]))
-            .respond_with(json_body("repo"))
-            .mount(server)
-            .await;
-        github_get("/repos/acme/api/pulls")
-            .and(query_param("state", "open"))
-            .and(query_param("per_page", "1"))
-            .and(QueryKeys(&["state", "per_page"]))
-            .respond_with(json_body("pulls").insert_header(
-                "link",
-                "<https://api.github.com/repositories/1001/pulls?state=open&per_page=1&page=2>; rel=\"next\", <https://api.github.com/repositories/1001/pulls?state=open&per_page=1&page=3>; rel=\"last\"",
-            ))
-            .mount(server)
-            .await;
-        github_get("/repos/acme/api/actions/runs")
-            .and(query_param("per_page", "100"))
-            .and(CreatedSinceHoursAgo(24))
-            .and(QueryKeys(&["created", "per_page"]))
-            .respond_with(
-                ResponseTemplate::new(200).set_body_raw(runs_body(false), "application/json"),
-            )
-            .mount(server)
-            .await;
-        github_get("/repos/acme/api/deployments")
-            .and(query_param("per_page", "100"))
-            .and(QueryKeys(&["per_page"]))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .set_body_raw(deployments_body(&[1, 72, 480]), "application/json"),
-            )
-            .mount(server)
-            .await;
-    })
+    Box::pin(testing::mount_metrics(server))
 }
 
 /// GitHub's error body shape.
@@ -251,15 +149,7 @@ fn registered_with_a_secret_token_and_a_json_schema() {
 }
 
 fn service_with(config: Value) -> Arc<dyn BaseService> {
-    let factory = ServiceFactory::from_registry().unwrap_or_else(|e| panic!("{e}"));
-    let mut map = serde_json::Map::new();
-    map.insert("provider".into(), json!("github"));
-    if let Value::Object(c) = config {
-        map.extend(c);
-    }
-    let spec = opsdeck_core::config::spec_from_map("gh-test", map.into_iter().collect(), &|_| None)
-        .unwrap_or_else(|e| panic!("{e}"));
-    factory.build(&spec).unwrap_or_else(|e| panic!("{e}"))
+    opsdeck_testkit::service("github", config)
 }
 
 fn service(server: &MockServer, extra: Value) -> Arc<dyn BaseService> {
@@ -374,13 +264,23 @@ async fn bad_credentials_are_invalid_credentials_with_a_hint() {
         (Status::Failed, Some(FailureKind::InvalidCredentials))
     );
     assert!(r.message.contains("Bad credentials"), "{}", r.message);
-    assert!(r.message.contains("Create a new token"), "{}", r.message);
+    assert!(
+        r.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("Create a new token")),
+        "{r:?}"
+    );
     let r = probe_with(
         ResponseTemplate::new(401).set_body_raw(fixture("user_401_noauth"), "application/json"),
     )
     .await;
     assert_eq!(r.failure, Some(FailureKind::InvalidCredentials));
-    assert!(r.message.contains("saw no token"), "{}", r.message);
+    assert!(
+        r.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("saw no token")),
+        "{r:?}"
+    );
 }
 
 #[tokio::test]
@@ -442,9 +342,10 @@ async fn other_403s_are_permission_denied_and_say_why() {
         (Status::Failed, Some(FailureKind::PermissionDenied))
     );
     assert!(
-        r.message.contains("GitHub App installation token"),
-        "{}",
-        r.message
+        r.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("GitHub App installation token")),
+        "{r:?}"
     );
 
     let r = probe_with(
@@ -454,7 +355,12 @@ async fn other_403s_are_permission_denied_and_say_why() {
     )
     .await;
     assert_eq!(r.failure, Some(FailureKind::PermissionDenied));
-    assert!(r.message.contains("metadata=read"), "{}", r.message);
+    assert!(
+        r.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("metadata=read")),
+        "{r:?}"
+    );
 }
 
 #[tokio::test]
@@ -464,7 +370,10 @@ async fn not_found_on_user_points_at_the_base_url() {
     )
     .await;
     assert_eq!(r.failure, Some(FailureKind::NotFound));
-    assert!(r.message.contains("/api/v3"), "{}", r.message);
+    assert!(
+        r.hint.as_deref().is_some_and(|h| h.contains("/api/v3")),
+        "{r:?}"
+    );
 }
 
 #[tokio::test]
@@ -745,18 +654,13 @@ async fn a_rejected_token_fails_the_whole_collection() {
 
 #[test]
 fn bad_repo_names_are_config_errors_listing_each() {
-    let factory = ServiceFactory::from_registry().unwrap_or_else(|e| panic!("{e}"));
-    let mut map = serde_json::Map::new();
-    map.insert("provider".into(), json!("github"));
-    map.insert("token".into(), json!(TOKEN));
-    map.insert("repos".into(), json!(["acme", "a/b/c", "ok/repo"]));
-    let spec = opsdeck_core::config::spec_from_map("gh-bad", map.into_iter().collect(), &|_| None)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let err = factory
-        .build(&spec)
-        .err()
-        .unwrap_or_else(|| panic!("expected an error"));
-    let text = err.to_string();
+    let text = opsdeck_testkit::try_service(
+        "github",
+        json!({"token": TOKEN, "repos": ["acme", "a/b/c", "ok/repo"]}),
+        &opsdeck_testkit::FAST_RETRIES,
+    )
+    .err()
+    .unwrap_or_else(|| panic!("expected an error"));
     assert!(
         text.contains("\"acme\"") && text.contains("\"a/b/c\""),
         "{text}"
@@ -890,4 +794,222 @@ async fn a_server_that_rejects_the_created_range_gets_an_unfiltered_newest_first
     assert_eq!(runs("success"), Some(2.0));
     assert_eq!(runs("failure"), Some(1.0));
     assert!(set.notes.is_empty(), "{:?}", set.notes);
+}
+
+// ---- paging: more pages than the cap, a repeated cursor, a failure after the first page ----
+
+/// An organisation listing with endless pages: each holds one active and 99 archived
+/// repositories and links to the next page (or, with `repeat_at`, back to that page).
+struct EndlessOrg {
+    base: String,
+    repeat_at: Option<u32>,
+}
+
+impl Respond for EndlessOrg {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let page: u32 = opsdeck_testkit::param(request, "page")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(1);
+        let repos: Vec<Value> = (0..100)
+            .map(|i| {
+                json!({"full_name": format!("acme/r{page}-{i}"), "archived": i != 0,
+                       "open_issues_count": 0})
+            })
+            .collect();
+        let next = match self.repeat_at {
+            Some(p) if page >= p => p,
+            _ => page + 1,
+        };
+        ResponseTemplate::new(200)
+            .set_body_json(repos)
+            .insert_header(
+                "link",
+                format!(
+                    "<{}/orgs/acme/repos?per_page=100&page={next}>; rel=\"next\"",
+                    self.base
+                )
+                .as_str(),
+            )
+    }
+}
+
+/// Empty answers for every per-repository call and the rate limits.
+async fn mount_empty_repos(server: &MockServer) {
+    github_get("/rate_limit")
+        .respond_with(json_body("rate_limit"))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(r"^/repos/acme/[^/]+/(pulls|deployments)$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(r"^/repos/acme/[^/]+/actions/runs$"))
+        .respond_with(json_body("runs_empty"))
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn more_pages_than_the_cap_give_partial_figures_with_a_note() {
+    let server = MockServer::start().await;
+    mount_empty_repos(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/orgs/acme/repos"))
+        .respond_with(EndlessOrg {
+            base: server.uri(),
+            repeat_at: None,
+        })
+        .expect(11)
+        .mount(&server)
+        .await;
+    let set = service(&server, json!({ "org": "acme" }))
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // max_repos 50 → 1 + 10 pages of slack; one active repository per page.
+    assert_eq!(set.value("github_repositories", &[]), Some(11.0));
+    assert_eq!(set.value("github_repositories_truncated", &[]), Some(1.0));
+    assert!(
+        set.notes.iter().any(|n| n
+            == "Stopped after 11 pages; figures cover 11 of more active repositories of acme."),
+        "{:?}",
+        set.notes
+    );
+}
+
+#[tokio::test]
+async fn a_repeated_page_link_stops_paging_with_a_note() {
+    let server = MockServer::start().await;
+    mount_empty_repos(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/orgs/acme/repos"))
+        .respond_with(EndlessOrg {
+            base: server.uri(),
+            repeat_at: Some(3),
+        })
+        .expect(3)
+        .mount(&server)
+        .await;
+    let set = service(&server, json!({ "org": "acme" }))
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(set.value("github_repositories", &[]), Some(3.0));
+    assert!(
+        set.notes
+            .iter()
+            .any(|n| n.contains("page cursor it had already sent")),
+        "{:?}",
+        set.notes
+    );
+}
+
+#[tokio::test]
+async fn a_failing_later_page_keeps_the_first_pages_figures() {
+    let server = MockServer::start().await;
+    mount_empty_repos(&server).await;
+    let uri = server.uri();
+    github_get("/orgs/acme/repos")
+        .and(QueryKeys(&["type", "sort", "per_page"]))
+        .respond_with(json_body("org_page1").insert_header(
+            "link",
+            format!("<{uri}/organizations/9919/repos?page=2>; rel=\"next\"").as_str(),
+        ))
+        .mount(&server)
+        .await;
+    github_get("/organizations/9919/repos")
+        .respond_with(ResponseTemplate::new(502).set_body_json(json!({"message": "Server Error"})))
+        .mount(&server)
+        .await;
+    let set = service(&server, json!({ "org": "acme" }))
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Page 1 holds acme/api and acme/web (acme/old-infra is archived).
+    assert_eq!(set.value("github_repositories", &[]), Some(2.0));
+    assert_eq!(set.value("github_repositories_truncated", &[]), Some(1.0));
+    assert!(
+        set.notes
+            .iter()
+            .any(|n| n.starts_with("Page 2 of active repositories of acme failed (provider_error)")),
+        "{:?}",
+        set.notes
+    );
+}
+
+/// Workflow runs with endless pages of one run each.
+struct EndlessRuns(String);
+
+impl Respond for EndlessRuns {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let page: u32 = opsdeck_testkit::param(request, "page")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(1);
+        let created = (Utc::now() - Duration::hours(1))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"total_count": 5000, "workflow_runs": [
+                {"id": page, "status": "completed", "conclusion": "success", "created_at": created}
+            ]}))
+            .insert_header(
+                "link",
+                format!(
+                    "<{}/repositories/1/actions/runs?page={}>; rel=\"next\"",
+                    self.0,
+                    page + 1
+                )
+                .as_str(),
+            )
+    }
+}
+
+#[tokio::test]
+async fn workflow_runs_stop_at_the_page_cap_with_a_note() {
+    let server = MockServer::start().await;
+    github_get("/rate_limit")
+        .respond_with(json_body("rate_limit"))
+        .mount(&server)
+        .await;
+    github_get("/repos/acme/api")
+        .respond_with(json_body("repo"))
+        .mount(&server)
+        .await;
+    github_get("/repos/acme/api/pulls")
+        .respond_with(json_body("pulls"))
+        .mount(&server)
+        .await;
+    github_get("/repos/acme/api/deployments")
+        .respond_with(json_body("deployments_empty"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(
+            r"^/(repos/acme/api|repositories/1)/actions/runs$",
+        ))
+        .respond_with(EndlessRuns(server.uri()))
+        .expect(10)
+        .mount(&server)
+        .await;
+    let set = service(&server, json!({ "repos": ["acme/api"] }))
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        set.value(
+            "github_workflow_runs",
+            &[("repo", "acme/api"), ("conclusion", "success")]
+        ),
+        Some(10.0)
+    );
+    assert!(
+        set.notes
+            .iter()
+            .any(|n| n
+                == "Stopped after 10 pages; figures cover 10 of more workflow runs of acme/api."),
+        "{:?}",
+        set.notes
+    );
 }

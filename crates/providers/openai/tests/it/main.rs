@@ -17,11 +17,7 @@ use opsdeck_testkit::wiremock::{Match, Mock, MockBuilder, MockServer, Request, R
 use opsdeck_testkit::{Conformance, MountFuture, assert_no_secrets};
 use serde_json::{Value, json};
 
-// The crate must be linked for its registration to exist; naming it does that.
-use opsdeck_provider_openai as _;
-
-const API_KEY: &str = "sk-proj-testkey0123456789abcdefMxYA";
-const ADMIN_KEY: &str = "sk-admin-testadmin0123456789abcdef";
+use opsdeck_provider_openai::testing::{ADMIN_KEY, API_KEY};
 
 const MODELS: &str = include_str!("fixtures/models.json");
 const MODELS_GATEWAY: &str = include_str!("fixtures/models_gateway_minimal.json");
@@ -251,18 +247,11 @@ async fn conformance_without_admin_key() {
 }
 
 fn service_with(server: &MockServer, extra: Value) -> Arc<dyn BaseService> {
-    let factory = ServiceFactory::from_registry().unwrap_or_else(|e| panic!("{e}"));
-    let mut map = json!({ "provider": "openai", "api_key": API_KEY, "base_url": server.uri() });
-    if let (Some(m), Value::Object(e)) = (map.as_object_mut(), extra) {
+    let mut config = json!({ "api_key": API_KEY, "base_url": server.uri() });
+    if let (Some(m), Value::Object(e)) = (config.as_object_mut(), extra) {
         m.extend(e);
     }
-    let spec = opsdeck_core::config::spec_from_map(
-        "openai-main",
-        serde_json::from_value(map).unwrap_or_default(),
-        &|_| None,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    factory.build(&spec).unwrap_or_else(|e| panic!("{e}"))
+    opsdeck_testkit::service("openai", config)
 }
 
 fn admin() -> Value {
@@ -390,7 +379,13 @@ async fn project_key_as_admin_key_is_permission_denied_in_the_sub_check() {
         "{}",
         check.message
     );
-    assert!(check.message.contains("Admin key"), "{}", check.message);
+    assert!(
+        check
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("Admin key")),
+        "{check:?}"
+    );
     assert!(
         report.message.contains("will NOT work"),
         "{}",
@@ -409,7 +404,13 @@ async fn invalid_api_key_never_echoes_the_masked_key() {
     let report = service_with(&server, json!({})).test_connection().await;
     assert_eq!(report.status, Status::Failed);
     assert_eq!(report.failure, Some(FailureKind::InvalidCredentials));
-    assert!(report.message.contains("api_key"), "{}", report.message);
+    assert!(
+        report
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("api_key")),
+        "{report:?}"
+    );
     assert!(
         report.message.contains("Incorrect API key provided: [key]"),
         "{}",
@@ -440,7 +441,10 @@ async fn restricted_key_without_models_read_is_permission_denied() {
             "{}",
             report.message
         );
-        assert!(report.message.contains("Models"), "{}", report.message);
+        assert!(
+            report.hint.as_deref().is_some_and(|h| h.contains("Models")),
+            "{report:?}"
+        );
     }
 }
 
@@ -470,7 +474,13 @@ async fn exhausted_quota_is_not_a_rate_limit_and_is_not_retried() {
     let report = service_with(&server, json!({})).test_connection().await;
     assert_eq!(report.status, Status::Failed);
     assert_eq!(report.failure, Some(FailureKind::PermissionDenied));
-    assert!(report.message.contains("Billing"), "{}", report.message);
+    assert!(
+        report
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("Billing")),
+        "{report:?}"
+    );
 }
 
 #[tokio::test]
@@ -502,9 +512,11 @@ async fn region_block_names_the_cause() {
     let report = service_with(&server, json!({})).test_connection().await;
     assert_eq!(report.failure, Some(FailureKind::PermissionDenied));
     assert!(
-        report.message.contains("country, region"),
-        "{}",
-        report.message
+        report
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("country, region")),
+        "{report:?}"
     );
 }
 
@@ -517,7 +529,10 @@ async fn wrong_base_url_hints_at_v1() {
         .await;
     let report = service_with(&server, json!({})).test_connection().await;
     assert_eq!(report.failure, Some(FailureKind::NotFound));
-    assert!(report.message.contains("/v1"), "{}", report.message);
+    assert!(
+        report.hint.as_deref().is_some_and(|h| h.contains("/v1")),
+        "{report:?}"
+    );
 }
 
 #[tokio::test]
@@ -780,7 +795,10 @@ async fn a_repeated_cursor_stops_with_a_note_instead_of_looping() {
         Some(2.72)
     );
     let notes = set.notes.join("\n");
-    assert!(notes.contains("same next_page cursor"), "{notes}");
+    assert!(
+        notes.contains("a page cursor it had already sent"),
+        "{notes}"
+    );
 }
 
 #[test]
@@ -852,7 +870,9 @@ async fn spec_examples_parse() {
         Some(10.0)
     );
     assert!(
-        set.notes.join(" ").contains("same next_page cursor"),
+        set.notes
+            .join(" ")
+            .contains("a page cursor it had already sent"),
         "{:?}",
         set.notes
     );
@@ -875,5 +895,86 @@ async fn a_throttled_admin_check_is_undecided_not_broken() {
         report.message.contains("could not be checked now"),
         "{}",
         report.message
+    );
+}
+
+/// Endless cost pages: one daily bucket of $1 each, `has_more` with a new cursor every time;
+/// with `fail_after`, pages after that many answer 500.
+#[derive(Default)]
+struct EndlessCosts {
+    served: std::sync::atomic::AtomicU64,
+    fail_after: Option<u64>,
+}
+
+impl opsdeck_testkit::wiremock::Respond for EndlessCosts {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let n = self
+            .served
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if self.fail_after.is_some_and(|f| n >= f) {
+            return ResponseTemplate::new(500).set_body_raw(E500, "application/json");
+        }
+        ResponseTemplate::new(200).set_body_json(json!({
+            "object": "page",
+            "data": [{"object": "bucket", "start_time": 1_764_201_600 + n * 86_400,
+                      "end_time": 1_764_288_000 + n * 86_400,
+                      "results": [{"object": "organization.costs.result",
+                                   "amount": {"value": 1, "currency": "usd"},
+                                   "line_item": "gpt", "project_id": "proj_1"}]}],
+            "has_more": true,
+            "next_page": format!("page_{n}")
+        }))
+    }
+}
+
+async fn collect_with_costs(costs: EndlessCosts) -> opsdeck_core::MetricSet {
+    let server = MockServer::start().await;
+    models_mock(MODELS).mount(&server).await;
+    Mock::given(path("/organization/costs"))
+        .respond_with(costs)
+        .mount(&server)
+        .await;
+    Mock::given(path("/organization/usage/completions"))
+        .respond_with(body(USAGE_EMPTY))
+        .mount(&server)
+        .await;
+    service_with(&server, admin())
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test]
+async fn more_pages_than_the_cap_give_partial_cost_with_a_note() {
+    let set = collect_with_costs(EndlessCosts::default()).await;
+    assert_eq!(
+        metric(&set, "openai_cost_total", &[("currency", "usd")]),
+        Some(50.0)
+    );
+    assert!(
+        set.notes.iter().any(|n| n
+            == "Stopped after 50 pages; figures cover 50 of more daily cost buckets. The cost figures are partial."),
+        "{:?}",
+        set.notes
+    );
+}
+
+#[tokio::test]
+async fn a_failing_later_page_keeps_the_first_pages_cost() {
+    let set = collect_with_costs(EndlessCosts {
+        fail_after: Some(2),
+        ..EndlessCosts::default()
+    })
+    .await;
+    assert_eq!(
+        metric(&set, "openai_cost_total", &[("currency", "usd")]),
+        Some(2.0)
+    );
+    assert!(
+        set.notes
+            .iter()
+            .any(|n| n.starts_with("Page 3 of daily cost buckets failed (provider_error)")),
+        "{:?}",
+        set.notes
     );
 }

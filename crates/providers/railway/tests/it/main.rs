@@ -14,11 +14,7 @@ use opsdeck_testkit::wiremock::{Mock, MockServer, Request, ResponseTemplate};
 use opsdeck_testkit::{Conformance, MountFuture};
 use serde_json::{Value, json};
 
-// The crate must be linked for its registration to exist; naming it does that.
-use opsdeck_provider_railway as _;
-
-const TOKEN: &str = "rw-test-token-3f9a1c2b-7d4e-4f00-9b1a-0c2d3e4f5a6b";
-const ENDPOINT: &str = "/graphql/v2";
+use opsdeck_provider_railway::testing::{ENDPOINT, TOKEN};
 const ACME: &str = "a3b1c2d4-1111-4a2b-9c3d-5e6f7a8b9c0d";
 const ADA: &str = "b4c2d3e5-2222-4b3c-8d4e-6f7a8b9c0d1e";
 const SHOP: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
@@ -72,15 +68,7 @@ fn config(base: &str, kind: &str) -> Value {
 }
 
 async fn service(server: &MockServer, kind: &str) -> Arc<dyn BaseService> {
-    let factory = ServiceFactory::from_registry().unwrap_or_else(|e| panic!("{e}"));
-    let mut map = serde_json::Map::new();
-    map.insert("provider".into(), json!("railway"));
-    if let Value::Object(c) = config(&server.uri(), kind) {
-        map.extend(c);
-    }
-    let spec =
-        opsdeck_core::config::spec_from_map("rw", map, &|_| None).unwrap_or_else(|e| panic!("{e}"));
-    factory.build(&spec).unwrap_or_else(|e| panic!("{e}"))
+    opsdeck_testkit::service("railway", config(&server.uri(), kind))
 }
 
 // ---- conformance ----
@@ -296,9 +284,10 @@ async fn not_authorized_in_a_200_is_invalid_credentials_naming_the_token_kind() 
     );
     assert!(r.message.contains("Not Authorized"), "{}", r.message);
     assert!(
-        r.message.contains("token_kind = \"project\""),
-        "{}",
-        r.message
+        r.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("token_kind = \"project\"")),
+        "{r:?}"
     );
     assert!(
         r.message.contains("1923276929262788132"),
@@ -313,9 +302,10 @@ async fn account_kind_hint_mentions_workspace_tokens() {
     let r = probe_with("account", json_response("not_authorized.json")).await;
     assert_eq!(r.failure, Some(FailureKind::InvalidCredentials));
     assert!(
-        r.message.contains("token_kind = \"workspace\""),
-        "{}",
-        r.message
+        r.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("token_kind = \"workspace\"")),
+        "{r:?}"
     );
 }
 
@@ -723,4 +713,112 @@ fn config_debug_hides_the_token() {
         "https://backboard.railway.com/graphql/v2"
     );
     assert!(!format!("{cfg:?}").contains(TOKEN));
+}
+
+// ---- paging: more pages than the cap, a repeated cursor, a failure after the first page ----
+
+/// A project token's GraphQL endpoint whose deployment list never ends: every page holds one
+/// new deployment an hour old and a new `endCursor` (or, with `stuck`, always the same one);
+/// with `fail_after`, later deployment pages answer HTTP 500.
+#[derive(Default)]
+struct EndlessDeployments {
+    served: std::sync::atomic::AtomicU64,
+    stuck: bool,
+    fail_after: Option<u64>,
+}
+
+impl opsdeck_testkit::wiremock::Respond for EndlessDeployments {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or_default();
+        if body["query"] == queries::PROJECT_TOKEN {
+            return json_response("project_token_ok.json");
+        }
+        let n = self
+            .served
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if self.fail_after.is_some_and(|f| n >= f) {
+            return railway_error_body(500);
+        }
+        let created =
+            (Utc::now() - Duration::hours(1)).to_rfc3339_opts(SecondsFormat::Millis, true);
+        let cursor = if self.stuck {
+            "same".to_owned()
+        } else {
+            format!("c{n}")
+        };
+        ResponseTemplate::new(200).set_body_json(json!({"data": {"deployments": {
+            "edges": [{"node": {"id": format!("d{n}"), "status": "SUCCESS", "createdAt": created,
+                                "serviceId": "s", "environmentId": ENV, "staticUrl": null}}],
+            "pageInfo": {"hasNextPage": true, "endCursor": cursor}}}}))
+    }
+}
+
+async fn collect_project_deployments(responder: EndlessDeployments) -> opsdeck_core::MetricSet {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(ENDPOINT))
+        .respond_with(responder)
+        .mount(&server)
+        .await;
+    service(&server, "project")
+        .await
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test]
+async fn more_deployment_pages_than_the_cap_give_a_lower_bound_with_a_note() {
+    let set = collect_project_deployments(EndlessDeployments::default()).await;
+    assert_eq!(
+        set.value("railway_deployments_24h", &[("status", "success")]),
+        Some(10.0)
+    );
+    assert!(
+        set.notes.iter().any(|n| n
+            == "Stopped after 10 pages; figures cover 10 of more deployments of project shop-api. The 24 h deployment counts are a lower bound."),
+        "{:?}",
+        set.notes
+    );
+}
+
+#[tokio::test]
+async fn a_repeated_deployment_cursor_stops_with_a_note() {
+    let set = collect_project_deployments(EndlessDeployments {
+        stuck: true,
+        ..EndlessDeployments::default()
+    })
+    .await;
+    assert_eq!(
+        set.value("railway_deployments_24h", &[("status", "success")]),
+        Some(2.0)
+    );
+    assert!(
+        set.notes
+            .iter()
+            .any(|n| n.contains("a page cursor it had already sent")),
+        "{:?}",
+        set.notes
+    );
+}
+
+#[tokio::test]
+async fn a_failing_later_deployment_page_keeps_the_first_pages() {
+    let set = collect_project_deployments(EndlessDeployments {
+        fail_after: Some(2),
+        ..EndlessDeployments::default()
+    })
+    .await;
+    assert_eq!(
+        set.value("railway_deployments_24h", &[("status", "success")]),
+        Some(2.0)
+    );
+    assert!(
+        set.notes
+            .iter()
+            .any(|n| n
+                .starts_with("Page 3 of deployments of project shop-api failed (provider_error)")),
+        "{:?}",
+        set.notes
+    );
 }

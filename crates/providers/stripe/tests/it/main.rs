@@ -7,15 +7,11 @@ use std::sync::Arc;
 use opsdeck_core::domain::TimeWindow;
 use opsdeck_core::rust_decimal::Decimal;
 use opsdeck_core::{BaseService, FailureKind, MetricSet, ServiceFactory, Status};
+use opsdeck_provider_stripe::testing::{self, KEY, RKEY, mount_balance, mount_charges_pages};
 use opsdeck_testkit::wiremock::matchers::{header, method, path, query_param};
 use opsdeck_testkit::wiremock::{Mock, MockServer, Request, ResponseTemplate};
 use opsdeck_testkit::{Conformance, MountFuture};
 use serde_json::json;
-
-use opsdeck_provider_stripe as _;
-
-const KEY: &str = "sk_test_51OpsdeckConformanceKey0123456789";
-const RKEY: &str = "rk_test_51OpsdeckRestrictedKey0123456789";
 
 fn fixture(name: &str) -> String {
     let p = format!("{}/tests/it/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -30,107 +26,12 @@ fn auth(key: &str) -> opsdeck_testkit::wiremock::matchers::HeaderExactMatcher {
     header("authorization", format!("Bearer {key}").as_str())
 }
 
-/// Matches a list request whose `created[gte]`/`created[lt]` span about `days` days ending now.
-fn created_window(days: i64) -> impl Fn(&Request) -> bool {
-    move |req: &Request| {
-        let get = |k: &str| {
-            req.url
-                .query_pairs()
-                .find(|(n, _)| n == k)
-                .and_then(|(_, v)| v.parse::<i64>().ok())
-        };
-        let now = chrono::Utc::now().timestamp();
-        match (get("created[gte]"), get("created[lt]")) {
-            (Some(gte), Some(lt)) => {
-                (lt - gte - days * 86_400).abs() <= 5 && (now - lt).abs() <= 60
-            }
-            _ => false,
-        }
-    }
-}
-
-fn no_cursor(req: &Request) -> bool {
-    !req.url.query_pairs().any(|(k, _)| k == "starting_after")
-}
-
-async fn mount_balance(server: &MockServer, key: &str) {
-    Mock::given(method("GET"))
-        .and(path("/v1/balance"))
-        .and(auth(key))
-        .and(header("accept", "application/json"))
-        .respond_with(ok("balance.json"))
-        .mount(server)
-        .await;
-}
-
-async fn mount_account(server: &MockServer, key: &str) {
-    Mock::given(method("GET"))
-        .and(path("/v1/account"))
-        .and(auth(key))
-        .respond_with(ok("account.json"))
-        .mount(server)
-        .await;
-}
-
 fn mount_success(server: &MockServer) -> MountFuture<'_> {
-    Box::pin(async move {
-        mount_balance(server, KEY).await;
-        mount_account(server, KEY).await;
-    })
-}
-
-async fn mount_charges_pages(server: &MockServer, key: &str) {
-    Mock::given(method("GET"))
-        .and(path("/v1/charges"))
-        .and(auth(key))
-        .and(query_param("limit", "100"))
-        .and(created_window(30))
-        .and(no_cursor)
-        .respond_with(ok("charges_page1.json"))
-        .expect(1)
-        .mount(server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/v1/charges"))
-        .and(auth(key))
-        .and(query_param("limit", "100"))
-        .and(query_param("starting_after", "ch_3C"))
-        .and(created_window(30))
-        .respond_with(ok("charges_page2.json"))
-        .expect(1)
-        .mount(server)
-        .await;
-}
-
-async fn mount_subscription_pages(server: &MockServer, key: &str) {
-    Mock::given(method("GET"))
-        .and(path("/v1/subscriptions"))
-        .and(auth(key))
-        .and(query_param("status", "active"))
-        .and(query_param("limit", "100"))
-        .and(no_cursor)
-        .respond_with(ok("subscriptions_page1.json"))
-        .expect(1)
-        .mount(server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/v1/subscriptions"))
-        .and(auth(key))
-        .and(query_param("status", "active"))
-        .and(query_param("limit", "100"))
-        .and(query_param("starting_after", "sub_3"))
-        .respond_with(ok("subscriptions_page2.json"))
-        .expect(1)
-        .mount(server)
-        .await;
+    Box::pin(testing::mount_probe(server))
 }
 
 fn mount_metrics(server: &MockServer) -> MountFuture<'_> {
-    Box::pin(async move {
-        mount_balance(server, KEY).await;
-        mount_charges_pages(server, KEY).await;
-        mount_subscription_pages(server, KEY).await;
-    })
+    Box::pin(testing::mount_metrics(server))
 }
 
 fn stripe_error(status: u16) -> ResponseTemplate {
@@ -159,19 +60,10 @@ async fn conformance() {
 }
 
 fn service(server: &MockServer, key: &str) -> Arc<dyn BaseService> {
-    let factory = ServiceFactory::from_registry().unwrap_or_else(|e| panic!("{e}"));
-    let spec = opsdeck_core::config::spec_from_map(
-        "stripe-test",
-        serde_json::from_value(json!({
-            "provider": "stripe",
-            "secret_key": key,
-            "base_url": server.uri(),
-        }))
-        .unwrap_or_default(),
-        &|_| None,
+    opsdeck_testkit::service(
+        "stripe",
+        json!({ "secret_key": key, "base_url": server.uri() }),
     )
-    .unwrap_or_else(|e| panic!("{e}"));
-    factory.build(&spec).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn value(set: &MetricSet, name: &str, label: Option<(&str, &str)>) -> Option<f64> {
@@ -252,9 +144,14 @@ async fn restricted_key_reports_what_it_cannot_read() {
             ("subscriptions", Some(FailureKind::PermissionDenied)),
         ]
     );
-    let subs = &report.details.checks[2].message;
-    assert!(subs.contains("'rak_subscription_read'"), "{subs}");
-    assert!(subs.contains("Read on Subscription"), "{subs}");
+    let subs = &report.details.checks[2];
+    assert!(subs.message.contains("'rak_subscription_read'"), "{subs:?}");
+    assert!(
+        subs.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("Read on Subscription")),
+        "{subs:?}"
+    );
     assert_eq!(report.details.extra["key_kind"], json!("restricted"));
 }
 
@@ -278,9 +175,11 @@ async fn missing_balance_permission_is_permission_denied_naming_it() {
         report.message
     );
     assert!(
-        report.message.contains("Read on Balance"),
-        "{}",
-        report.message
+        report
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("Read on Balance")),
+        "{report:?}"
     );
     assert!(!report.message.contains(RKEY));
 }
@@ -304,9 +203,11 @@ async fn invalid_key_is_invalid_credentials_with_a_hint() {
         report.message
     );
     assert!(
-        report.message.contains("Developers → API keys"),
-        "{}",
-        report.message
+        report
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("Developers → API keys")),
+        "{report:?}"
     );
 }
 
@@ -441,17 +342,13 @@ async fn billing_verbs_return_exact_money() {
 
 #[test]
 fn publishable_keys_are_refused_before_any_request() {
-    let factory = ServiceFactory::from_registry().unwrap_or_else(|e| panic!("{e}"));
-    let spec = opsdeck_core::config::spec_from_map(
-        "stripe-pk",
-        serde_json::from_value(json!({"provider": "stripe", "secret_key": "pk_live_abcdef123456"}))
-            .unwrap_or_default(),
-        &|_| None,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let err = match factory.build(&spec) {
+    let err = match opsdeck_testkit::try_service(
+        "stripe",
+        json!({"secret_key": "pk_live_abcdef123456"}),
+        &opsdeck_testkit::FAST_RETRIES,
+    ) {
         Ok(_) => panic!("a publishable key was accepted"),
-        Err(e) => e.to_string(),
+        Err(e) => e,
     };
     assert!(err.contains("publishable key"), "{err}");
     assert!(!err.contains("pk_live_abcdef123456"), "{err}");
@@ -472,31 +369,48 @@ fn descriptor_declares_a_secret_key_and_the_billing_category() {
     );
 }
 
-/// Answers every charges page with one new charge and `has_more: true`, slowly: an endless
-/// list.
+/// An endless charge list: every page holds one new charge and says `has_more`. With
+/// `repeat`, every page holds the same charge (so the cursor repeats); with `fail_after`, pages
+/// after that many answer 500; with `delay`, every page is slow.
 #[derive(Default)]
-struct EndlessCharges(std::sync::atomic::AtomicU64);
+struct EndlessCharges {
+    served: std::sync::atomic::AtomicU64,
+    repeat: bool,
+    fail_after: Option<u64>,
+    delay: Option<std::time::Duration>,
+}
 
 impl opsdeck_testkit::wiremock::Respond for EndlessCharges {
     fn respond(&self, _: &Request) -> ResponseTemplate {
-        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let n = self
+            .served
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if self.fail_after.is_some_and(|f| n >= f) {
+            return stripe_error(500);
+        }
+        let id = if self.repeat {
+            "ch_same".to_owned()
+        } else {
+            format!("ch_{n}")
+        };
         let body = json!({"object": "list", "has_more": true, "url": "/v1/charges", "data": [{
-            "id": format!("ch_{n}"), "object": "charge", "amount": 100,
+            "id": id, "object": "charge", "amount": 100,
             "amount_captured": 100, "amount_refunded": 0, "currency": "usd",
             "status": "succeeded", "captured": true, "livemode": false}]});
-        ResponseTemplate::new(200)
-            .set_body_json(body)
-            .set_delay(std::time::Duration::from_millis(400))
+        let r = ResponseTemplate::new(200).set_body_json(body);
+        match self.delay {
+            Some(d) => r.set_delay(d),
+            None => r,
+        }
     }
 }
 
-#[tokio::test]
-async fn paging_stops_before_the_deadline_and_says_so() {
+async fn collect_with_charges(charges: EndlessCharges) -> MetricSet {
     let server = MockServer::start().await;
     mount_balance(&server, KEY).await;
     Mock::given(method("GET"))
         .and(path("/v1/charges"))
-        .respond_with(EndlessCharges::default())
+        .respond_with(charges)
         .mount(&server)
         .await;
     Mock::given(method("GET"))
@@ -505,21 +419,100 @@ async fn paging_stops_before_the_deadline_and_says_so() {
         .mount(&server)
         .await;
     let svc = service(&server, KEY);
-    let started = std::time::Instant::now();
-    let set = opsdeck_core::deadline::with_timeout(
-        std::time::Duration::from_millis(1500),
+    opsdeck_core::deadline::with_timeout(
+        std::time::Duration::from_millis(600),
         svc.collect_metrics(),
     )
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    assert!(started.elapsed() < std::time::Duration::from_millis(1500));
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test]
+async fn paging_stops_before_the_deadline_and_says_so() {
+    let set = collect_with_charges(EndlessCharges {
+        delay: Some(std::time::Duration::from_millis(100)),
+        ..EndlessCharges::default()
+    })
+    .await;
     assert!(
         set.notes
             .iter()
-            .any(|n| n.contains("revenue figures are partial")),
+            .any(|n| n.contains("to answer within the time allowed")
+                && n.contains("Revenue figures are partial")),
         "{:?}",
         set.notes
     );
     let gross = value(&set, "stripe_gross_volume_30d", Some(("currency", "usd")));
     assert!(gross.is_some_and(|g| g >= 100.0), "{gross:?}");
+}
+
+#[tokio::test]
+async fn more_pages_than_the_cap_give_partial_figures_with_a_note() {
+    let server = MockServer::start().await;
+    mount_balance(&server, KEY).await;
+    Mock::given(method("GET"))
+        .and(path("/v1/charges"))
+        .respond_with(EndlessCharges::default())
+        .expect(100)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/subscriptions"))
+        .respond_with(ok("subscriptions_empty.json"))
+        .mount(&server)
+        .await;
+    let set = service(&server, KEY)
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        value(&set, "stripe_gross_volume_30d", Some(("currency", "usd"))),
+        Some(10_000.0)
+    );
+    assert!(
+        set.notes.iter().any(|n| n
+            == "Stopped after 100 pages; figures cover 100 of more charges of the last 30 days. Revenue figures are partial."),
+        "{:?}",
+        set.notes
+    );
+}
+
+#[tokio::test]
+async fn a_repeated_cursor_stops_paging_with_a_note() {
+    let set = collect_with_charges(EndlessCharges {
+        repeat: true,
+        ..EndlessCharges::default()
+    })
+    .await;
+    assert_eq!(
+        value(&set, "stripe_charges_30d", Some(("status", "succeeded"))),
+        Some(2.0)
+    );
+    assert!(
+        set.notes
+            .iter()
+            .any(|n| n.contains("a page cursor it had already sent")),
+        "{:?}",
+        set.notes
+    );
+}
+
+#[tokio::test]
+async fn a_failing_later_page_keeps_the_first_pages_figures() {
+    let set = collect_with_charges(EndlessCharges {
+        fail_after: Some(2),
+        ..EndlessCharges::default()
+    })
+    .await;
+    assert_eq!(
+        value(&set, "stripe_charges_30d", Some(("status", "succeeded"))),
+        Some(2.0)
+    );
+    assert!(
+        set.notes.iter().any(|n| n.starts_with(
+            "Page 3 of charges of the last 30 days failed (provider_error)"
+        )),
+        "{:?}",
+        set.notes
+    );
 }

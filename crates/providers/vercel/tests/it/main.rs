@@ -15,9 +15,7 @@ use opsdeck_testkit::wiremock::{Mock, MockServer, Request, ResponseTemplate};
 use opsdeck_testkit::{Conformance, MountFuture, Scenario};
 use serde_json::{Value, json};
 
-use opsdeck_provider_vercel as _;
-
-const TOKEN: &str = "vercel_tok_0123456789abcdefOPSDECK";
+use opsdeck_provider_vercel::testing::TOKEN;
 const TEAM: &str = "team_a1b2c3";
 
 fn fixture(name: &str) -> String {
@@ -211,18 +209,11 @@ async fn conformance() {
 }
 
 fn service(server: &MockServer, team: bool) -> Arc<dyn BaseService> {
-    let factory = ServiceFactory::from_registry().unwrap_or_else(|e| panic!("{e}"));
-    let mut raw = json!({"provider": "vercel", "token": TOKEN, "base_url": server.uri()});
+    let mut raw = json!({"token": TOKEN, "base_url": server.uri()});
     if team {
         raw["team_id"] = json!(TEAM);
     }
-    let spec = opsdeck_core::config::spec_from_map(
-        "vercel-test",
-        serde_json::from_value(raw).unwrap_or_default(),
-        &|_| None,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    factory.build(&spec).unwrap_or_else(|e| panic!("{e}"))
+    opsdeck_testkit::service("vercel", raw)
 }
 
 #[tokio::test]
@@ -289,9 +280,11 @@ async fn not_authorized_403_is_invalid_credentials() {
             report.message
         );
         assert!(
-            report.message.contains("project-scoped"),
-            "{}",
-            report.message
+            report
+                .hint
+                .as_deref()
+                .is_some_and(|h| h.contains("project-scoped")),
+            "{report:?}"
         );
         assert!(!report.message.contains(TOKEN));
     }
@@ -316,7 +309,10 @@ async fn team_the_token_cannot_see_is_permission_denied() {
         "{}",
         report.message
     );
-    assert!(report.message.contains(TEAM), "{}", report.message);
+    assert!(
+        report.hint.as_deref().is_some_and(|h| h.contains(TEAM)),
+        "{report:?}"
+    );
 }
 
 #[tokio::test]
@@ -517,10 +513,25 @@ fn team_id_is_checked_before_it_reaches_a_url() {
 
 /// Answers every deployments page with one deployment and a `next` cursor one minute before
 /// the requested `until`: an endless history.
-struct EndlessHistory;
+/// Endless deployment history: every page holds one deployment just before `until` and hands
+/// out a cursor a minute earlier (or, with `stuck`, the same `until` again); with `fail_after`,
+/// pages after that many answer 500; with `delay`, every page is slow.
+#[derive(Default)]
+struct EndlessHistory {
+    served: std::sync::atomic::AtomicU64,
+    stuck: bool,
+    fail_after: Option<u64>,
+    delay: Option<std::time::Duration>,
+}
 
 impl opsdeck_testkit::wiremock::Respond for EndlessHistory {
     fn respond(&self, req: &Request) -> ResponseTemplate {
+        let n = self
+            .served
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if self.fail_after.is_some_and(|f| n >= f) {
+            return vercel_error(500);
+        }
         let until = param(req, "until")
             .and_then(|u| u.parse::<i64>().ok())
             .unwrap_or_default();
@@ -529,19 +540,20 @@ impl opsdeck_testkit::wiremock::Respond for EndlessHistory {
             list.truncate(1);
             list[0]["created"] = json!(until - 1);
         }
-        p1["pagination"]["next"] = json!(until - 60_000);
-        ResponseTemplate::new(200)
-            .set_body_json(p1)
-            .set_delay(std::time::Duration::from_millis(400))
+        p1["pagination"]["next"] = json!(if self.stuck { until } else { until - 60_000 });
+        let r = ResponseTemplate::new(200).set_body_json(p1);
+        match self.delay {
+            Some(d) => r.set_delay(d),
+            None => r,
+        }
     }
 }
 
-#[tokio::test]
-async fn paging_stops_before_the_deadline_and_says_so() {
+async fn collect_with_history(history: EndlessHistory) -> opsdeck_core::MetricSet {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/v7/deployments"))
-        .respond_with(EndlessHistory)
+        .respond_with(history)
         .mount(&server)
         .await;
     Mock::given(method("GET"))
@@ -555,21 +567,86 @@ async fn paging_stops_before_the_deadline_and_says_so() {
         .mount(&server)
         .await;
     let svc = service(&server, false);
-    let started = std::time::Instant::now();
-    let set = opsdeck_core::deadline::with_timeout(
-        std::time::Duration::from_millis(1500),
+    opsdeck_core::deadline::with_timeout(
+        std::time::Duration::from_millis(600),
         svc.collect_metrics(),
     )
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    assert!(started.elapsed() < std::time::Duration::from_millis(1500));
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test]
+async fn paging_stops_before_the_deadline_and_says_so() {
+    let set = collect_with_history(EndlessHistory {
+        delay: Some(std::time::Duration::from_millis(100)),
+        ..EndlessHistory::default()
+    })
+    .await;
     assert!(
         set.notes
             .iter()
-            .any(|n| n.contains("vercel_deployments_24h is partial")),
+            .any(|n| n.contains("to answer within the time allowed")
+                && n.contains("vercel_deployments_24h is partial")),
         "{:?}",
         set.notes
     );
     let ready = set.value("vercel_deployments_24h", &[("state", "ready")]);
     assert!(ready.is_some_and(|n| n >= 1.0), "{ready:?}");
+}
+
+#[tokio::test]
+async fn more_pages_than_the_cap_give_partial_figures_with_a_note() {
+    let set = collect_with_history(EndlessHistory::default()).await;
+    let counted: f64 = set
+        .metrics
+        .iter()
+        .filter(|m| m.name == "vercel_deployments_24h")
+        .map(|m| m.value)
+        .sum();
+    assert_eq!(counted, 20.0);
+    assert!(
+        set.notes.iter().any(|n| n
+            == "Stopped after 20 pages; figures cover 20 of more deployments of the window. vercel_deployments_24h is partial."),
+        "{:?}",
+        set.notes
+    );
+}
+
+#[tokio::test]
+async fn a_cursor_that_does_not_move_stops_paging_with_a_note() {
+    let set = collect_with_history(EndlessHistory {
+        stuck: true,
+        ..EndlessHistory::default()
+    })
+    .await;
+    assert!(
+        set.notes
+            .iter()
+            .any(|n| n.contains("a page cursor it had already sent")),
+        "{:?}",
+        set.notes
+    );
+}
+
+#[tokio::test]
+async fn a_failing_later_page_keeps_the_first_pages_figures() {
+    let set = collect_with_history(EndlessHistory {
+        fail_after: Some(3),
+        ..EndlessHistory::default()
+    })
+    .await;
+    let counted: f64 = set
+        .metrics
+        .iter()
+        .filter(|m| m.name == "vercel_deployments_24h")
+        .map(|m| m.value)
+        .sum();
+    assert_eq!(counted, 3.0);
+    assert!(
+        set.notes
+            .iter()
+            .any(|n| n.starts_with("Page 4 of deployments of the window failed (provider_error)")),
+        "{:?}",
+        set.notes
+    );
 }
