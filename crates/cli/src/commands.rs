@@ -350,6 +350,7 @@ impl TestLine {
             latency_ms: report.latency_ms,
             identity: report.identity.as_deref(),
             message: &report.message,
+            hint: report.hint.as_deref(),
         }
     }
 }
@@ -473,6 +474,7 @@ async fn metrics(factory: &ServiceFactory, args: &RunArgs) -> u8 {
                     service: &r.service,
                     failure: e.failure,
                     message: &e.message,
+                    hint: e.hint.as_deref(),
                 })
             })
             .collect();

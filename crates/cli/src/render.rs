@@ -173,8 +173,18 @@ pub struct TestRow<'a> {
     pub latency_ms: u64,
     /// Account the credentials belong to.
     pub identity: Option<&'a str>,
-    /// What happened and what to do.
+    /// What happened.
     pub message: &'a str,
+    /// What to do about it, when the report says.
+    pub hint: Option<&'a str>,
+}
+
+/// A report's sentence with its advice after it, as people read them together.
+fn with_hint(message: &str, hint: Option<&str>) -> String {
+    match hint.map(str::trim).filter(|h| !h.is_empty()) {
+        Some(h) => format!("{message} {h}"),
+        None => message.to_owned(),
+    }
 }
 
 fn status_text(row: &TestRow) -> Text {
@@ -220,7 +230,12 @@ pub fn reports_table(rows: &[TestRow], layout: Layout) -> String {
                     .into(),
                     r.identity.unwrap_or("").into(),
                     // "disabled" says it all; the report's sentence would only repeat it.
-                    if r.disabled { "" } else { r.message }.into(),
+                    if r.disabled {
+                        String::new()
+                    } else {
+                        with_hint(r.message, r.hint)
+                    }
+                    .into(),
                 ],
             );
             // Connected messages stay: they carry warnings such as a token about to expire.
@@ -263,8 +278,10 @@ pub struct MetricsError<'a> {
     pub service: &'a str,
     /// Failure kind.
     pub failure: FailureKind,
-    /// What happened and what to do.
+    /// What happened.
     pub message: &'a str,
+    /// What to do about it, when the collector says.
+    pub hint: Option<&'a str>,
 }
 
 /// The samples as a table; failed services and notes as sentences under it.
@@ -309,7 +326,11 @@ pub fn metrics_table(
     for e in errors {
         out.push(fit::list_item(
             e.service,
-            &format!("error ({}): {}", e.failure.as_str(), e.message),
+            &format!(
+                "error ({}): {}",
+                e.failure.as_str(),
+                with_hint(e.message, e.hint)
+            ),
             layout.width,
         ));
     }
@@ -373,7 +394,11 @@ fn format_window(w: &TimeWindow) -> String {
 fn problem_text<T>(e: &CrossProviderEntry<T>) -> Text {
     if let Some(err) = e.error() {
         Text::colored(
-            format!("error ({}): {}", err.failure.as_str(), err.message),
+            format!(
+                "error ({}): {}",
+                err.failure.as_str(),
+                with_hint(&err.message, err.hint.as_deref())
+            ),
             Color::Red,
         )
     } else if let Some(why) = e.unavailable() {
@@ -700,6 +725,7 @@ mod tests {
                 latency_ms: 182,
                 identity: Some("octocat"),
                 message: "Authenticated as octocat (User); token scopes: repo, read:org.",
+                hint: None,
             },
             TestRow {
                 service: "gh-old",
@@ -710,6 +736,7 @@ mod tests {
                 latency_ms: 95,
                 identity: None,
                 message: UNAUTHORIZED,
+                hint: None,
             },
             TestRow {
                 service: "aws-prod",
@@ -720,6 +747,7 @@ mod tests {
                 latency_ms: 1204,
                 identity: Some("arn:aws:iam::123456789012:user/opsdeck-readonly"),
                 message: "Authenticated as arn:aws:iam::123456789012:user/opsdeck-readonly.",
+                hint: None,
             },
             TestRow {
                 service: "stripe",
@@ -730,6 +758,7 @@ mod tests {
                 latency_ms: 3001,
                 identity: None,
                 message: "Stripe rate-limited the check; retry after 30 s.",
+                hint: None,
             },
             TestRow {
                 service: "jira-legacy",
@@ -740,6 +769,7 @@ mod tests {
                 latency_ms: 0,
                 identity: None,
                 message: "Disabled in the configuration (enabled = false); not tested.",
+                hint: None,
             },
         ]
     }
@@ -813,6 +843,7 @@ mod tests {
             failure: FailureKind::InvalidCredentials,
             message: "Jira rejected the credentials (HTTP 401). Check the email and API token \
                       (id.atlassian.com → Security → API tokens).",
+            hint: None,
         }];
         let notes = vec![(
             "gh-main",

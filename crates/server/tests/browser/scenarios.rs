@@ -94,7 +94,7 @@ async fn new_user_adds_tests_edits_and_deletes_a_service() {
     assert_eq!(b.focused().await, "step-2-title");
     let form = b.text("#config-form").await;
     assert!(
-        form.contains("Token") && form.contains("Base URL"),
+        form.contains("Access token") && form.contains("Base URL"),
         "{form}"
     );
     assert!(
@@ -185,7 +185,10 @@ async fn new_user_adds_tests_edits_and_deletes_a_service() {
         json!("token")
     );
     let marked = b.text("#config-form").await;
-    assert!(marked.contains("did not accept this token"), "{marked}");
+    assert!(
+        marked.contains("did not accept this access token"),
+        "{marked}"
+    );
     assert_eq!(b.value("[data-field=base_url]").await, gh);
     b.shot("wizard-2-settings").await;
 
