@@ -179,21 +179,41 @@ async fn tests_status_and_metrics(db: Db) {
         Some(2)
     );
 
+    // Reading metrics never calls the vendor: nothing collected yet.
+    let hits = app.mock.received_requests().await.unwrap_or_default().len();
     let m = app.get("/api/v1/services/good/metrics").await;
+    assert_eq!(m.status, StatusCode::OK, "{}", m.text);
+    assert_eq!(m.body["collected_at"], serde_json::Value::Null);
+    assert_eq!(m.body["metrics"], json!([]));
+    assert_eq!(
+        app.mock.received_requests().await.unwrap_or_default().len(),
+        hits
+    );
+    // Collecting afresh is an admin POST.
+    let m = app
+        .call(
+            Method::POST,
+            "/api/v1/services/good/metrics",
+            Some(ADMIN),
+            None,
+        )
+        .await;
     assert_eq!(m.status, StatusCode::OK, "{}", m.text);
     assert_eq!(m.body["metrics"][0]["name"], "mock_value");
     assert_eq!(m.body["metrics"][0]["value"], 42);
     assert_eq!(m.body["error"], serde_json::Value::Null);
+    let collected_at = m.body["collected_at"].as_str().unwrap().to_owned();
+    let again = app.get("/api/v1/services/good/metrics").await;
+    assert_eq!(
+        again.body["collected_at"],
+        collected_at.as_str(),
+        "{}",
+        again.text
+    );
+    assert_eq!(again.body["metrics"][0]["value"], 42);
 
-    // Prometheus text picks up the stored metrics after the (debounced) refresh.
-    let mut prom = String::new();
-    for _ in 0..50 {
-        prom = app.get("/metrics").await.text;
-        if prom.contains("mock_value{") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    // The Prometheus text includes the stored metrics as soon as the POST answered.
+    let prom = app.get("/metrics").await.text;
     assert!(
         prom.contains("opsdeck_service_up{service=\"good\",provider=\"mock\"} 1"),
         "{prom}"
@@ -212,6 +232,12 @@ async fn tests_status_and_metrics(db: Db) {
     );
     assert!(
         prom.contains("mock_value{service=\"good\",provider=\"mock\",kind=\"test\"} 42"),
+        "{prom}"
+    );
+    assert!(
+        prom.contains(
+            "opsdeck_metrics_collected_timestamp_seconds{service=\"good\",provider=\"mock\"}"
+        ),
         "{prom}"
     );
 

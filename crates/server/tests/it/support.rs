@@ -5,7 +5,6 @@ use std::time::Duration;
 use opsdeck_server::{Server, Settings};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sqlx::migrate::MigrateDatabase;
 use tempfile::TempDir;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -19,29 +18,15 @@ pub enum Db {
     Postgres,
 }
 
-/// A fresh PostgreSQL database on the local server; `None` (test skipped) only when PostgreSQL
-/// is down and we are not in CI.
+/// A fresh PostgreSQL schema on the local server; `None` (test skipped with a visible notice)
+/// only when PostgreSQL is down and we are not in CI — the store's tests follow the same policy.
 pub async fn pg_database() -> Option<String> {
-    sqlx::any::install_default_drivers();
-    let base = std::env::var("OPSDECK_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let root = base
-        .rsplit_once('/')
-        .map_or(base.as_str(), |(r, _)| r)
-        .to_owned();
-    let url = format!("{root}/opsdeck_t_{:016x}", rand::random::<u64>());
-    match sqlx::Any::create_database(&url).await {
-        Ok(()) => Some(url),
-        Err(e) if std::env::var_os("CI").is_none() => {
-            eprintln!("SKIPPED: PostgreSQL not reachable at {root} ({e})");
-            None
-        }
-        Err(e) => panic!("PostgreSQL is required in CI: {e}"),
-    }
+    opsdeck_store::testing::postgres_url(std::thread::current().name().unwrap_or("server test"))
+        .await
 }
 
 pub async fn drop_database(url: &str) {
-    let _ = sqlx::Any::force_drop_database(url).await;
+    opsdeck_store::testing::drop_postgres(url).await;
 }
 
 pub struct TestApp {
@@ -90,6 +75,9 @@ pub fn settings(dir: &TempDir, db_url: Option<String>) -> Settings {
     s.admin_token = Some(ADMIN.to_owned().into());
     s.scheduler = false;
     s.check_timeout = Duration::from_secs(5);
+    // The auth matrix alone fails authentication dozens of times from 127.0.0.1; the throttle
+    // has its own test.
+    s.auth_failure_burst = 100_000;
     s
 }
 
