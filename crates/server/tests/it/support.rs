@@ -195,3 +195,152 @@ macro_rules! on_both {
         }
     )*};
 }
+
+/// A vendor stand-in that holds every request until released and counts how many are open at
+/// once: a request is open from its head until the answer, or until the client closes the
+/// connection (an aborted probe).
+pub struct HoldingVendor {
+    pub uri: String,
+    open: std::sync::Arc<tokio::sync::watch::Sender<usize>>,
+    max_open: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    seen: tokio::sync::watch::Receiver<usize>,
+    closed_early: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    release: std::sync::Arc<tokio::sync::Notify>,
+    released: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl HoldingVendor {
+    pub async fn start() -> Self {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let uri = format!("http://{}", listener.local_addr().unwrap());
+        let open = Arc::new(tokio::sync::watch::Sender::new(0usize));
+        let max_open = Arc::new(AtomicUsize::new(0));
+        let closed_early = Arc::new(AtomicUsize::new(0));
+        let release = Arc::new(tokio::sync::Notify::new());
+        let released = Arc::new(AtomicBool::new(false));
+        let (seen_tx, seen) = tokio::sync::watch::channel(0usize);
+        let seen_tx = Arc::new(seen_tx);
+        let (o, m, c, r, rd) = (
+            open.clone(),
+            max_open.clone(),
+            closed_early.clone(),
+            release.clone(),
+            released.clone(),
+        );
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let (o, m, c, r, rd, seen_tx) = (
+                    o.clone(),
+                    m.clone(),
+                    c.clone(),
+                    r.clone(),
+                    rd.clone(),
+                    seen_tx.clone(),
+                );
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 1024];
+                    loop {
+                        // One request per connection is enough for these tests.
+                        let n = sock.read(&mut chunk).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        if buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                            break;
+                        }
+                    }
+                    o.send_modify(|n| {
+                        *n += 1;
+                        m.fetch_max(*n, Ordering::SeqCst);
+                    });
+                    seen_tx.send_modify(|n| *n += 1);
+                    let released = r.notified();
+                    tokio::pin!(released);
+                    released.as_mut().enable();
+                    let answer = if rd.load(Ordering::SeqCst) {
+                        true
+                    } else {
+                        tokio::select! {
+                            () = released => true,
+                            n = sock.read(&mut chunk) => {
+                                // EOF (or anything else): the client went away.
+                                let _ = n;
+                                false
+                            }
+                        }
+                    };
+                    if answer {
+                        let body = r#"{"login":"held"}"#;
+                        let resp = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                        let _ = sock.write_all(resp.as_bytes()).await;
+                    } else {
+                        c.fetch_add(1, Ordering::SeqCst);
+                    }
+                    o.send_modify(|n| *n -= 1);
+                });
+            }
+        });
+        HoldingVendor {
+            uri,
+            open,
+            max_open,
+            seen,
+            closed_early,
+            release,
+            released,
+        }
+    }
+
+    /// Waits until `n` requests have arrived in total (at most 30 s).
+    pub async fn wait_seen(&self, n: usize) {
+        let mut rx = self.seen.clone();
+        tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|s| *s >= n))
+            .await
+            .expect("the stand-in saw the requests")
+            .expect("stand-in alive");
+    }
+
+    /// Waits until no request is open (at most 30 s).
+    pub async fn wait_idle(&self) {
+        let mut rx = self.open.subscribe();
+        tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|n| *n == 0))
+            .await
+            .expect("requests still open at the stand-in")
+            .expect("stand-in alive");
+    }
+
+    /// Answers every held request, and every later one at once.
+    pub fn release(&self) {
+        self.released
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.release.notify_waiters();
+    }
+
+    pub fn max_open(&self) -> usize {
+        self.max_open.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn closed_early(&self) -> usize {
+        self.closed_early.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// A `mock` service body pointing at this stand-in.
+    pub fn service(&self, name: &str) -> Value {
+        json!({
+            "name": name,
+            "provider": "mock",
+            "config": {"base_url": self.uri, "token": GOOD_TOKEN},
+        })
+    }
+}
