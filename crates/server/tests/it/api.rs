@@ -389,7 +389,7 @@ async fn provisioned_services(db: Db) {
     std::fs::write(
         &file,
         format!(
-            "[services.from-file]\nprovider = \"mock\"\nbase_url = \"{}\"\ntoken = \"{}\"\ninterval = \"90s\"\ntags = [\"prov\"]\n",
+            "[features]\nalerts = false\n\n[services.from-file]\nprovider = \"mock\"\nbase_url = \"{}\"\ntoken = \"{}\"\ninterval = \"90s\"\ntags = [\"prov\"]\n",
             mock.uri(),
             crate::support::GOOD_TOKEN
         ),
@@ -414,6 +414,10 @@ async fn provisioned_services(db: Db) {
     };
     let svc = app.get("/api/v1/services/from-file").await;
     assert_eq!(svc.status, StatusCode::OK, "{}", svc.text);
+    // The file's [features] table is applied; the services loader never sees it.
+    let features = &app.server.as_ref().unwrap().state.settings.features;
+    assert!(!features.enabled(opsdeck_server::features::Feature::Alerts));
+    assert!(features.enabled(opsdeck_server::features::Feature::Monitoring));
     assert_eq!(svc.body["provisioned"], true);
     assert_eq!(svc.body["interval_secs"], 90);
     assert_eq!(svc.body["config"]["token"], json!({"set": true}));
@@ -461,4 +465,43 @@ async fn every_enabled_provider_is_served() {
     }
     assert!(ids.contains(&"mock"));
     app.finish().await;
+}
+
+/// Two instances starting at once on one PostgreSQL database, provisioning the same file: both
+/// start, every service exists once.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_instances_provision_at_once() {
+    let Some(url) = crate::support::pg_database().await else {
+        return;
+    };
+    let mock = crate::support::mock_vendor().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("opsdeck.toml");
+    let mut text = String::new();
+    for i in 0..10 {
+        text.push_str(&format!(
+            "[services.p{i}]\nprovider = \"mock\"\nbase_url = \"{}\"\ntoken = \"{}\"\n\n",
+            mock.uri(),
+            crate::support::GOOD_TOKEN
+        ));
+    }
+    std::fs::write(&file, text).unwrap();
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let settings = |d: &tempfile::TempDir| {
+        let mut s = crate::support::settings(d, Some(url.clone()));
+        s.secret_key = Some("55".repeat(32).into());
+        s.config = Some(file.clone());
+        s
+    };
+    let (a, b) = tokio::join!(
+        opsdeck_server::start(settings(&d1)),
+        opsdeck_server::start(settings(&d2))
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let list = a.state.store.list_services().await.unwrap();
+    assert_eq!(list.len(), 10);
+    assert!(list.iter().all(|s| s.provisioned));
+    a.shutdown().await;
+    b.shutdown().await;
+    crate::support::drop_database(&url).await;
 }
