@@ -7,7 +7,7 @@ use opsdeck_core::config::{RawConfig, ServiceSpec};
 use opsdeck_core::{ProviderDescriptor, ServiceFactory};
 use opsdeck_store::{ServiceData, ServiceRecord};
 use secrecy::SecretString;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -98,12 +98,8 @@ pub struct CreateService {
     #[serde(default = "yes")]
     pub enabled: bool,
     /// Check interval in seconds (10 s to 7 days); default: the server's.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::opt_int")]
     pub interval_secs: Option<i64>,
-}
-
-fn some<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
 }
 
 /// `PATCH /services/{name}` body.
@@ -111,6 +107,7 @@ fn some<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T
 #[serde(deny_unknown_fields)]
 pub struct PatchService {
     /// The version you read; a stale one is refused with 409.
+    #[serde(deserialize_with = "crate::json::int")]
     pub version: i64,
     /// Fields to change: a value replaces, null removes, `{"set": true}` keeps a secret.
     #[serde(default)]
@@ -123,7 +120,7 @@ pub struct PatchService {
     #[serde(default)]
     pub enabled: Option<bool>,
     /// New interval; null = back to the server default.
-    #[serde(default, deserialize_with = "some")]
+    #[serde(default, deserialize_with = "crate::json::some_opt_int")]
     #[schema(value_type = Option<i64>)]
     pub interval_secs: Option<Option<i64>>,
 }
