@@ -168,6 +168,15 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/metrics", get(prometheus))
         .fallback(|| async { ApiError::NotFound("no such route; see /api/v1/openapi.json".into()) })
+        // Bodies are read (size and time limits) after authentication, before the handlers:
+        // an anonymous client cannot make the server read a body at all.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            state.settings.http.max_body_bytes,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.settings.http,
+            limits::read_body,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             auth,
             auth::require_token,
@@ -177,14 +186,6 @@ pub fn router(state: AppState) -> Router {
         // The UI shell holds no data; every API call it makes carries the token.
         .merge(ui::routes())
         .merge(authed)
-        // Bodies are read (size and time limits) before authentication and the handlers.
-        .layer(axum::extract::DefaultBodyLimit::max(
-            state.settings.http.max_body_bytes,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.settings.http,
-            limits::read_body,
-        ))
         .layer(axum::middleware::from_fn(limits::json_errors))
         .layer(axum::middleware::from_fn(limits::security_headers))
         .layer(tower_http::trace::TraceLayer::new_for_http())

@@ -29,7 +29,7 @@ pub async fn postgres_url(test: &str) -> Option<String> {
     let created = async {
         let pool = AnyPoolOptions::new()
             .max_connections(1)
-            .acquire_timeout(std::time::Duration::from_secs(5))
+            .acquire_timeout(std::time::Duration::from_secs(3))
             .connect(&base)
             .await?;
         let sql = sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"));

@@ -437,6 +437,9 @@ async fn survives_emfile_under_idle_connections() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let log = p.log.lock().unwrap().clone();
-    assert!(log.contains("accept error"), "EMFILE was hit and survived: {log}");
+    assert!(
+        log.contains("accept error"),
+        "EMFILE was hit and survived: {log}"
+    );
     kill9(&mut p);
 }
