@@ -283,6 +283,45 @@ async fn hostile_input_is_a_json_4xx(db: Db) {
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         }
     }
+    // A vendor whose answer carries NUL: the check is stored and shown (NUL as U+FFFD), the
+    // same on both backends; before, PostgreSQL refused it and the service stayed "Not checked
+    // yet" forever.
+    let nul_vendor = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::path("/check"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200).set_body_json(json!({"login": "oc\u{0}to"})),
+        )
+        .mount(&nul_vendor)
+        .await;
+    let r = app
+        .post(
+            "/api/v1/services",
+            json!({"name": "nul-vendor", "provider": "mock",
+                   "config": {"base_url": nul_vendor.uri(), "token": "t"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/services/nul-vendor/test",
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["identity"], "oc\u{FFFD}to");
+    let status = app.get("/api/v1/status").await;
+    let entry = status.body["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["service"] == "nul-vendor")
+        .unwrap()
+        .clone();
+    assert_eq!(entry["status"], "connected", "{entry}");
+    assert_eq!(entry["identity"], "oc\u{FFFD}to");
+
     // Odd bytes in paths and queries.
     for path in [
         "/api/v1/services/%00",

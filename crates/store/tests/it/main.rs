@@ -649,18 +649,19 @@ async fn migrations_match() {
     drop_postgres(&url).await;
 }
 
-/// Data directory 0700, database and lock 0600, a world-readable key file fixed; a stray
+on_both!(file_modes_and_pending_key);
+
+/// Data directory 0700, database and lock 0600 (SQLite), a world-readable key file fixed; a stray
 /// `secret.key.new` that does not match the database is never renamed over the key.
-#[cfg(unix)]
-#[tokio::test]
-async fn file_modes_and_pending_key() {
+async fn file_modes_and_pending_key(url: Option<String>) {
     use std::os::unix::fs::PermissionsExt;
+    let sqlite = url.is_none();
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     std::fs::create_dir(&data_dir).unwrap();
     std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let o = StoreOptions {
-        database_url: None,
+        database_url: url,
         data_dir: data_dir.clone(),
         secret_key: None,
     };
@@ -670,24 +671,33 @@ async fn file_modes_and_pending_key() {
     drop(store);
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&data_dir), 0o700);
-    for f in ["opsdeck.db", "opsdeckd.lock", "secret.key"] {
+    let files: &[&str] = if sqlite {
+        &["opsdeck.db", "opsdeckd.lock", "secret.key"]
+    } else {
+        &["secret.key"]
+    };
+    for f in files {
         assert_eq!(mode(&data_dir.join(f)), 0o600, "{f}");
     }
     // Loosened by hand: fixed at the next start.
     let key = data_dir.join("secret.key");
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
-    std::fs::set_permissions(
-        data_dir.join("opsdeck.db"),
-        std::fs::Permissions::from_mode(0o666),
-    )
-    .unwrap();
+    if sqlite {
+        std::fs::set_permissions(
+            data_dir.join("opsdeck.db"),
+            std::fs::Permissions::from_mode(0o666),
+        )
+        .unwrap();
+    }
     let good_key = std::fs::read_to_string(&key).unwrap();
     // A stray pending key that does not open the database, and a wrong current key.
     let stray = SecretKey::generate("stray").unwrap();
     opsdeck_store::crypto::write_key_file(&data_dir.join("secret.key.new"), &stray).unwrap();
     let store = Store::open(o.clone()).await.unwrap();
     assert_eq!(mode(&key), 0o600);
-    assert_eq!(mode(&data_dir.join("opsdeck.db")), 0o600);
+    if sqlite {
+        assert_eq!(mode(&data_dir.join("opsdeck.db")), 0o600);
+    }
     store.close().await;
     drop(store);
     std::fs::remove_file(&key).unwrap();
