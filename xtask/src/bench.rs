@@ -4,20 +4,28 @@
 //!    what is measured, and this keeps the build short).
 //! 2. Starts a local mock vendor that answers every request after 100 ms, and `opsdeckd` on a
 //!    temporary SQLite data directory with the scheduler off (the API is measured alone).
-//! 3. Creates 1,000 services, then measures `GET /api/v1/status` throughput and latency with a
-//!    keep-alive load generator (plain and gzip), then `POST /api/v1/test-all?concurrency=64`
-//!    against the ideal 1000 / 64 × 100 ms, then opsdeckd's peak RSS (VmHWM).
+//! 3. Creates 1,000 services, then measures `GET /api/v1/status` and `GET /api/v1/services`
+//!    throughput and latency with a keep-alive load generator (gzip, and status uncompressed)
+//!    beside a static-asset baseline, then `POST /api/v1/test-all?concurrency=64` against the
+//!    ideal 1000 / 64 × 100 ms, then opsdeckd's peak RSS (VmHWM).
+//! 4. Fair scheduler: a second opsdeckd with the scheduler on, 48 services whose vendor never
+//!    answers and 5 healthy ones, all on a 10 s interval; the healthy vendor records when each
+//!    healthy service is checked, and the largest gap is compared with 1.5 × the interval.
+//! 5. Shared work: two opsdeckd on one PostgreSQL database (`OPSDECK_BENCH_DATABASE_URL`,
+//!    default the local `test` database, a fresh schema made with `psql`), 20 services on a
+//!    10 s interval for a minute; each instance's share of the checks is compared with half.
 //!
 //! Only the standard library is used, so the benchmark adds nothing to the build graph. Every
 //! socket is on 127.0.0.1, every loop is bounded in time or count, and every process it starts
 //! is stopped at the end.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 const ADMIN: &str = "bench-admin-token";
@@ -26,18 +34,21 @@ const VENDOR_LATENCY: Duration = Duration::from_millis(100);
 const TEST_ALL_CONCURRENCY: usize = 64;
 
 /// Options: `--duration SECS` (status load, default 10), `--connections N` (default 16),
-/// `--services N` (default 1000), `--write` (append the results to docs/benchmarks.md).
+/// `--services N` (default 1000), `--only api|fair|shared` (one part), `--write` (append the
+/// results to docs/benchmarks.md).
 pub fn run(args: &[String]) -> Result<(), String> {
     let mut duration = Duration::from_secs(10);
     let mut connections = 16usize;
     let mut services = SERVICES;
     let mut write = false;
+    let mut only: Option<String> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--duration" => duration = Duration::from_secs(num(it.next(), "--duration")?),
             "--connections" => connections = num(it.next(), "--connections")? as usize,
             "--services" => services = num(it.next(), "--services")? as usize,
+            "--only" => only = it.next().cloned(),
             "--write" => write = true,
             other => {
                 return Err(format!(
@@ -68,15 +79,34 @@ pub fn run(args: &[String]) -> Result<(), String> {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
     let bin = target.join("release/opsdeckd");
 
-    let vendor = MockVendor::start()?;
-    let data_dir = std::env::temp_dir().join(format!("opsdeck-bench-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&data_dir);
-    let mut server = Server::start(&bin, &data_dir)?;
-    let result = measure(&server, &vendor, services, duration, connections);
-    server.stop();
-    vendor.stop();
-    let _ = std::fs::remove_dir_all(&data_dir);
-    let report = result?;
+    let part = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    let mut report = String::new();
+    report.push_str(&header());
+    if part("api") {
+        let vendor = MockVendor::start()?;
+        let data_dir = std::env::temp_dir().join(format!("opsdeck-bench-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data_dir);
+        let mut server = Server::start(
+            &bin,
+            &data_dir,
+            &[
+                ("OPSDECK_NO_SCHEDULER", "true"),
+                ("OPSDECK_CHECK_TIMEOUT", "30s"),
+                ("OPSDECK_CHECK_CONCURRENCY", "64"),
+            ],
+        )?;
+        let result = measure(&server, &vendor, services, duration, connections);
+        server.stop();
+        vendor.stop();
+        let _ = std::fs::remove_dir_all(&data_dir);
+        report.push_str(&result?);
+    }
+    if part("fair") {
+        report.push_str(&fair(&bin)?);
+    }
+    if part("shared") {
+        report.push_str(&shared(&bin)?);
+    }
     println!("{report}");
     if write {
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md");
@@ -99,6 +129,31 @@ fn num(v: Option<&String>, flag: &str) -> Result<u64, String> {
 /// The same-run baseline route: a small static asset, no auth, no database.
 const BASELINE: &str = "/ui/app.css";
 
+fn header() -> String {
+    let date = Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_default();
+    format!(
+        "### {date} — {cpu}, {cores} cores, load average {load} at the start (server and load generator on the same machine)\n\n| measurement | result | target |\n|---|---|---|\n"
+    )
+}
+
 fn measure(
     server: &Server,
     vendor: &MockVendor,
@@ -110,7 +165,8 @@ fn measure(
     let mut conn = Conn::open(&server.addr)?;
     for i in 0..services {
         let body = format!(
-            r#"{{"name":"svc-{i:04}","provider":"mock","config":{{"base_url":"http://{}","token":"bench-token-{i}"}}}}"#,
+            r#"{{"name":"svc-{i:04}","provider":"mock","tags":["bench","team-{}"],"config":{{"base_url":"http://{}","token":"bench-token-{i}","team":"platform"}}}}"#,
+            i % 10,
             vendor.addr
         );
         let (code, text) = conn.request("POST", "/api/v1/services", Some(&body), false)?;
@@ -135,52 +191,33 @@ fn measure(
     let ideal = VENDOR_LATENCY.as_secs_f64() * (services as f64 / TEST_ALL_CONCURRENCY as f64);
 
     // Baseline in the same run: a small static asset (no auth, no database) through the same
-    // server, HTTP stack and load generator — the floor any route pays. (`/healthz` pings the
-    // database, so it is not that floor.) The status figures are also reported as a ratio to it, which stays comparable
-    // across machines and across runs disturbed by other load.
-    eprintln!("bench: GET /healthz baseline, {connections} connections, {duration:?}…");
-    let _ = load(
-        &server.addr,
-        "/healthz",
-        connections,
-        Duration::from_secs(1),
-        false,
-    )?; // warm-up
-    let base = load(&server.addr, "/healthz", connections, duration, false)?;
-    eprintln!("bench: GET /api/v1/status, {connections} connections, {duration:?} (gzip)…");
-    let _ = load(
-        &server.addr,
-        "/api/v1/status",
-        connections,
-        Duration::from_secs(1),
-        true,
-    )?; // warm-up
-    let gz = load(&server.addr, "/api/v1/status", connections, duration, true)?;
-    eprintln!("bench: GET /api/v1/status, {connections} connections, {duration:?} (identity)…");
-    let plain = load(&server.addr, "/api/v1/status", connections, duration, false)?;
+    // server, HTTP stack and load generator — the floor any route pays. The figures are also
+    // reported as a ratio to it, which stays comparable across machines and across runs
+    // disturbed by other load.
+    let run_load = |path: &'static str, gzip: bool| -> Result<LoadResult, String> {
+        eprintln!(
+            "bench: GET {path}, {connections} connections, {duration:?}{}…",
+            if gzip { " (gzip)" } else { "" }
+        );
+        let _ = load(
+            &server.addr,
+            path,
+            connections,
+            Duration::from_secs(1),
+            gzip,
+        )?; // warm-up
+        load(&server.addr, path, connections, duration, gzip)
+    };
+    let base = run_load(BASELINE, false)?;
+    let gz = run_load("/api/v1/status", true)?;
+    let list = run_load("/api/v1/services", true)?;
+    let plain = run_load("/api/v1/status", false)?;
+    let list_plain = run_load("/api/v1/services", false)?;
     let (_, status_body) = conn.request("GET", "/api/v1/status", None, false)?;
+    let (_, list_body) = conn.request("GET", "/api/v1/services", None, false)?;
     let rss = peak_rss_kib(server.pid());
 
-    let date = Command::new("date")
-        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let mut out = String::new();
-    out.push_str(&format!(
-        "### {date} — {cpu}, {cores} cores (server and load generator on the same machine)\n\n"
-    ));
-    out.push_str("| measurement | result | target |\n|---|---|---|\n");
     out.push_str(&format!(
         "| `GET /api/v1/status`, {services} services, gzip ({} KiB body → {} KiB), {connections} keep-alive connections | {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms | ≥ 20,000 req/s, p99 ≤ 10 ms |\n",
         status_body.len() / 1024,
@@ -190,15 +227,24 @@ fn measure(
         gz.p99_ms
     ));
     out.push_str(&format!(
-        "| same without compression | {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms | — |\n",
-        plain.rps, plain.p50_ms, plain.p99_ms
+        "| `GET /api/v1/services`, {services} services, gzip ({} KiB body → {} KiB) | {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms = **{:.2}×** the status throughput | within 2× of `/status` (≥ 0.5×) |\n",
+        list_body.len() / 1024,
+        list.bytes_per_response / 1024,
+        list.rps,
+        list.p50_ms,
+        list.p99_ms,
+        list.rps / gz.rps
     ));
     out.push_str(&format!(
-        "| baseline `GET {BASELINE}` (static, same server, client and run) | {:.0} req/s, p99 {:.2} ms; status gzip = {:.2}× its throughput, uncompressed = {:.2}× | — |\n",
+        "| same without compression: status · services | {:.0} req/s (p99 {:.2} ms) · {:.0} req/s (p99 {:.2} ms) = {:.2}× | — |\n",
+        plain.rps, plain.p99_ms, list_plain.rps, list_plain.p99_ms, list_plain.rps / plain.rps
+    ));
+    out.push_str(&format!(
+        "| baseline `GET {BASELINE}` (static, same server, client and run) | {:.0} req/s, p99 {:.2} ms; status gzip = {:.2}×, services gzip = {:.2}× its throughput | — |\n",
         base.rps,
         base.p99_ms,
         gz.rps / base.rps,
-        plain.rps / base.rps
+        list.rps / base.rps
     ));
     out.push_str(&format!(
         "| `POST /api/v1/test-all`, {services} services, vendor latency 100 ms, concurrency {TEST_ALL_CONCURRENCY} ({connected} connected) | {:.2} s = {:.2}× the ideal {:.2} s | ≤ 1.3× |\n",
@@ -207,10 +253,210 @@ fn measure(
         ideal
     ));
     out.push_str(&format!(
-        "| opsdeckd peak RSS (VmHWM) over the whole run | {:.1} MiB | ≤ 64 MiB |\n",
+        "| opsdeckd peak RSS (VmHWM) over the API part | {:.1} MiB | ≤ 64 MiB |\n",
         rss as f64 / 1024.0
     ));
     Ok(out)
+}
+
+/// 48 services whose vendor never answers and 5 healthy ones, all on a 10 s interval, with the
+/// default check timeout (10 s) and concurrency (16): how often is each healthy service
+/// checked?
+fn fair(bin: &Path) -> Result<String, String> {
+    const HANGING: usize = 48;
+    const HEALTHY: usize = 5;
+    const INTERVAL: Duration = Duration::from_secs(10);
+    const WARM_UP: Duration = Duration::from_secs(25);
+    const WINDOW: Duration = Duration::from_secs(60);
+    let healthy = MockVendor::start_with_latency(Duration::from_millis(50))?;
+    let hanging = HangingVendor::start()?;
+    let data_dir = std::env::temp_dir().join(format!("opsdeck-bench-fair-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let mut server = Server::start(bin, &data_dir, &[])?;
+    let result = (|| -> Result<String, String> {
+        let mut conn = Conn::open(&server.addr)?;
+        for i in 0..HANGING.max(HEALTHY) {
+            for (kind, addr, n) in [
+                ("hang", &hanging.addr, HANGING),
+                ("ok", &healthy.addr, HEALTHY),
+            ] {
+                if i >= n {
+                    continue;
+                }
+                let body = format!(
+                    r#"{{"name":"{kind}-{i:02}","provider":"mock","interval_secs":{},"config":{{"base_url":"http://{addr}","token":"{kind}-token-{i}"}}}}"#,
+                    INTERVAL.as_secs()
+                );
+                let (code, text) = conn.request("POST", "/api/v1/services", Some(&body), false)?;
+                if code != 201 {
+                    return Err(format!("creating a service failed: {code} {text}"));
+                }
+            }
+        }
+        eprintln!(
+            "bench: fair scheduler, {HANGING} hanging + {HEALTHY} healthy services, {}s warm-up + {}s window…",
+            WARM_UP.as_secs(),
+            WINDOW.as_secs()
+        );
+        let start = Instant::now();
+        std::thread::sleep(WARM_UP + WINDOW);
+        let from = start + WARM_UP;
+        let to = start + WARM_UP + WINDOW;
+        let seen = healthy.checks();
+        let mut worst_gap = Duration::ZERO;
+        let mut counts = Vec::new();
+        for i in 0..HEALTHY {
+            let times: Vec<Instant> = seen
+                .get(&format!("ok-token-{i}"))
+                .map(|v| {
+                    v.iter()
+                        .copied()
+                        .filter(|t| *t >= from && *t <= to)
+                        .collect()
+                })
+                .unwrap_or_default();
+            counts.push(times.len());
+            // The gaps inside the window, and from its edges to the first and last check.
+            let mut edges = vec![from];
+            edges.extend(times.iter().copied());
+            edges.push(to);
+            for w in edges.windows(2) {
+                worst_gap = worst_gap.max(w[1].saturating_duration_since(w[0]));
+            }
+        }
+        let hang_checks = hanging.accepted();
+        let ideal = WINDOW.as_secs_f64() / INTERVAL.as_secs_f64();
+        Ok(format!(
+            "| fair scheduler: {HANGING} services hanging + {HEALTHY} healthy, 10 s interval, timeout 10 s, concurrency 16, {}s window after {}s warm-up | healthy checks per service {} (ideal {ideal:.0}); longest gap **{:.1} s = {:.2}× the interval**; {hang_checks} checks of hanging services in the whole run | every healthy service checked at least once per 1.5 × its interval |\n",
+            WINDOW.as_secs(),
+            WARM_UP.as_secs(),
+            counts
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("/"),
+            worst_gap.as_secs_f64(),
+            worst_gap.as_secs_f64() / INTERVAL.as_secs_f64()
+        ))
+    })();
+    server.stop();
+    healthy.stop();
+    hanging.stop();
+    let _ = std::fs::remove_dir_all(&data_dir);
+    result
+}
+
+/// Two instances on one PostgreSQL database, 20 services on a 10 s interval, one minute: how
+/// evenly do they share the checks?
+fn shared(bin: &Path) -> Result<String, String> {
+    const SERVICES: usize = 20;
+    const WINDOW: Duration = Duration::from_secs(60);
+    let base = std::env::var("OPSDECK_BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let schema = format!("opsdeck_bench_{}", std::process::id());
+    psql(&base, &format!("CREATE SCHEMA {schema}"))?;
+    let url = format!(
+        "{base}{}options=-c%20search_path%3D{schema}",
+        if base.contains('?') { '&' } else { '?' }
+    );
+    let vendor = MockVendor::start_with_latency(Duration::from_millis(50))?;
+    let dirs: Vec<PathBuf> = (0..2)
+        .map(|i| std::env::temp_dir().join(format!("opsdeck-bench-pg{i}-{}", std::process::id())))
+        .collect();
+    let key = "6f70736465636b2d62656e63682d6b65792d6f6e6c792d666f722d62656e6368";
+    let env = [
+        ("OPSDECK_DATABASE_URL", url.as_str()),
+        ("OPSDECK_SECRET_KEY", key),
+    ];
+    let mut servers = Vec::new();
+    for d in &dirs {
+        let _ = std::fs::remove_dir_all(d);
+        servers.push(Server::start(bin, d, &env)?);
+    }
+    let result = (|| -> Result<String, String> {
+        let mut conn = Conn::open(&servers[0].addr)?;
+        for i in 0..SERVICES {
+            let body = format!(
+                r#"{{"name":"pg-{i:02}","provider":"mock","interval_secs":10,"config":{{"base_url":"http://{}","token":"pg-token-{i}"}}}}"#,
+                vendor.addr
+            );
+            let (code, text) = conn.request("POST", "/api/v1/services", Some(&body), false)?;
+            if code != 201 {
+                return Err(format!("creating a service failed: {code} {text}"));
+            }
+        }
+        eprintln!(
+            "bench: 2 instances on PostgreSQL, {SERVICES} services, {}s…",
+            WINDOW.as_secs()
+        );
+        let started = psql(
+            &base,
+            "SELECT CAST(EXTRACT(EPOCH FROM now()) * 1000 AS BIGINT)",
+        )?;
+        std::thread::sleep(WINDOW);
+        let rows = psql(
+            &base,
+            &format!(
+                "SELECT instance, count(*) FROM {schema}.check_results WHERE checked_at >= {} GROUP BY instance ORDER BY instance",
+                started.trim()
+            ),
+        )?;
+        let counts: Vec<u64> = rows
+            .lines()
+            .filter_map(|l| l.split('|').nth(1).and_then(|n| n.trim().parse().ok()))
+            .collect();
+        let doubles = psql(
+            &base,
+            &format!(
+                "SELECT count(*) FROM {schema}.check_results a JOIN {schema}.check_results b \
+                 ON a.service_id = b.service_id AND a.id < b.id AND b.checked_at - a.checked_at < 5000 \
+                 WHERE a.checked_at >= {}",
+                started.trim()
+            ),
+        )?;
+        let total: u64 = counts.iter().sum();
+        let half = total as f64 / 2.0;
+        let worst = counts
+            .iter()
+            .map(|c| (*c as f64 - half).abs() / half)
+            .fold(0.0, f64::max);
+        Ok(format!(
+            "| 2 opsdeckd on one PostgreSQL database, {SERVICES} services, 10 s interval, {}s | checks per instance {} of {total} (ideal {}); largest deviation from an even split **{:.0} %**; checks of one service less than half an interval apart: {} | each instance within ±25 % of an even share |\n",
+            WINDOW.as_secs(),
+            counts
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" / "),
+            SERVICES * WINDOW.as_secs() as usize / 10,
+            worst * 100.0,
+            doubles.trim()
+        ))
+    })();
+    for mut s in servers {
+        s.stop();
+    }
+    vendor.stop();
+    let _ = psql(&base, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+    for d in &dirs {
+        let _ = std::fs::remove_dir_all(d);
+    }
+    result
+}
+
+/// Runs one SQL statement with `psql` (the bench adds no database driver to xtask).
+fn psql(url: &str, sql: &str) -> Result<String, String> {
+    let out = Command::new("psql")
+        .args([url, "-Atq", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .map_err(|e| format!("cannot run psql (needed for the PostgreSQL part): {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "psql failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 struct LoadResult {
@@ -393,15 +639,24 @@ impl Conn {
     }
 }
 
+/// When each token's `/check` requests arrived (the fair-scheduler part reads it).
+type CheckLog = Arc<Mutex<HashMap<String, Vec<Instant>>>>;
+
 /// The vendor stand-in: answers `/check` and `/metrics` after a fixed delay, keep-alive,
-/// one thread per connection (the server opens at most `concurrency` of them).
+/// one thread per connection (the server opens at most `concurrency` of them), and records
+/// when each bearer token's `/check` arrived.
 struct MockVendor {
     addr: String,
     stop: Arc<AtomicBool>,
+    log: CheckLog,
 }
 
 impl MockVendor {
     fn start() -> Result<Self, String> {
+        Self::start_with_latency(VENDOR_LATENCY)
+    }
+
+    fn start_with_latency(latency: Duration) -> Result<Self, String> {
         let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
         let addr = listener
             .local_addr()
@@ -409,16 +664,23 @@ impl MockVendor {
             .to_string();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let log: CheckLog = Arc::default();
+        let sink = log.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if flag.load(Ordering::Relaxed) {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
-                std::thread::spawn(move || serve_vendor(stream));
+                let sink = sink.clone();
+                std::thread::spawn(move || serve_vendor(stream, latency, &sink));
             }
         });
-        Ok(MockVendor { addr, stop })
+        Ok(MockVendor { addr, stop, log })
+    }
+
+    fn checks(&self) -> HashMap<String, Vec<Instant>> {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
     fn stop(&self) {
@@ -428,7 +690,7 @@ impl MockVendor {
     }
 }
 
-fn serve_vendor(stream: TcpStream) {
+fn serve_vendor(stream: TcpStream, latency: Duration, log: &CheckLog) {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
     let Ok(write_half) = stream.try_clone() else {
@@ -445,6 +707,7 @@ fn serve_vendor(stream: TcpStream) {
         }
         let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
         let mut len = 0usize;
+        let mut token = String::new();
         loop {
             line.clear();
             if reader.read_line(&mut line).unwrap_or(0) == 0 {
@@ -457,12 +720,20 @@ fn serve_vendor(stream: TcpStream) {
             if let Some(v) = l.strip_prefix("content-length:") {
                 len = v.trim().parse().unwrap_or(0);
             }
+            if let Some(v) = l.strip_prefix("authorization: bearer ") {
+                token = v.trim().to_owned();
+            }
         }
         let mut sink = vec![0; len];
         if reader.read_exact(&mut sink).is_err() {
             return;
         }
-        std::thread::sleep(VENDOR_LATENCY);
+        if path.starts_with("/check")
+            && let Ok(mut l) = log.lock()
+        {
+            l.entry(token).or_default().push(Instant::now());
+        }
+        std::thread::sleep(latency);
         let body = if path.starts_with("/metrics") {
             r#"{"value":1}"#
         } else {
@@ -478,6 +749,54 @@ fn serve_vendor(stream: TcpStream) {
     }
 }
 
+/// A vendor that accepts connections and never answers (until the client gives up).
+struct HangingVendor {
+    addr: String,
+    stop: Arc<AtomicBool>,
+    accepted: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl HangingVendor {
+    fn start() -> Result<Self, String> {
+        let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| e.to_string())?
+            .to_string();
+        let stop = Arc::new(AtomicBool::new(false));
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (flag, count) = (stop.clone(), accepted.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if flag.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Ok(mut stream) = stream else { continue };
+                count.fetch_add(1, Ordering::Relaxed);
+                // Read and discard until the client closes; never answer.
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 1024];
+                    while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+                });
+            }
+        });
+        Ok(HangingVendor {
+            addr,
+            stop,
+            accepted,
+        })
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::Relaxed)
+    }
+
+    fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(&self.addr);
+    }
+}
+
 /// The opsdeckd process under test.
 struct Server {
     child: Child,
@@ -485,16 +804,19 @@ struct Server {
 }
 
 impl Server {
-    fn start(bin: &PathBuf, data_dir: &PathBuf) -> Result<Self, String> {
-        let mut child = Command::new(bin)
-            .args(["--listen", "127.0.0.1:0"])
+    fn start(bin: &Path, data_dir: &Path, env: &[(&str, &str)]) -> Result<Self, String> {
+        let mut cmd = Command::new(bin);
+        cmd.args(["--listen", "127.0.0.1:0"])
             .env("OPSDECK_DATA_DIR", data_dir)
             .env("OPSDECK_ADMIN_TOKEN", ADMIN)
-            .env("OPSDECK_NO_SCHEDULER", "true")
-            .env("OPSDECK_CHECK_TIMEOUT", "30s")
             .env("RUST_LOG", "warn")
             .env_remove("OPSDECK_DATABASE_URL")
             .env_remove("OPSDECK_CONFIG")
+            .env_remove("OPSDECK_NO_SCHEDULER");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

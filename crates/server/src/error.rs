@@ -64,6 +64,21 @@ pub enum ApiError {
     },
     #[error("{0}")]
     UnsupportedMediaType(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("the request body did not arrive within {0} seconds")]
+    RequestTimeout(u64),
+    #[error("too many failed authentications from this address; retry in {retry_after_secs} s")]
+    TooManyRequests { retry_after_secs: u64 },
+    #[error(
+        "a test-all run is already in progress on this instance; wait for it to finish (its \
+         results appear in GET /api/v1/status)"
+    )]
+    TestAllRunning,
+    #[error("the {0} feature is turned off on this server ([features] {0} = false, or OPSDECK_FEATURE_{upper}=off)", upper = .0.to_ascii_uppercase())]
+    FeatureDisabled(&'static str),
     #[error("internal error")]
     Internal(String),
 }
@@ -84,7 +99,38 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
+            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+            Self::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
+            Self::TestAllRunning => (StatusCode::CONFLICT, "test_all_running"),
+            Self::FeatureDisabled(_) => (StatusCode::NOT_FOUND, "feature_disabled"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    /// The stable code for a status that reached the client without one of ours (an axum
+    /// extractor rejection, a 405): every non-2xx answer gets the same JSON shape.
+    pub fn code_for_status(status: StatusCode) -> &'static str {
+        match status.as_u16() {
+            400 => "bad_request",
+            401 => "unauthorized",
+            403 => "forbidden",
+            404 => "not_found",
+            405 => "method_not_allowed",
+            406 => "not_acceptable",
+            408 => "request_timeout",
+            409 => "conflict",
+            411 => "length_required",
+            413 => "payload_too_large",
+            414 => "uri_too_long",
+            415 => "unsupported_media_type",
+            422 => "invalid_body",
+            429 => "too_many_requests",
+            431 => "headers_too_large",
+            503 => "unavailable",
+            s if s >= 500 => "internal",
+            _ => "error",
         }
     }
 
@@ -116,10 +162,22 @@ impl IntoResponse for ApiError {
             message: self.to_string(),
             details,
         };
+        let retry_after = match &self {
+            Self::TooManyRequests { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        };
+        let close = matches!(self, Self::PayloadTooLarge(_) | Self::RequestTimeout(_));
         let mut resp = (status, Json(body)).into_response();
+        let h = resp.headers_mut();
         if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(secs) = retry_after {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if close {
+            // The rest of the body was not read: the connection cannot carry another request.
+            h.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         resp
     }

@@ -11,17 +11,23 @@
 
 pub mod api;
 pub mod auth;
+pub mod checks;
 pub mod error;
+pub mod events;
+pub mod features;
 pub mod json;
+pub mod limits;
 #[cfg(feature = "test-provider")]
 pub mod mock_provider;
+pub mod openapi;
 pub mod provision;
-pub mod runtime;
 pub mod scheduler;
+pub mod serve;
 pub mod settings;
 pub mod snapshot;
 pub mod state;
 pub mod ui;
+pub mod validate;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -43,9 +49,9 @@ use utoipa_axum::routes;
 
 pub use settings::Settings;
 
-use crate::auth::Tokens;
+use crate::auth::{AuthState, AuthThrottle, Tokens};
+use crate::checks::Checks;
 use crate::error::ApiError;
-use crate::runtime::Runtime;
 use crate::snapshot::Snapshot;
 use crate::state::{AppState, Inner};
 
@@ -65,6 +71,9 @@ pub enum StartError {
     /// The `--config` file has problems.
     #[error(transparent)]
     Provision(#[from] provision::ProvisionError),
+    /// The `[features]` table or an `OPSDECK_FEATURE_*` variable is wrong.
+    #[error(transparent)]
+    Features(#[from] features::FeaturesError),
     /// The listen address cannot be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -113,7 +122,7 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(api::test_service))
         .routes(routes!(api::test_unsaved))
         .routes(routes!(api::test_all))
-        .routes(routes!(api::service_metrics))
+        .routes(routes!(api::service_metrics, api::collect_metrics))
         .routes(routes!(api::status))
         .routes(routes!(api::list_tokens, api::create_token))
         .routes(routes!(api::delete_token))
@@ -123,17 +132,34 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .split_for_parts()
 }
 
-/// The generated OpenAPI document (also served at `/api/v1/openapi.json`).
-pub fn openapi() -> utoipa::openapi::OpenApi {
+/// The generated OpenAPI document (also served at `/api/v1/openapi.json`), completed with every
+/// error answer, the request constraints and links ([`openapi::complete`]); `providers` are the
+/// ids a service may use.
+pub fn openapi_json(providers: &[&str]) -> serde_json::Value {
     let mut doc = api_routes().1;
     doc.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
-    doc
+    let mut value = serde_json::to_value(&doc).unwrap_or_default();
+    openapi::complete(&mut value, providers);
+    value
+}
+
+/// The OpenAPI document for the providers registered in this build.
+pub fn openapi() -> serde_json::Value {
+    let ids: Vec<&str> = ServiceFactory::from_registry()
+        .map(|f| f.ids())
+        .unwrap_or_default();
+    openapi_json(&ids)
 }
 
 /// The whole HTTP app.
 pub fn router(state: AppState) -> Router {
     let (api, _) = api_routes();
-    let spec = serde_json::to_vec(&openapi()).unwrap_or_default();
+    let ids: Vec<&str> = state.checks.factory().ids();
+    let spec = serde_json::to_vec(&openapi_json(&ids)).unwrap_or_default();
+    let auth = AuthState {
+        tokens: state.tokens.clone(),
+        throttle: state.throttle.clone(),
+    };
     let authed = Router::new()
         .nest("/api/v1", api)
         .route(
@@ -145,8 +171,17 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/metrics", get(prometheus))
         .fallback(|| async { ApiError::NotFound("no such route; see /api/v1/openapi.json".into()) })
+        // Bodies are read (size and time limits) after authentication, before the handlers:
+        // an anonymous client cannot make the server read a body at all.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            state.settings.http.max_body_bytes,
+        ))
         .layer(axum::middleware::from_fn_with_state(
-            state.tokens.clone(),
+            state.settings.http,
+            limits::read_body,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            auth,
             auth::require_token,
         ));
     Router::new()
@@ -154,6 +189,8 @@ pub fn router(state: AppState) -> Router {
         // The UI shell holds no data; every API call it makes carries the token.
         .merge(ui::routes())
         .merge(authed)
+        .layer(axum::middleware::from_fn(limits::json_errors))
+        .layer(axum::middleware::from_fn(limits::security_headers))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -220,7 +257,10 @@ fn random_instance_id() -> String {
 
 /// Opens the store, provisions, binds and starts serving and scheduling.
 pub async fn start(settings: Settings) -> Result<Server, StartError> {
-    let store = Store::open(settings.store_options()).await?;
+    let clock = settings.clock.clone();
+    let store = Store::open(settings.store_options())
+        .await?
+        .with_clock(clock.clone());
     let instance = random_instance_id();
     tracing::info!(
         database = store.backend().as_str(),
@@ -240,7 +280,9 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
             .check_timeout
             .min(HttpSettings::default().request_timeout),
     );
-    let factory = ServiceFactory::from_registry()?.with_http_settings(http);
+    let factory = ServiceFactory::from_registry()?
+        .with_http_settings(http)
+        .with_clock(clock.clone());
     tracing::info!(providers = ?factory.ids(), "providers");
 
     let tokens = Arc::new(Tokens::new(
@@ -253,24 +295,43 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     };
     tokens.refresh(&store).await?;
 
-    if let Some(path) = &settings.config {
-        let n = provision::apply(&store, &factory, path).await?;
+    let mut settings = settings;
+    if let Some(path) = settings.config.clone() {
+        let (_, table) = provision::read(&path)?;
+        if table.is_some() {
+            let env = |k: &str| std::env::var(k).ok();
+            settings.features = features::Features::resolve(table.as_ref(), &env)?;
+        }
+        let n = provision::apply(&store, &factory, &path).await?;
         tracing::info!(file = %path.display(), created = n.created, updated = n.updated, unchanged = n.unchanged, released = n.released, "provisioned services");
     }
+    tracing::info!(features = ?settings.features, "features");
 
     let options = ManagerOptions {
         concurrency: settings.check_concurrency.max(1),
         timeout: settings.check_timeout,
     };
     let state = AppState::new(Inner {
+        checks: Checks::new(
+            factory,
+            options,
+            store.clone(),
+            instance.clone(),
+            clock.clone(),
+        ),
         store,
-        runtime: Runtime::new(factory, options),
         tokens,
+        throttle: Arc::new(AuthThrottle::new(
+            settings.auth_failure_burst,
+            settings.auth_failure_per_minute,
+        )),
         snapshot: Snapshot::default(),
         instance,
+        clock,
+        test_all: Arc::default(),
         settings: settings.clone(),
     });
-    state.snapshot.rebuild(&state.store).await?;
+    snapshot::rebuild_now(&state).await?;
 
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -285,29 +346,20 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let (stop, stop_rx) = watch::channel(false);
 
     let mut tasks = Vec::new();
-    // Without TCP_NODELAY a large response's last segment can wait on the client's delayed ACK.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
     let app = router(state.clone());
-    let mut rx = stop_rx.clone();
-    tasks.push(tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = rx.wait_for(|s| *s).await;
-        };
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!(error = %e, "HTTP server failed");
-        }
-    }));
+    // In-flight requests may be checks: let them finish within a check timeout (and a margin).
+    let drain = settings.check_timeout + Duration::from_secs(5);
+    tasks.push(tokio::spawn(serve::serve(
+        listener,
+        app,
+        settings.http,
+        stop_rx.clone(),
+        drain,
+    )));
     if settings.scheduler {
         tasks.push(tokio::spawn(scheduler::run(state.clone(), stop_rx.clone())));
     }
-    tasks.push(tokio::spawn(refresher(state.clone(), stop_rx)));
+    tasks.push(tokio::spawn(snapshot::run(state.clone(), stop_rx)));
     tracing::info!(%addr, "opsdeckd listening");
     Ok(Server {
         addr,
@@ -316,24 +368,4 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         stop,
         tasks,
     })
-}
-
-/// Keeps the views and token cache fresh: shortly after scheduler results (coalesced, so a busy
-/// scheduler costs at most one rebuild a second), and every two seconds for changes made by
-/// other instances. API writes rebuild the views themselves before they answer.
-async fn refresher(state: AppState, mut stop: watch::Receiver<bool>) {
-    let mut every = tokio::time::interval(Duration::from_secs(2));
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = stop.changed() => return,
-            () = state.snapshot.changed() => tokio::time::sleep(Duration::from_secs(1)).await,
-            _ = every.tick() => {
-                if let Err(e) = state.tokens.refresh(&state.store).await {
-                    tracing::warn!(error = %e, "could not reload tokens");
-                }
-            }
-        }
-        state.refresh_views().await;
-    }
 }

@@ -24,7 +24,13 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
-    let settings = cli.settings();
+    let settings = match cli.settings() {
+        Ok(s) => s,
+        Err(msg) => {
+            eprintln!("opsdeckd: {msg}");
+            return ExitCode::from(2);
+        }
+    };
     let result = match &cli.command {
         Some(Command::RotateKey { new_key_file }) => {
             rotate(&settings, new_key_file.as_deref()).await
@@ -110,6 +116,14 @@ async fn rotate(
         .map_err(|e| e.to_string())?;
     let old_id = store.key_id();
     let pending = opsdeck_store::crypto::pending_key_file_path(&settings.data_dir);
+    if uses_file && pending.exists() {
+        return Err(format!(
+            "{} exists from an earlier rotation that did not finish; start opsdeckd once (it \
+             completes a rotation whose key matches the database and leaves a stray file alone), \
+             then remove the stray file if it is still there, and run rotate-key again",
+            pending.display()
+        ));
+    }
     if uses_file {
         opsdeck_store::crypto::write_key_file(&pending, &new_key).map_err(|e| e.to_string())?;
     }

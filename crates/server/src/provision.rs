@@ -2,6 +2,11 @@
 //!
 //! The file has the CLI's format (core parses and validates it, `${VAR}` included); one extra
 //! optional key per service, `interval` (e.g. `"10m"` or seconds), overrides the check interval.
+//! A `[features]` table is taken out before the services loader reads the rest
+//! ([`crate::features::split_features`]).
+//!
+//! Two instances provisioning one PostgreSQL database at once are safe: a service is created
+//! with an insert that does nothing when the name exists, and the loser compares and updates.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -31,9 +36,32 @@ pub enum ProvisionError {
         /// Every problem.
         errors: ConfigErrors,
     },
+    /// The `[features]` table or an `OPSDECK_FEATURE_*` variable is wrong.
+    #[error("{path}: {source}")]
+    Features {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        source: crate::features::FeaturesError,
+    },
     /// The database refused a write.
     #[error(transparent)]
     Store(#[from] opsdeck_store::StoreError),
+}
+
+/// The file's text for the services loader, and its `[features]` table.
+pub fn read(path: &Path) -> Result<(String, Option<toml::Table>), ProvisionError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ProvisionError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    let (table, rest) =
+        crate::features::split_features(&text).map_err(|source| ProvisionError::Features {
+            path: shown,
+            source,
+        })?;
+    Ok((rest, table))
 }
 
 /// Counts for the startup log.
@@ -75,10 +103,7 @@ pub async fn apply(
     path: &Path,
 ) -> Result<Provisioned, ProvisionError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ProvisionError::Read {
-        path: shown.clone(),
-        source,
-    })?;
+    let (text, _) = read(path)?;
     let env = |k: &str| std::env::var(k).ok();
     let parsed = parse(factory, &text, &env).map_err(|errors| ProvisionError::Config {
         path: shown.clone(),
@@ -114,8 +139,20 @@ pub async fn apply(
             interval_secs: interval,
             provisioned: true,
         };
-        match store.find_service(&spec.name).await? {
+        let existing = match store.find_service(&spec.name).await? {
+            Some(rec) => Some(rec),
+            None => match store.create_service_if_absent(&spec.name, &data).await? {
+                Some(_) => {
+                    counts.created += 1;
+                    continue;
+                }
+                // Another instance created it a moment ago: compare with what it stored.
+                None => store.find_service(&spec.name).await?,
+            },
+        };
+        match existing {
             None => {
+                // Created and deleted again between two statements: create it once more.
                 store.create_service(&spec.name, &data).await?;
                 counts.created += 1;
             }

@@ -1,23 +1,42 @@
-//! Scheduled checks: every enabled service is tested on its interval, on exactly one instance.
+//! Scheduled checks: every enabled service is tested on its interval, on exactly one instance,
+//! through the one check pipeline ([`crate::checks`]).
 //!
-//! Each tick lists due, unleased services, shuffles them (so instances sharing a PostgreSQL
-//! database spread the work instead of racing for the same rows), and claims each with the
-//! store's compare-and-set lease. The winner runs the check and, in one transaction, stores the
-//! result and moves the service to its next slot — only if it still holds the lease. An instance
-//! that dies mid-check leaves the service due with an expiring lease; after the lease expires
-//! another instance claims it.
+//! Each tick (jittered ±20 %, so instances sharing a database do not tick in lockstep):
+//!
+//! 1. the instance announces itself and learns its **share** of the due work (its index among
+//!    the live instances; see `opsdeck_store::Share`);
+//! 2. it takes as many **global check permits** as are free right now, and claims at most that
+//!    many due services in one batched statement — so it never claims work it cannot start,
+//!    and instances with free capacity take what a busy or dead one leaves overdue;
+//! 3. claims come in two **lanes**: services whose last check was quick (or that were never
+//!    checked) first, then *slow* ones — last check timed out or took at least half the check
+//!    timeout — which may hold at most half of the permits at once.
+//!
+//! The lanes are the fairness guarantee: with any number of services whose vendor hangs, at
+//! least half the permits stay for the others, so a healthy service is checked at least once
+//! per 1.5 × its interval as long as the healthy services' own load fits in those permits
+//! (latency × count / interval ≤ concurrency / 2), from its second check on (a service is
+//! known slow only after one slow check). `cargo xtask bench` measures it with 48 hanging and
+//! 5 healthy services.
+//!
+//! The winner of a claim runs the check and, in one transaction, stores the result and moves
+//! the service to its next slot — only while it holds the lease and the service still has the
+//! config the check ran with (a PATCH releases the lease; the old config's result is dropped).
+//! An instance that dies mid-check leaves the service due with an expiring lease; after the
+//! lease expires another instance claims it.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use opsdeck_core::{ConnectionReport, Error, ServiceReport, Status};
-use opsdeck_store::{Claim, now_ms};
-use rand::seq::SliceRandom;
-use tokio::sync::{Semaphore, watch};
+use opsdeck_core::Status;
+use opsdeck_store::{ClaimRequest, Claimed, Lane, RecordOutcome};
+use rand::Rng;
+use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio::task::JoinSet;
 
-use crate::runtime::result_row;
+use crate::checks::{Record, ServiceMeta};
+use crate::events::CheckSource;
 use crate::state::AppState;
 
 fn ms(d: Duration) -> i64 {
@@ -26,9 +45,8 @@ fn ms(d: Duration) -> i64 {
 
 /// Runs until `stop` flips to true, then waits for running checks and releases leases.
 pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
-    let concurrency = state.settings.check_concurrency.max(1);
-    let sem = Arc::new(Semaphore::new(concurrency));
-    let running: Arc<Mutex<HashSet<i64>>> = Arc::default();
+    let concurrency = state.checks.options().concurrency.max(1);
+    let slow_inflight = Arc::new(AtomicUsize::new(0));
     let mut tasks = JoinSet::new();
     tracing::info!(
         instance = %state.instance,
@@ -37,12 +55,14 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
         "scheduler started"
     );
     loop {
+        let tick = state.settings.scheduler_tick;
+        let jittered = tick.mul_f64(rand::rng().random_range(0.8..1.2));
         tokio::select! {
             _ = stop.changed() => break,
-            () = tokio::time::sleep(state.settings.scheduler_tick) => {}
+            () = tokio::time::sleep(jittered) => {}
         }
         while tasks.try_join_next().is_some() {}
-        if let Err(e) = tick(&state, &sem, &running, &mut tasks).await {
+        if let Err(e) = tick_once(&state, &slow_inflight, &mut tasks).await {
             tracing::warn!(error = %e, "scheduler tick failed; retrying next tick");
         }
     }
@@ -55,134 +75,134 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     }
 }
 
-async fn tick(
+/// One scheduler round (public for tests that drive the scheduler step by step).
+pub async fn tick_once(
     state: &AppState,
-    sem: &Arc<Semaphore>,
-    running: &Arc<Mutex<HashSet<i64>>>,
+    slow_inflight: &Arc<AtomicUsize>,
     tasks: &mut JoinSet<()>,
 ) -> Result<(), opsdeck_store::StoreError> {
-    let free = sem.available_permits();
-    if free == 0 {
+    let concurrency = state.checks.options().concurrency.max(1);
+    let slow_cap = (concurrency / 2).max(1);
+    let tick = ms(state.settings.scheduler_tick);
+    let now = state.clock.now_ms();
+    let share = state
+        .store
+        .scheduler_heartbeat(
+            &state.instance,
+            now,
+            (tick * 5).max(5_000),
+            (tick * 3).max(1_000),
+        )
+        .await?;
+    // Only what can start now is claimed.
+    let mut permits: Vec<OwnedSemaphorePermit> = Vec::new();
+    while permits.len() < concurrency {
+        match state.checks.permits().clone().try_acquire_owned() {
+            Ok(p) => permits.push(p),
+            Err(_) => break,
+        }
+    }
+    if permits.is_empty() {
         return Ok(());
     }
-    let now = now_ms();
-    let limit = i64::try_from(free.saturating_mul(4).max(8)).unwrap_or(64);
-    let mut due = state.store.due_services(now, limit).await?;
-    due.shuffle(&mut rand::rng());
-    for claim in due {
-        let Ok(permit) = sem.clone().try_acquire_owned() else {
-            break;
-        };
-        if running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(&claim.service_id)
-        {
-            continue;
-        }
-        if !state
-            .store
-            .claim(
-                claim.service_id,
-                &state.instance,
-                now,
-                ms(state.settings.lease),
-            )
-            .await?
-        {
-            continue;
-        }
-        running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(claim.service_id);
+    let slow_ms = ms(state.checks.options().timeout) / 2;
+    let request = |lane, limit: usize| ClaimRequest {
+        owner: &state.instance,
+        now,
+        lease_ms: ms(state.settings.lease),
+        limit: i64::try_from(limit).unwrap_or(0),
+        lane,
+        slow_ms,
+        share,
+    };
+    let fast = state
+        .store
+        .claim_due(&request(Lane::Fast, permits.len()))
+        .await?;
+    for claimed in fast {
+        let Some(permit) = permits.pop() else { break };
         let state = state.clone();
-        let running = running.clone();
-        tasks.spawn(async move {
-            let id = claim.service_id;
-            run_claimed(&state, claim).await;
-            running
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&id);
-            drop(permit);
-        });
+        tasks.spawn(async move { run_claimed(&state, claimed, permit).await });
+    }
+    let room = slow_cap.saturating_sub(slow_inflight.load(Ordering::SeqCst));
+    let limit = room.min(permits.len());
+    if limit > 0 {
+        let slow = state.store.claim_due(&request(Lane::Slow, limit)).await?;
+        for claimed in slow {
+            let Some(permit) = permits.pop() else { break };
+            let state = state.clone();
+            let inflight = slow_inflight.clone();
+            inflight.fetch_add(1, Ordering::SeqCst);
+            tasks.spawn(async move {
+                run_claimed(&state, claimed, permit).await;
+                inflight.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
     }
     Ok(())
 }
 
-async fn run_claimed(state: &AppState, claim: Claim) {
-    let store = &state.store;
-    let rec = match store.get_service_by_id(claim.service_id).await {
-        Ok(Some(rec)) if rec.enabled => rec,
-        Ok(_) => {
-            // Deleted or disabled since it was listed: nothing to check.
-            let _ = store.release_lease(claim.service_id, &state.instance).await;
-            return;
-        }
-        Err(e) => {
-            tracing::warn!(service = %claim.name, error = %e, "cannot load a claimed service");
-            let _ = store.release_lease(claim.service_id, &state.instance).await;
-            return;
-        }
-    };
-    let report = match state.runtime.test(store, &rec).await {
-        Ok(r) => r,
-        // A stored config that no longer builds (e.g. a provider was compiled out) is a failed
-        // check with a reason, not a silent skip.
-        Err(e) => ServiceReport::new(
-            &rec.name,
-            &rec.provider,
-            ConnectionReport::from_error(&Error::invalid_config(e.to_string()), Duration::ZERO),
-        ),
-    };
+async fn run_claimed(state: &AppState, claimed: Claimed, permit: OwnedSemaphorePermit) {
+    let rec = claimed.record;
+    if !rec.enabled {
+        // Disabled between the claim and now: nothing to check.
+        let _ = state.store.release_lease(rec.id, &state.instance).await;
+        return;
+    }
+    let checked = state.checks.test_holding(&rec).await;
     let interval = rec
         .interval_secs
         .map_or(ms(state.settings.check_interval), |s| {
             s.saturating_mul(1000)
         });
-    let now = now_ms();
-    // Keep the cadence (due + interval) unless we fell behind, then restart from now: no drift,
-    // and no burst of catch-up checks after downtime.
-    let next = if claim.due_at.saturating_add(interval) > now {
-        claim.due_at + interval
+    let now = state.clock.now_ms();
+    // Keep the cadence (due + interval) unless this check ran more than half an interval
+    // late, then restart from now: no drift, no burst of catch-up checks after downtime, and
+    // never two checks of a service within half an interval (a late takeover by another
+    // instance is followed by a full interval, not by the old slot moments later).
+    let cadence = claimed.due_at.saturating_add(interval);
+    let next = if cadence >= now.saturating_add(interval / 2) {
+        cadence
     } else {
         now.saturating_add(interval)
     };
-    let row = result_row(rec.id, &report, &state.instance);
-    match store.complete(&state.instance, next, &row).await {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::warn!(service = %rec.name, "lease expired before the check finished; result dropped");
-            return;
-        }
+    let outcome = state
+        .checks
+        .record(
+            std::slice::from_ref(&checked),
+            Record::Scheduled {
+                owner: &state.instance,
+                next_check_at: next,
+            },
+        )
+        .await;
+    match outcome.as_deref() {
+        Ok([RecordOutcome::Stored { .. }]) => {}
+        // Deleted, changed or taken over: logged by record(); nothing more to do.
+        Ok(_) => return,
         Err(e) => {
             tracing::warn!(service = %rec.name, error = %e, "could not store a check result");
             return;
         }
     }
-    tracing::debug!(service = %rec.name, status = %report.report.status, "scheduled check");
-    if report.report.status == Status::Connected {
-        collect_metrics(state, &rec).await;
-    }
-    state.snapshot.mark_changed();
-}
-
-/// Collects and stores a service's metrics (for `/metrics`); failures are logged only, the
-/// connection status already says what is wrong.
-pub async fn collect_metrics(state: &AppState, rec: &opsdeck_store::ServiceRecord) {
-    match state.runtime.collect(&state.store, rec).await {
-        Ok(m) if m.error.is_none() => {
-            let value = serde_json::to_value(&m.metrics).unwrap_or_default();
-            if let Err(e) = state.store.save_metrics(rec.id, now_ms(), &value).await {
-                tracing::warn!(service = %rec.name, error = %e, "could not store metrics");
+    tracing::debug!(service = %rec.name, status = %checked.report.status, "scheduled check");
+    if checked.report.status == Status::Connected {
+        let (m, at) = state.checks.collect(&rec, Some(permit)).await;
+        match &m.error {
+            None => {
+                if let Err(e) = state
+                    .checks
+                    .record_metrics(&ServiceMeta::from(&rec), &m, at, CheckSource::Scheduled)
+                    .await
+                {
+                    tracing::warn!(service = %rec.name, error = %e, "could not store metrics");
+                }
+            }
+            // The connection status already says what is wrong.
+            Some(err) => {
+                tracing::debug!(service = %rec.name, failure = %err.failure, "metrics collection failed")
             }
         }
-        Ok(m) => {
-            if let Some(err) = m.error {
-                tracing::debug!(service = %rec.name, failure = %err.failure, "metrics collection failed");
-            }
-        }
-        Err(e) => tracing::debug!(service = %rec.name, error = %e, "metrics collection failed"),
     }
+    state.snapshot.request();
 }

@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use opsdeck_core::clock::SharedClock;
 use secrecy::SecretString;
+
+use crate::features::Features;
+use crate::serve::HttpLimits;
 
 /// Everything the server needs to start. `Debug` hides the database URL (it may carry a
 /// password) along with the secrets.
@@ -37,6 +41,18 @@ pub struct Settings {
     pub lease: Duration,
     /// Run the scheduler at all (the benchmark turns it off to measure the API alone).
     pub scheduler: bool,
+    /// HTTP server limits (timeouts, connection cap, body size).
+    pub http: HttpLimits,
+    /// Failed authentications allowed from one address at once...
+    pub auth_failure_burst: u32,
+    /// ...and refilled at this many a minute.
+    pub auth_failure_per_minute: u32,
+    /// A `POST /test-all` run's deadline.
+    pub test_all_timeout: Duration,
+    /// Run-time feature flags (the `--config` file's `[features]` table is applied at start).
+    pub features: Features,
+    /// Wall-clock time (tests inject a manual clock).
+    pub clock: SharedClock,
 }
 
 impl Settings {
@@ -56,6 +72,12 @@ impl Settings {
             scheduler_tick: Duration::from_secs(1),
             lease: default_lease(check_timeout),
             scheduler: true,
+            http: HttpLimits::default(),
+            auth_failure_burst: 20,
+            auth_failure_per_minute: 30,
+            test_all_timeout: Duration::from_secs(600),
+            features: Features::default(),
+            clock: opsdeck_core::clock::system(),
         }
     }
 }
@@ -109,8 +131,50 @@ pub struct Cli {
         default_missing_value = "true"
     )]
     pub no_scheduler: bool,
+    /// Time allowed for a request head once its first byte arrived.
+    #[arg(long, env = "OPSDECK_HTTP_HEADER_TIMEOUT", default_value = "10s", value_parser = humantime_duration)]
+    pub http_header_timeout: Duration,
+    /// Time allowed for a whole request body.
+    #[arg(long, env = "OPSDECK_HTTP_BODY_TIMEOUT", default_value = "30s", value_parser = humantime_duration)]
+    pub http_body_timeout: Duration,
+    /// An idle keep-alive connection is closed after this.
+    #[arg(long, env = "OPSDECK_HTTP_IDLE_TIMEOUT", default_value = "60s", value_parser = humantime_duration)]
+    pub http_idle_timeout: Duration,
+    /// Open connections at most (more wait in the kernel's backlog).
+    #[arg(long, env = "OPSDECK_HTTP_MAX_CONNECTIONS", default_value_t = 512)]
+    pub http_max_connections: usize,
+    /// Largest request body, in bytes (or with KiB/MiB).
+    #[arg(long, env = "OPSDECK_HTTP_MAX_BODY", default_value = "1MiB", value_parser = byte_size)]
+    pub http_max_body: usize,
+    /// Failed authentications allowed from one address before it gets 429.
+    #[arg(long, env = "OPSDECK_AUTH_FAILURE_BURST", default_value_t = 20)]
+    pub auth_failure_burst: u32,
+    /// Failed authentications an address regains per minute.
+    #[arg(long, env = "OPSDECK_AUTH_FAILURE_RATE", default_value_t = 30)]
+    pub auth_failure_rate: u32,
+    /// Deadline of one POST /test-all run.
+    #[arg(long, env = "OPSDECK_TEST_ALL_TIMEOUT", default_value = "10m", value_parser = humantime_duration)]
+    pub test_all_timeout: Duration,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// `1048576`, `512KiB`, `1MiB`.
+fn byte_size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let (num, mult) = if let Some(n) = s.strip_suffix("MiB") {
+        (n, 1024 * 1024)
+    } else if let Some(n) = s.strip_suffix("KiB") {
+        (n, 1024)
+    } else {
+        (s, 1)
+    };
+    num.trim()
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("invalid size {s:?}; use bytes, or e.g. 512KiB, 1MiB"))
 }
 
 /// Settings every subcommand shares.
@@ -157,6 +221,8 @@ impl std::fmt::Debug for Settings {
             .field("check_timeout", &self.check_timeout)
             .field("check_concurrency", &self.check_concurrency)
             .field("scheduler", &self.scheduler)
+            .field("http", &self.http)
+            .field("features", &self.features)
             .finish_non_exhaustive()
     }
 }
@@ -181,15 +247,17 @@ pub fn default_data_dir() -> PathBuf {
 }
 
 impl Cli {
-    /// Resolves the command line and environment into [`Settings`].
-    pub fn settings(&self) -> Settings {
+    /// Resolves the command line and environment into [`Settings`]; a bad
+    /// `OPSDECK_FEATURE_*` variable is an error.
+    pub fn settings(&self) -> Result<Settings, String> {
         let data_dir = self
             .common
             .data_dir
             .clone()
             .unwrap_or_else(default_data_dir);
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        Settings {
+        let features = Features::resolve(None, &env).map_err(|e| e.to_string())?;
+        Ok(Settings {
             listen: self.listen,
             database_url: env("OPSDECK_DATABASE_URL"),
             secret_key: env("OPSDECK_SECRET_KEY").map(SecretString::from),
@@ -203,7 +271,19 @@ impl Cli {
                 .scheduler_lease
                 .unwrap_or_else(|| default_lease(self.check_timeout)),
             scheduler: !self.no_scheduler,
+            http: HttpLimits {
+                header_timeout: self.http_header_timeout,
+                body_timeout: self.http_body_timeout,
+                idle_timeout: self.http_idle_timeout,
+                max_connections: self.http_max_connections.max(1),
+                max_body_bytes: self.http_max_body,
+            },
+            auth_failure_burst: self.auth_failure_burst,
+            auth_failure_per_minute: self.auth_failure_rate,
+            test_all_timeout: self.test_all_timeout,
+            features,
+            clock: opsdeck_core::clock::system(),
             data_dir,
-        }
+        })
     }
 }

@@ -3,10 +3,11 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
+use opsdeck_core::clock::SharedClock;
 use opsdeck_store::Store;
 
-use crate::auth::Tokens;
-use crate::runtime::Runtime;
+use crate::auth::{AuthThrottle, Tokens};
+use crate::checks::Checks;
 use crate::settings::Settings;
 use crate::snapshot::Snapshot;
 
@@ -19,16 +20,22 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     /// The database.
     pub store: Store,
-    /// Built services and check locks.
-    pub runtime: Runtime,
+    /// The check pipeline: built services, locks, the global limit, the results hook.
+    pub checks: Checks,
     /// Known API tokens.
     pub tokens: Arc<Tokens>,
-    /// Pre-rendered status and Prometheus views.
+    /// Failed-authentication throttle per source address.
+    pub throttle: Arc<AuthThrottle>,
+    /// Pre-rendered status, service list and Prometheus views.
     pub snapshot: Snapshot,
     /// This process's id in leases and results.
     pub instance: String,
     /// Settings in force.
     pub settings: Settings,
+    /// Wall-clock time.
+    pub clock: SharedClock,
+    /// Held while a `POST /test-all` runs: one run at a time per instance.
+    pub test_all: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AppState {
@@ -37,12 +44,10 @@ impl AppState {
         AppState(Arc::new(inner))
     }
 
-    /// Rebuilds the status views now, logging (not failing) on error: the write that triggered
-    /// it has already succeeded.
+    /// Waits until the views include every write made so far (a write handler calls this
+    /// before it answers, so the client's next read shows its change).
     pub async fn refresh_views(&self) {
-        if let Err(e) = self.snapshot.rebuild(&self.store).await {
-            tracing::warn!(error = %e, "could not rebuild the status view");
-        }
+        self.snapshot.refresh().await;
     }
 }
 

@@ -113,7 +113,16 @@ impl SecretKey {
         }
         let source = key_file.display().to_string();
         match std::fs::read_to_string(key_file) {
-            Ok(text) => Self::parse(&text, &source).map(Some),
+            Ok(text) => {
+                // A key others can read is fixed (with a warning) or refused: it decrypts every
+                // stored secret.
+                if !crate::files::tighten(key_file, 0o600, "secret key file") {
+                    return Err(StoreError::InsecureKeyFile {
+                        path: key_file.to_owned(),
+                    });
+                }
+                Self::parse(&text, &source).map(Some)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(StoreError::io(
                 "cannot read the secret key file",

@@ -76,18 +76,50 @@ pub(crate) async fn connect(url: &str, backend: Backend) -> Result<AnyPool> {
     Ok(pool)
 }
 
+/// The embedded migrations of one backend: (version, name, SQL). Applied migrations are never
+/// edited; a change is a new file in both folders.
+pub(crate) fn migration_sources(backend: Backend) -> [(i64, &'static str, &'static str); 2] {
+    match backend {
+        Backend::Sqlite => [
+            (
+                1,
+                "init",
+                include_str!("../migrations/sqlite/0001_init.sql"),
+            ),
+            (
+                2,
+                "scheduler and views",
+                include_str!("../migrations/sqlite/0002_scheduler_and_views.sql"),
+            ),
+        ],
+        Backend::Postgres => [
+            (
+                1,
+                "init",
+                include_str!("../migrations/postgres/0001_init.sql"),
+            ),
+            (
+                2,
+                "scheduler and views",
+                include_str!("../migrations/postgres/0002_scheduler_and_views.sql"),
+            ),
+        ],
+    }
+}
+
 fn migrations(backend: Backend) -> Vec<Migration> {
-    let init: &'static str = match backend {
-        Backend::Sqlite => include_str!("../migrations/sqlite/0001_init.sql"),
-        Backend::Postgres => include_str!("../migrations/postgres/0001_init.sql"),
-    };
-    vec![Migration::new(
-        1,
-        Cow::Borrowed("init"),
-        MigrationType::Simple,
-        init.into_sql_str(),
-        false,
-    )]
+    migration_sources(backend)
+        .into_iter()
+        .map(|(version, name, sql)| {
+            Migration::new(
+                version,
+                Cow::Borrowed(name),
+                MigrationType::Simple,
+                sql.into_sql_str(),
+                false,
+            )
+        })
+        .collect()
 }
 
 pub(crate) async fn migrate(pool: &AnyPool, backend: Backend) -> Result<()> {
@@ -111,4 +143,31 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
         sqlx::Error::Database(db) => db.is_unique_violation(),
         _ => false,
     }
+}
+
+/// A row refers to a service that a concurrent transaction deleted (PostgreSQL checks the
+/// reference at insert time, after our snapshot was taken).
+pub(crate) fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => db.is_foreign_key_violation(),
+        _ => false,
+    }
+}
+
+/// Text as both backends store it alike. PostgreSQL refuses NUL in `TEXT` (SQLite keeps it), so
+/// NUL becomes U+FFFD here, on every string bound for the database: a vendor message or an odd
+/// name then reads the same on either backend instead of failing on one. (Rust strings are
+/// valid UTF-8 already, so no other code point needs replacing.) Callers that take text from a
+/// user refuse control characters with a field error before it gets here.
+pub fn db_text(s: &str) -> String {
+    if s.contains('\0') {
+        s.replace('\0', "\u{FFFD}")
+    } else {
+        s.to_owned()
+    }
+}
+
+/// [`db_text`] for optional text.
+pub(crate) fn db_text_opt(s: Option<&str>) -> Option<String> {
+    s.map(db_text)
 }

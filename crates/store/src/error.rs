@@ -59,6 +59,29 @@ pub enum StoreError {
         /// The key file that was looked for.
         path: PathBuf,
     },
+    /// The database holds secrets, its key check is gone, and the key does not open them.
+    #[error(
+        "the database's key check (meta.key_check) is missing and the secret key from \
+         {source_name} (key id {got}) does not open the stored secrets (the database last \
+         recorded key id {expected}); start with the key the secrets were encrypted with"
+    )]
+    KeyCheckMissing {
+        /// Where the key came from.
+        source_name: String,
+        /// Key id of the key we were given.
+        got: String,
+        /// Key id recorded in the database, if any.
+        expected: String,
+    },
+    /// The key file is readable by others and its mode cannot be changed.
+    #[error(
+        "the secret key file {path} is readable by other users and its mode cannot be changed; \
+         run `chmod 600 {path}` as its owner"
+    )]
+    InsecureKeyFile {
+        /// The key file.
+        path: PathBuf,
+    },
     /// A stored secret could not be decrypted (tampered row or wrong key).
     #[error("secret field {field:?} of service {service:?} cannot be decrypted")]
     Decrypt {

@@ -2,27 +2,35 @@
 //! scheduler's leases, on SQLite (default, one file) or PostgreSQL (several server instances).
 //!
 //! Secrets never leave this crate encrypted-or-not by accident: callers hand in and get back
-//! `SecretString`s, and only [`crypto`] ever sees the key.
+//! `SecretString`s, and only [`crypto`] ever sees the key. Status and failure kinds cross this
+//! boundary as core's [`Status`](opsdeck_core::Status) and
+//! [`FailureKind`](opsdeck_core::FailureKind), never as strings.
 
 pub mod crypto;
 mod db;
 mod error;
+mod files;
 mod results;
 mod schedule;
 mod services;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod tokens;
+mod views;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use opsdeck_core::clock::SharedClock;
 use sqlx::{AnyPool, Row};
 
 pub use crypto::{SecretKey, generate_token, hash_token};
-pub use db::{Backend, now_ms, sqlite_url};
+pub use db::{Backend, db_text, now_ms, sqlite_url};
 pub use error::{Result, StoreError};
-pub use results::{CheckResult, NewCheckResult};
-pub use schedule::Claim;
+pub use results::{CheckResult, NewCheckResult, RecordOutcome, SavedMetrics};
+pub use schedule::{ClaimRequest, Claimed, Lane, Share};
 pub use services::{NewService, ServiceData, ServiceRecord, ServiceUpdate};
 pub use tokens::{Role, TokenRecord};
+pub use views::{Fingerprint, MetricsRow, StatusRow};
 
 /// How to open a store. `Debug` shows neither the key nor the database URL, which may carry a
 /// password.
@@ -58,6 +66,7 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     pub(crate) key: SecretKey,
+    clock: SharedClock,
     // Held for the process lifetime on SQLite so a second instance fails fast.
     _lock: Option<std::sync::Arc<std::fs::File>>,
 }
@@ -73,15 +82,23 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     /// Opens (and creates, migrates, and checks the key of) the store.
+    ///
+    /// File modes are enforced on the way: the data directory 0700, the database, its WAL and
+    /// the lock file 0600, the key file 0600 (a looser mode is fixed with a warning; a key file
+    /// that cannot be fixed is refused).
     pub async fn open(opts: StoreOptions) -> Result<Self> {
         let url = opts
             .database_url
             .clone()
             .unwrap_or_else(|| sqlite_url(&opts.data_dir));
         let backend = Backend::from_url(&url)?;
-        create_data_dir(&opts.data_dir)?;
+        files::prepare_data_dir(&opts.data_dir)?;
         let lock = match backend {
-            Backend::Sqlite => Some(std::sync::Arc::new(lock_data_dir(&opts.data_dir)?)),
+            Backend::Sqlite => {
+                let lock = files::lock_data_dir(&opts.data_dir)?;
+                files::prepare_sqlite_files(&opts.data_dir)?;
+                Some(std::sync::Arc::new(lock))
+            }
             Backend::Postgres => None,
         };
         let key_file = crypto::key_file_path(&opts.data_dir);
@@ -112,18 +129,53 @@ impl Store {
             pool,
             backend,
             key,
+            clock: opsdeck_core::clock::system(),
             _lock: lock,
         };
         match store.check_key().await {
             Err(StoreError::WrongKey { .. }) if opts.secret_key.is_none() => {
                 // A key rotation commits the re-encrypted rows and then renames secret.key.new
-                // over secret.key; if it died in between, the new key is the right one.
-                store.key = finish_pending_rotation(&opts.data_dir, store.key.clone())?;
-                store.check_key().await?;
+                // over secret.key; if it died in between, the new key is the right one — but
+                // only a key that opens this database's key check may replace the old one.
+                match store.finish_pending_rotation(&opts.data_dir).await {
+                    Ok(Some(key)) => store.key = key,
+                    Ok(None) => store.check_key().await?,
+                    Err(e) => {
+                        store.pool.close().await;
+                        return Err(e);
+                    }
+                }
             }
-            other => other?,
+            Err(e) => {
+                store.pool.close().await;
+                return Err(e);
+            }
+            Ok(()) => {
+                let pending = crypto::pending_key_file_path(&opts.data_dir);
+                if opts.secret_key.is_none() && pending.exists() {
+                    tracing::warn!(
+                        path = %pending.display(),
+                        "a stray secret.key.new is left from a rotation that did not commit; it was not used (remove it once you have checked it is not needed)"
+                    );
+                }
+            }
+        }
+        if backend == Backend::Sqlite {
+            // The WAL and shared-memory files appear once the database is written to; SQLite
+            // gives them the database file's mode, checked here once more.
+            files::prepare_sqlite_files(&opts.data_dir)?;
         }
         Ok(store)
+    }
+
+    /// Uses `clock` for the times the store stamps itself (created/updated, tokens).
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub(crate) fn now(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     /// The backend in use.
@@ -152,39 +204,132 @@ impl Store {
         self.pool.close().await;
     }
 
+    /// A transaction that writes: `BEGIN IMMEDIATE` on SQLite, so a transaction that reads
+    /// before it writes takes the write lock up front instead of failing with `SQLITE_BUSY`
+    /// when another writer commits in between; a plain `BEGIN` on PostgreSQL (row locks).
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// Records the key on first start, and refuses a different key afterwards.
     async fn check_key(&self) -> Result<()> {
-        let check = self.key.key_check()?;
+        let (stored_check, stored_id) = self.stored_key_check().await?;
+        let Some(check) = stored_check else {
+            return self.record_key_check(stored_id).await;
+        };
+        if self.key.verify_key_check(&check) {
+            Ok(())
+        } else {
+            Err(StoreError::WrongKey {
+                source_name: self.key.source_name().to_owned(),
+                expected: stored_id.unwrap_or_else(|| "unknown".into()),
+                got: self.key.id(),
+            })
+        }
+    }
+
+    async fn stored_key_check(&self) -> Result<(Option<String>, Option<String>)> {
+        let rows = sqlx::query("SELECT key, value FROM meta WHERE key IN ('key_check', 'key_id')")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut check = None;
+        let mut id = None;
+        for row in rows {
+            let k: String = row.try_get(0)?;
+            let v: String = row.try_get(1)?;
+            match k.as_str() {
+                "key_check" => check = Some(v),
+                _ => id = Some(v),
+            }
+        }
+        Ok((check, id))
+    }
+
+    /// No key check yet. On a new database, this key becomes the database's key. On a database
+    /// that already holds secrets the row was lost (a partial restore, a manual edit): a wrong
+    /// key would then start silently and fail every check later, so the key is accepted only if
+    /// it opens a stored secret, and refused otherwise.
+    async fn record_key_check(&self, stored_id: Option<String>) -> Result<()> {
+        let sample =
+            sqlx::query("SELECT name, secrets FROM services WHERE secrets <> '{}' LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await?;
+        if let Some(row) = sample {
+            let name: String = row.try_get(0)?;
+            let text: String = row.try_get(1)?;
+            let opens = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text)
+                .ok()
+                .and_then(|m| {
+                    m.iter().next().and_then(|(field, v)| {
+                        v.as_str().map(|s| self.key.open(&name, field, s).is_ok())
+                    })
+                })
+                .unwrap_or(false);
+            if !opens {
+                return Err(StoreError::KeyCheckMissing {
+                    source_name: self.key.source_name().to_owned(),
+                    got: self.key.id(),
+                    expected: stored_id.unwrap_or_else(|| "unknown".into()),
+                });
+            }
+            tracing::warn!(
+                key_id = %self.key.id(),
+                "the database's key check was missing; the key opens the stored secrets, so the check was recorded again"
+            );
+        }
         // ON CONFLICT DO NOTHING: two instances starting at once on PostgreSQL agree on one key.
         sqlx::query(
             "INSERT INTO meta (key, value) VALUES ('key_check', $1), ('key_id', $2) \
              ON CONFLICT (key) DO NOTHING",
         )
-        .bind(check)
+        .bind(self.key.key_check()?)
         .bind(self.key.id())
         .execute(&self.pool)
         .await?;
-        let rows = sqlx::query("SELECT key, value FROM meta WHERE key IN ('key_check', 'key_id')")
-            .fetch_all(&self.pool)
-            .await?;
-        let mut stored_check = None;
-        let mut stored_id = String::from("unknown");
-        for row in rows {
-            let k: String = row.try_get(0)?;
-            let v: String = row.try_get(1)?;
-            match k.as_str() {
-                "key_check" => stored_check = Some(v),
-                _ => stored_id = v,
-            }
-        }
-        match stored_check {
+        // Whoever won the race, the stored check decides.
+        let (check, id) = self.stored_key_check().await?;
+        match check {
             Some(c) if self.key.verify_key_check(&c) => Ok(()),
             _ => Err(StoreError::WrongKey {
                 source_name: self.key.source_name().to_owned(),
-                expected: stored_id,
+                expected: id.unwrap_or_else(|| "unknown".into()),
                 got: self.key.id(),
             }),
         }
+    }
+
+    /// The key file did not open the database. If a rotation left `secret.key.new` and that
+    /// key opens the key check, the rotation committed: finish it by renaming. A pending key
+    /// that does not verify is never renamed over the current key.
+    async fn finish_pending_rotation(
+        &self,
+        data_dir: &std::path::Path,
+    ) -> Result<Option<SecretKey>> {
+        let file = crypto::key_file_path(data_dir);
+        let pending = crypto::pending_key_file_path(data_dir);
+        let Ok(text) = std::fs::read_to_string(&pending) else {
+            return Ok(None);
+        };
+        let key = SecretKey::parse(&text, &file.display().to_string())?;
+        let (check, id) = self.stored_key_check().await?;
+        if !check.is_some_and(|c| key.verify_key_check(&c)) {
+            return Err(StoreError::WrongKey {
+                source_name: format!(
+                    "{} (and {} does not match either; both files were left as they are)",
+                    self.key.source_name(),
+                    pending.display()
+                ),
+                expected: id.unwrap_or_else(|| "unknown".into()),
+                got: self.key.id(),
+            });
+        }
+        std::fs::rename(&pending, &file)
+            .map_err(|e| StoreError::io("cannot finish the key rotation: rename", &pending, e))?;
+        tracing::warn!(key_id = %key.id(), "finished an interrupted key rotation");
+        Ok(Some(key))
     }
 
     pub(crate) fn key(&self) -> &SecretKey {
@@ -202,17 +347,26 @@ impl Store {
         let r = sqlx::query(
             "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
         )
-        .bind(key.to_owned())
-        .bind(value.to_owned())
+        .bind(db_text(key))
+        .bind(db_text(value))
         .execute(&self.pool)
         .await?;
         Ok(r.rows_affected() == 1)
+    }
+
+    /// Deletes a `meta` value (tests of the key-check recovery use it).
+    pub async fn meta_delete(&self, key: &str) -> Result<()> {
+        sqlx::query("DELETE FROM meta WHERE key = $1")
+            .bind(db_text(key))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }
 
 async fn meta_value(pool: &AnyPool, key: &str) -> Result<Option<String>> {
     let row = sqlx::query("SELECT value FROM meta WHERE key = $1")
-        .bind(key.to_owned())
+        .bind(db_text(key))
         .fetch_optional(pool)
         .await?;
     Ok(match row {
@@ -221,42 +375,11 @@ async fn meta_value(pool: &AnyPool, key: &str) -> Result<Option<String>> {
     })
 }
 
-fn create_data_dir(dir: &Path) -> Result<()> {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
-    }
-    b.create(dir)
-        .map_err(|e| StoreError::io("cannot create the data directory", dir, e))
-}
-
-fn lock_data_dir(dir: &Path) -> Result<std::fs::File> {
-    let path = dir.join("opsdeckd.lock");
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| StoreError::io("cannot open the lock file", &path, e))?;
-    match f.try_lock() {
-        Ok(()) => Ok(f),
-        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked { path }),
-        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::io("cannot lock", &path, e)),
-    }
-}
-
-fn finish_pending_rotation(data_dir: &Path, current: SecretKey) -> Result<SecretKey> {
-    let file = crypto::key_file_path(data_dir);
-    let pending = crypto::pending_key_file_path(data_dir);
-    let Ok(text) = std::fs::read_to_string(&pending) else {
-        return Ok(current);
-    };
-    let key = SecretKey::parse(&text, &file.display().to_string())?;
-    std::fs::rename(&pending, &file)
-        .map_err(|e| StoreError::io("cannot finish the key rotation: rename", &pending, e))?;
-    tracing::warn!(key_id = %key.id(), "finished an interrupted key rotation");
-    Ok(key)
+/// The migration sets of both backends, for the test that keeps them in step.
+#[doc(hidden)]
+pub fn migration_sql(backend: Backend) -> Vec<(i64, &'static str)> {
+    db::migration_sources(backend)
+        .into_iter()
+        .map(|(v, _, sql)| (v, sql))
+        .collect()
 }

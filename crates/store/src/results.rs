@@ -1,11 +1,17 @@
 //! Check results (the history the dashboard and the history features read) and the last
 //! collected provider metrics per service.
+//!
+//! A result is stored only while its service exists and still has the config the check ran
+//! with: a result of a service deleted mid-check, or of a config replaced mid-check, is dropped
+//! (and the caller is told which), never stored as the latest.
 
+use opsdeck_core::{FailureKind, Status};
 use serde_json::Value;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::Store;
+use crate::db::{db_text, db_text_opt, is_foreign_key_violation};
 use crate::error::{Result, StoreError};
 
 /// One check outcome to store.
@@ -13,12 +19,15 @@ use crate::error::{Result, StoreError};
 pub struct NewCheckResult {
     /// Service id.
     pub service_id: i64,
+    /// The service's config version the check ran with; the result is dropped if the stored
+    /// version differs. `None`: store it whatever the version (read back: always `None`).
+    pub config_version: Option<i64>,
     /// Unix ms.
     pub checked_at: i64,
-    /// `connected` | `failed` | `unknown`.
-    pub status: String,
+    /// Outcome.
+    pub status: Status,
     /// Failure kind, `None` when connected.
-    pub failure: Option<String>,
+    pub failure: Option<FailureKind>,
     /// Latency of the check.
     pub latency_ms: i64,
     /// Human message.
@@ -38,65 +47,178 @@ pub struct CheckResult {
     pub result: NewCheckResult,
 }
 
-const COLUMNS: &str = "r.id, r.service_id, r.checked_at, r.status, r.failure, r.latency_ms, r.message, r.identity, r.instance";
+/// What became of a result handed to the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordOutcome {
+    /// Stored; it is now the service's latest result.
+    Stored {
+        /// Row id.
+        result_id: i64,
+        /// The status of the result it replaced as the latest, if there was one.
+        previous_status: Option<Status>,
+    },
+    /// The service no longer exists: nothing stored.
+    ServiceDeleted,
+    /// The service's config changed while the check ran: nothing stored.
+    ConfigChanged,
+    /// Scheduled checks only: another instance took the lease over (it expired).
+    LeaseLost,
+}
 
-fn parse_row(row: &AnyRow) -> Result<CheckResult> {
+/// The last collection of a service's provider metrics.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SavedMetrics {
+    /// Unix ms.
+    pub collected_at: i64,
+    /// The samples (core's `Metric` list as JSON).
+    pub metrics: Value,
+    /// Notes about completeness.
+    pub notes: Vec<String>,
+}
+
+pub(crate) const COLUMNS: &str = "r.id, r.service_id, r.checked_at, r.status, r.failure, r.latency_ms, r.message, r.identity, r.instance";
+
+/// Parses a stored status. An unknown word (a newer opsdeck wrote it) reads as `unknown` with a
+/// warning rather than failing every view that lists results.
+pub(crate) fn parse_status(s: &str) -> Status {
+    serde_json::from_value(Value::String(s.to_owned())).unwrap_or_else(|_| {
+        tracing::warn!(status = s, "unknown stored status; read as unknown");
+        Status::Unknown
+    })
+}
+
+/// Parses a stored failure kind; an unknown one reads as `provider_error` with a warning.
+pub(crate) fn parse_failure(s: Option<String>) -> Option<FailureKind> {
+    s.map(|s| {
+        serde_json::from_value(Value::String(s.clone())).unwrap_or_else(|_| {
+            tracing::warn!(failure = %s, "unknown stored failure kind; read as provider_error");
+            FailureKind::ProviderError
+        })
+    })
+}
+
+/// Parses the result columns starting at `at` (in [`COLUMNS`] order).
+pub(crate) fn parse_at(row: &AnyRow, at: usize) -> Result<CheckResult> {
+    let status: String = row.try_get(at + 3)?;
     Ok(CheckResult {
-        id: row.try_get(0)?,
+        id: row.try_get(at)?,
         result: NewCheckResult {
-            service_id: row.try_get(1)?,
-            checked_at: row.try_get(2)?,
-            status: row.try_get(3)?,
-            failure: row.try_get(4)?,
-            latency_ms: row.try_get(5)?,
-            message: row.try_get(6)?,
-            identity: row.try_get(7)?,
-            instance: row.try_get(8)?,
+            service_id: row.try_get(at + 1)?,
+            config_version: None,
+            checked_at: row.try_get(at + 2)?,
+            status: parse_status(&status),
+            failure: parse_failure(row.try_get(at + 4)?),
+            latency_ms: row.try_get(at + 5)?,
+            message: row.try_get(at + 6)?,
+            identity: row.try_get(at + 7)?,
+            instance: row.try_get(at + 8)?,
         },
     })
 }
 
-pub(crate) async fn insert(conn: &mut sqlx::AnyConnection, r: &NewCheckResult) -> Result<i64> {
+fn parse_row(row: &AnyRow) -> Result<CheckResult> {
+    parse_at(row, 0)
+}
+
+/// Inserts a result if its service exists with the expected version, and makes it the latest.
+pub(crate) async fn insert(
+    conn: &mut sqlx::AnyConnection,
+    r: &NewCheckResult,
+) -> Result<RecordOutcome> {
+    let previous: Option<String> = sqlx::query(
+        "SELECT r.status FROM schedule c JOIN check_results r ON r.id = c.last_result_id \
+         WHERE c.service_id = $1",
+    )
+    .bind(r.service_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .map(|row| row.try_get(0))
+    .transpose()?;
     let row = sqlx::query(
         "INSERT INTO check_results (service_id, checked_at, status, failure, latency_ms, message, \
-         identity, instance) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+         identity, instance) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM services WHERE id = $1 AND ($9 < 0 OR version = $9) \
+         RETURNING id",
     )
     .bind(r.service_id)
     .bind(r.checked_at)
-    .bind(r.status.clone())
-    .bind(r.failure.clone())
+    .bind(r.status.as_str())
+    .bind(r.failure.map(FailureKind::as_str))
     .bind(r.latency_ms)
-    .bind(r.message.clone())
-    .bind(r.identity.clone())
-    .bind(r.instance.clone())
-    .fetch_one(&mut *conn)
+    .bind(db_text(&r.message))
+    .bind(db_text_opt(r.identity.as_deref()))
+    .bind(db_text_opt(r.instance.as_deref()))
+    .bind(r.config_version.unwrap_or(-1))
+    .fetch_optional(&mut *conn)
     .await?;
+    let Some(row) = row else {
+        return missing_reason(conn, r.service_id).await;
+    };
     let id: i64 = row.try_get(0)?;
     sqlx::query("UPDATE schedule SET last_result_id = $1 WHERE service_id = $2")
         .bind(id)
         .bind(r.service_id)
         .execute(&mut *conn)
         .await?;
-    Ok(id)
+    Ok(RecordOutcome::Stored {
+        result_id: id,
+        previous_status: previous.as_deref().map(parse_status),
+    })
+}
+
+/// Why a guarded write matched no service row.
+pub(crate) async fn missing_reason(
+    conn: &mut sqlx::AnyConnection,
+    service_id: i64,
+) -> Result<RecordOutcome> {
+    let exists = sqlx::query("SELECT 1 FROM services WHERE id = $1")
+        .bind(service_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .is_some();
+    Ok(if exists {
+        RecordOutcome::ConfigChanged
+    } else {
+        RecordOutcome::ServiceDeleted
+    })
 }
 
 impl Store {
-    /// Stores a result outside the scheduler (manual test, test-all).
-    pub async fn insert_result(&self, r: &NewCheckResult) -> Result<i64> {
-        let mut tx = self.pool.begin().await?;
-        let id = insert(&mut tx, r).await?;
-        tx.commit().await?;
-        Ok(id)
+    /// Stores a result outside the scheduler (manual test, test-all) — unless its service was
+    /// deleted or changed meanwhile (see [`RecordOutcome`]).
+    pub async fn record_result(&self, r: &NewCheckResult) -> Result<RecordOutcome> {
+        Ok(self
+            .record_results(std::slice::from_ref(r))
+            .await?
+            .pop()
+            .unwrap_or(RecordOutcome::ServiceDeleted))
     }
 
-    /// Stores many results in one transaction (test-all: one commit instead of one per service).
-    pub async fn insert_results(&self, results: &[NewCheckResult]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+    /// Stores many results in one transaction (test-all: one commit instead of one per
+    /// service). A deleted or changed service skips its own result only.
+    pub async fn record_results(&self, results: &[NewCheckResult]) -> Result<Vec<RecordOutcome>> {
+        // A service deleted by a concurrent transaction after our statement began fails the
+        // reference check on PostgreSQL and aborts the transaction; the retry then sees it gone.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_record_results(results).await {
+                Err(StoreError::Database(e)) if is_foreign_key_violation(&e) && attempt < 4 => {
+                    tracing::debug!("a service was deleted while its result was stored; retrying");
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_record_results(&self, results: &[NewCheckResult]) -> Result<Vec<RecordOutcome>> {
+        let mut tx = self.begin_write().await?;
+        let mut out = Vec::with_capacity(results.len());
         for r in results {
-            insert(&mut tx, r).await?;
+            out.push(insert(&mut tx, r).await?);
         }
         tx.commit().await?;
-        Ok(())
+        Ok(out)
     }
 
     /// The latest result of every service that has one.
@@ -122,38 +244,63 @@ impl Store {
         rows.iter().map(parse_row).collect()
     }
 
-    /// Saves the latest collected provider metrics (a JSON array) of a service.
+    /// Saves a service's latest collected metrics: the samples (a JSON array), the collection's
+    /// notes and their Prometheus text, rendered once here rather than on every scrape.
+    /// Returns `false` (nothing saved) when the service was deleted, or its config changed from
+    /// `config_version`, while collecting.
     pub async fn save_metrics(
         &self,
         service_id: i64,
+        config_version: Option<i64>,
         collected_at: i64,
         metrics: &Value,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO service_metrics (service_id, collected_at, metrics) VALUES ($1, $2, $3) \
+        notes: &[String],
+        prometheus: &str,
+    ) -> Result<bool> {
+        let notes = Value::Array(notes.iter().map(|n| Value::String(db_text(n))).collect());
+        let r = sqlx::query(
+            "INSERT INTO service_metrics (service_id, collected_at, metrics, notes, prometheus) \
+             SELECT $1, $2, $3, $4, $5 FROM services WHERE id = $1 AND ($6 < 0 OR version = $6) \
              ON CONFLICT (service_id) DO UPDATE SET collected_at = excluded.collected_at, \
-             metrics = excluded.metrics",
+             metrics = excluded.metrics, notes = excluded.notes, prometheus = excluded.prometheus",
         )
         .bind(service_id)
         .bind(collected_at)
         .bind(metrics.to_string())
+        .bind(notes.to_string())
+        .bind(db_text(prometheus))
+        .bind(config_version.unwrap_or(-1))
         .execute(&self.pool)
-        .await?;
-        Ok(())
+        .await;
+        match r {
+            Ok(r) => Ok(r.rows_affected() > 0),
+            Err(e) if is_foreign_key_violation(&e) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
-    /// The latest metrics of every service: (service id, collected at, JSON array).
-    pub async fn all_metrics(&self) -> Result<Vec<(i64, i64, Value)>> {
-        let rows = sqlx::query("SELECT service_id, collected_at, metrics FROM service_metrics")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                let text: String = r.try_get(2)?;
-                let v = serde_json::from_str(&text)
-                    .map_err(|e| StoreError::corrupt("service metrics", e))?;
-                Ok((r.try_get(0)?, r.try_get(1)?, v))
-            })
-            .collect()
+    /// The last saved metrics of a service, if any were collected.
+    pub async fn latest_metrics(&self, service_id: i64) -> Result<Option<SavedMetrics>> {
+        let row = sqlx::query(
+            "SELECT collected_at, metrics, notes FROM service_metrics WHERE service_id = $1",
+        )
+        .bind(service_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let text: String = row.try_get(1)?;
+        let metrics =
+            serde_json::from_str(&text).map_err(|e| StoreError::corrupt("service metrics", e))?;
+        let notes: Option<String> = row.try_get(2)?;
+        let notes = notes
+            .and_then(|n| serde_json::from_str::<Vec<String>>(&n).ok())
+            .unwrap_or_default();
+        Ok(Some(SavedMetrics {
+            collected_at: row.try_get(0)?,
+            metrics,
+            notes,
+        }))
     }
 }

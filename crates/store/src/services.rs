@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::db::{is_unique_violation, now_ms};
+use crate::db::{Backend, db_text, is_unique_violation};
 use crate::error::{Result, StoreError};
 use crate::{SecretKey, Store};
 
@@ -70,10 +70,10 @@ impl ServiceRecord {
     }
 }
 
-const COLUMNS: &str = "id, name, provider, config, secrets, tags, enabled, provisioned, \
+pub(crate) const COLUMNS: &str = "id, name, provider, config, secrets, tags, enabled, provisioned, \
                        interval_secs, version, created_at, updated_at";
 
-fn parse_row(row: &AnyRow) -> Result<ServiceRecord> {
+pub(crate) fn parse_row(row: &AnyRow) -> Result<ServiceRecord> {
     let name: String = row.try_get("name")?;
     let json_obj = |col: &str| -> Result<Map<String, Value>> {
         let text: String = row.try_get(col)?;
@@ -141,7 +141,7 @@ impl Store {
     pub async fn find_service(&self, name: &str) -> Result<Option<ServiceRecord>> {
         let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM services WHERE name = $1"));
         let row = sqlx::query(sql)
-            .bind(name.to_owned())
+            .bind(db_text(name))
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(parse_row).transpose()
@@ -164,17 +164,46 @@ impl Store {
 
     /// Creates a service and schedules its first check now.
     pub async fn create_service(&self, name: &str, data: &ServiceData) -> Result<ServiceRecord> {
-        let now = now_ms();
+        self.insert_service(name, data, false)
+            .await?
+            .ok_or_else(|| StoreError::AlreadyExists {
+                what: format!("service {name:?}"),
+            })
+    }
+
+    /// Creates a service unless one with that name exists (then `None`): the provisioning
+    /// upsert, safe when two instances start at once on one PostgreSQL database (the loser of
+    /// the race gets `None` instead of a unique-key error).
+    pub async fn create_service_if_absent(
+        &self,
+        name: &str,
+        data: &ServiceData,
+    ) -> Result<Option<ServiceRecord>> {
+        self.insert_service(name, data, true).await
+    }
+
+    async fn insert_service(
+        &self,
+        name: &str,
+        data: &ServiceData,
+        if_absent: bool,
+    ) -> Result<Option<ServiceRecord>> {
+        let now = self.now();
         let secrets = seal_all(self.key(), name, &data.secrets)?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
+        let conflict = if if_absent {
+            "ON CONFLICT (name) DO NOTHING"
+        } else {
+            ""
+        };
         let sql = sqlx::AssertSqlSafe(format!(
             "INSERT INTO services (name, provider, config, secrets, tags, enabled, provisioned, \
              interval_secs, version, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9) RETURNING {COLUMNS}"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9) {conflict} RETURNING {COLUMNS}"
         ));
         let row = sqlx::query(sql)
-            .bind(name.to_owned())
-            .bind(data.provider.clone())
+            .bind(db_text(name))
+            .bind(db_text(&data.provider))
             .bind(Value::Object(data.config.clone()).to_string())
             .bind(secrets)
             .bind(tags_json(&data.tags))
@@ -182,7 +211,7 @@ impl Store {
             .bind(i64::from(data.provisioned))
             .bind(data.interval_secs)
             .bind(now)
-            .fetch_one(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await
             .map_err(|e| {
                 if is_unique_violation(&e) {
@@ -193,6 +222,10 @@ impl Store {
                     e.into()
                 }
             })?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
         let rec = parse_row(&row)?;
         sqlx::query("INSERT INTO schedule (service_id, next_check_at) VALUES ($1, $2)")
             .bind(rec.id)
@@ -200,33 +233,35 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(rec)
+        Ok(Some(rec))
     }
 
     /// Replaces a service's data. With `expected_version`, the write only happens if the stored
     /// version still matches (compare-and-set), else [`StoreError::StaleVersion`].
-    /// The next check is rescheduled to now, so a fixed config shows up at once.
+    /// The next check is rescheduled to now, so a fixed config shows up at once, and a lease
+    /// held for a check of the old config is released: that check's result will not be stored
+    /// (its version no longer matches), and the new config is checked at once.
     pub async fn update_service(
         &self,
         name: &str,
         expected_version: Option<i64>,
         data: &ServiceData,
     ) -> Result<ServiceRecord> {
-        let now = now_ms();
+        let now = self.now();
         let secrets = seal_all(self.key(), name, &data.secrets)?;
         // The compare-and-set UPDATE is the transaction's first statement on purpose: on SQLite
         // a transaction that reads first and writes later fails with SQLITE_BUSY when another
         // writer commits in between, whereas a first write simply waits for the lock.
         // `-1` means "any version" (provisioning overwrites whatever is stored).
         let expected = expected_version.unwrap_or(-1);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let sql = sqlx::AssertSqlSafe(format!(
             "UPDATE services SET provider = $1, config = $2, secrets = $3, tags = $4, enabled = $5, \
              provisioned = $6, interval_secs = $7, version = version + 1, updated_at = $8 \
              WHERE name = $9 AND (version = $10 OR $10 = -1) RETURNING {COLUMNS}"
         ));
         let row = sqlx::query(sql)
-            .bind(data.provider.clone())
+            .bind(db_text(&data.provider))
             .bind(Value::Object(data.config.clone()).to_string())
             .bind(secrets)
             .bind(tags_json(&data.tags))
@@ -234,14 +269,14 @@ impl Store {
             .bind(i64::from(data.provisioned))
             .bind(data.interval_secs)
             .bind(now)
-            .bind(name.to_owned())
+            .bind(db_text(name))
             .bind(expected)
             .fetch_optional(&mut *tx)
             .await?;
         let Some(row) = row else {
             tx.rollback().await?;
             let latest: i64 = sqlx::query("SELECT version FROM services WHERE name = $1")
-                .bind(name.to_owned())
+                .bind(db_text(name))
                 .fetch_optional(&self.pool)
                 .await?
                 .map(|r| r.try_get(0))
@@ -253,11 +288,14 @@ impl Store {
             });
         };
         let rec = parse_row(&row)?;
-        sqlx::query("UPDATE schedule SET next_check_at = $1 WHERE service_id = $2")
-            .bind(now)
-            .bind(rec.id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE schedule SET next_check_at = $1, lease_owner = NULL, lease_expires_at = NULL \
+             WHERE service_id = $2",
+        )
+        .bind(now)
+        .bind(rec.id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(rec)
     }
@@ -268,8 +306,8 @@ impl Store {
             "UPDATE services SET provisioned = 0, version = version + 1, updated_at = $1 \
              WHERE name = $2 AND provisioned = 1",
         )
-        .bind(now_ms())
-        .bind(name.to_owned())
+        .bind(self.now())
+        .bind(db_text(name))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -278,7 +316,7 @@ impl Store {
     /// Deletes a service and (by cascade) its results, schedule and metrics.
     pub async fn delete_service(&self, name: &str) -> Result<()> {
         let r = sqlx::query("DELETE FROM services WHERE name = $1")
-            .bind(name.to_owned())
+            .bind(db_text(name))
             .execute(&self.pool)
             .await?;
         if r.rows_affected() == 0 {
@@ -287,10 +325,17 @@ impl Store {
         Ok(())
     }
 
-    /// Re-encrypts every secret under `new_key` in one transaction and records the new key's
-    /// check value. Afterwards this handle uses the new key.
+    /// Re-encrypts every secret under `new_key` in one write transaction and records the new
+    /// key's check value. Afterwards this handle uses the new key. The transaction holds the
+    /// write lock from its start (SQLite `BEGIN IMMEDIATE`; on PostgreSQL an exclusive lock on
+    /// `services`), so no write can slip in between the read and the re-encryption.
     pub async fn rotate_key(&mut self, new_key: SecretKey) -> Result<usize> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("LOCK TABLE services IN EXCLUSIVE MODE")
+                .execute(&mut *tx)
+                .await?;
+        }
         let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM services"));
         let rows = sqlx::query(sql).fetch_all(&mut *tx).await?;
         let mut count = 0;
@@ -320,7 +365,7 @@ impl Store {
 }
 
 fn tags_json(tags: &[String]) -> String {
-    Value::Array(tags.iter().cloned().map(Value::String).collect()).to_string()
+    Value::Array(tags.iter().map(|t| Value::String(db_text(t))).collect()).to_string()
 }
 
 fn not_found(name: &str) -> StoreError {

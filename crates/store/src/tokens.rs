@@ -4,7 +4,7 @@ use sqlx::Row;
 
 use crate::Store;
 use crate::crypto::{generate_token, hash_token};
-use crate::db::now_ms;
+use crate::db::db_text;
 use crate::error::{Result, StoreError};
 
 use secrecy::{ExposeSecret, SecretString};
@@ -77,10 +77,10 @@ impl Store {
             "INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4) \
              RETURNING id, name, role, created_at, token_hash",
         )
-        .bind(name.to_owned())
+        .bind(db_text(name))
         .bind(role.as_str())
         .bind(hash)
-        .bind(now_ms())
+        .bind(self.now())
         .fetch_one(&self.pool)
         .await?;
         Ok((parse(&row)?.0, token))
@@ -125,7 +125,7 @@ impl Store {
     /// instance).
     pub async fn bootstrap_admin(&self) -> Result<Option<SecretString>> {
         if !self
-            .meta_insert_once("admin_bootstrapped", &now_ms().to_string())
+            .meta_insert_once("admin_bootstrapped", &self.now().to_string())
             .await?
         {
             return Ok(None);

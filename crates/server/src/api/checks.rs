@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use super::services::descriptor;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::json::ApiJson;
-use crate::runtime::spec_of;
+use crate::checks::spec_of;
 use crate::snapshot::rfc3339;
 use crate::state::AppState;
 
@@ -136,7 +136,7 @@ pub async fn test_config(
     }
     let mut spec = ServiceSpec::new(rec.name.clone(), rec.provider.clone(), RawConfig(merged));
     spec.tags = rec.tags.clone();
-    let report = state.runtime.test_spec(&spec).await?;
+    let report = state.checks.test_spec(&spec).await?;
     tracing::info!(service = %name, status = %report.report.status, "edited config tested (not stored)");
     Ok(ApiJson(report))
 }

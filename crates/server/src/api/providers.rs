@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
 use crate::state::AppState;
 
@@ -46,11 +46,11 @@ fn provider_view(d: &'static ProviderDescriptor, with_schema: bool) -> ProviderV
 
 /// Registered providers.
 #[utoipa::path(get, path = "/providers", tag = "providers",
-    responses((status = 200, body = Vec<ProviderView>), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = Vec<ProviderView>)))]
 pub async fn list_providers(State(state): State<AppState>) -> ApiJson<Vec<ProviderView>> {
     ApiJson(
         state
-            .runtime
+            .checks
             .factory()
             .providers()
             .map(|d| provider_view(d, false))
@@ -61,12 +61,12 @@ pub async fn list_providers(State(state): State<AppState>) -> ApiJson<Vec<Provid
 /// One provider with its JSON Schema.
 #[utoipa::path(get, path = "/providers/{id}", tag = "providers",
     params(("id" = String, Path, description = "Provider id")),
-    responses((status = 200, body = ProviderView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = ProviderView)))]
 pub async fn get_provider(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<ApiJson<ProviderView>> {
-    let d = state.runtime.factory().descriptor(&id).ok_or_else(|| {
+    let d = state.checks.factory().descriptor(&id).ok_or_else(|| {
         ApiError::NotFound(format!(
             "provider {id:?} not found; GET /api/v1/providers lists them"
         ))

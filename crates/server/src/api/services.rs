@@ -3,20 +3,21 @@
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use opsdeck_core::ProviderDescriptor;
-use opsdeck_core::config::{RawConfig, ServiceSpec, check_service_name};
+use opsdeck_core::config::{RawConfig, ServiceSpec};
+use opsdeck_core::{ProviderDescriptor, ServiceFactory};
 use opsdeck_store::{ServiceData, ServiceRecord};
 use secrecy::SecretString;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
+use crate::checks::{config_problems, spec_of};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::json::ApiJson;
-use crate::runtime::{build, spec_of};
 use crate::snapshot::rfc3339;
 use crate::state::AppState;
+use crate::validate::{self, Problems};
 
 /// A service as the API shows it. Secret fields read as `{"set": true|false}`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -44,10 +45,11 @@ pub struct ServiceView {
     pub updated_at: String,
 }
 
-fn service_view(state: &AppState, rec: &ServiceRecord) -> ServiceView {
+/// A stored service as the API shows it (also rendered into the cached service list).
+pub(crate) fn service_view(factory: &ServiceFactory, rec: &ServiceRecord) -> ServiceView {
     let mut config = rec.config.clone();
     let set: Vec<&str> = rec.secret_fields().collect();
-    let secret_names: Vec<&str> = match state.runtime.factory().descriptor(&rec.provider) {
+    let secret_names: Vec<&str> = match factory.descriptor(&rec.provider) {
         Some(d) => d.secret_fields().collect(),
         None => set.clone(),
     };
@@ -66,6 +68,11 @@ fn service_view(state: &AppState, rec: &ServiceRecord) -> ServiceView {
         created_at: rfc3339(rec.created_at),
         updated_at: rfc3339(rec.updated_at),
     }
+}
+
+/// Never built: `problems_error` with problems is always `Err`.
+fn unreachable_response() -> Response {
+    StatusCode::INTERNAL_SERVER_ERROR.into_response()
 }
 
 fn yes() -> bool {
@@ -91,12 +98,8 @@ pub struct CreateService {
     #[serde(default = "yes")]
     pub enabled: bool,
     /// Check interval in seconds (10 s to 7 days); default: the server's.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::opt_int")]
     pub interval_secs: Option<i64>,
-}
-
-fn some<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
 }
 
 /// `PATCH /services/{name}` body.
@@ -104,6 +107,7 @@ fn some<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T
 #[serde(deny_unknown_fields)]
 pub struct PatchService {
     /// The version you read; a stale one is refused with 409.
+    #[serde(deserialize_with = "crate::json::int")]
     pub version: i64,
     /// Fields to change: a value replaces, null removes, `{"set": true}` keeps a secret.
     #[serde(default)]
@@ -116,23 +120,9 @@ pub struct PatchService {
     #[serde(default)]
     pub enabled: Option<bool>,
     /// New interval; null = back to the server default.
-    #[serde(default, deserialize_with = "some")]
+    #[serde(default, deserialize_with = "crate::json::some_opt_int")]
     #[schema(value_type = Option<i64>)]
     pub interval_secs: Option<Option<i64>>,
-}
-
-fn check_interval(v: Option<i64>) -> ApiResult<()> {
-    match v {
-        Some(s) if !(1..=7 * 86_400).contains(&s) => Err(ApiError::field(
-            "interval_secs",
-            "must be between 1 and 604800 seconds (7 days), or null for the server default",
-        )),
-        _ => Ok(()),
-    }
-}
-
-pub(crate) fn check_name(name: &str) -> ApiResult<()> {
-    check_service_name(name).map_err(|m| ApiError::field("name", m))
 }
 
 pub(crate) fn descriptor(
@@ -140,10 +130,70 @@ pub(crate) fn descriptor(
     provider: &str,
 ) -> ApiResult<&'static ProviderDescriptor> {
     state
-        .runtime
+        .checks
         .factory()
         .descriptor(provider)
         .ok_or_else(|| ApiError::UnknownProvider(provider.to_owned()))
+}
+
+/// A stored service by its URL name. A name that cannot be a service name is a 404 without a
+/// database round trip (and odd bytes never reach the database).
+pub(crate) async fn load(state: &AppState, name: &str) -> ApiResult<ServiceRecord> {
+    if opsdeck_core::config::check_service_name(name).is_err() {
+        return Err(ApiError::NotFound(format!("service {name:?} not found")));
+    }
+    Ok(state.store.get_service(name).await?)
+}
+
+/// Every problem of a write at once: the API's own limits, then the provider's validation
+/// (build: no network call) unless a value is already too large or has control characters.
+fn validate_write(state: &AppState, mut problems: Problems, spec: &ServiceSpec) -> ApiResult<()> {
+    let before = problems.0.len();
+    validate::config(&mut problems, &spec.config.0);
+    if problems.0.len() == before
+        && let Err(e) = state.checks.factory().build(spec)
+    {
+        match e {
+            opsdeck_core::registry::BuildError::Config(errs) => {
+                problems.0.extend(config_problems(&errs));
+            }
+            opsdeck_core::registry::BuildError::Provider { source, .. } => {
+                if problems.is_empty() {
+                    return Err(ApiError::InvalidConfig {
+                        message: source.message().to_owned(),
+                        details: Vec::new(),
+                    });
+                }
+                problems.add("config", source.message());
+            }
+        }
+    }
+    problems_error(problems)
+}
+
+/// `Ok` without problems; all config problems → `invalid_config`, anything else →
+/// `invalid_body` listing everything.
+pub(crate) fn problems_error(problems: Problems) -> ApiResult<()> {
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let message = problems
+        .0
+        .iter()
+        .map(|d| format!("{}: {}", d.field, d.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    if problems.0.iter().all(|p| p.field.starts_with("config")) {
+        Err(ApiError::InvalidConfig {
+            message,
+            details: problems.0,
+        })
+    } else {
+        Err(ApiError::InvalidBody {
+            message,
+            details: problems.0,
+        })
+    }
 }
 
 /// Splits a validated config into non-secret fields and secrets.
@@ -174,14 +224,16 @@ fn is_keep_marker(v: &Value) -> bool {
         .is_some_and(|o| o.len() == 1 && o.get("set") == Some(&Value::Bool(true)))
 }
 
-/// Every service.
+/// Every service, sorted by name (served from the cached view, like `/status`).
 #[utoipa::path(get, path = "/services", tag = "services",
-    responses((status = 200, body = Vec<ServiceView>), (status = 401, body = ErrorBody)))]
-pub async fn list_services(State(state): State<AppState>) -> ApiResult<ApiJson<Vec<ServiceView>>> {
-    let recs = state.store.list_services().await?;
-    Ok(ApiJson(
-        recs.iter().map(|r| service_view(&state, r)).collect(),
-    ))
+    responses((status = 200, body = Vec<ServiceView>,
+        headers(("ETag" = String, description = "Validator for If-None-Match"))),
+        (status = 304, description = "Not modified since the ETag sent in If-None-Match")))]
+pub async fn list_services(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    super::status::serve_rendered(&state.snapshot.services(), &headers)
 }
 
 /// One service.
@@ -192,8 +244,8 @@ pub async fn get_service(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> ApiResult<ApiJson<ServiceView>> {
-    let rec = state.store.get_service(&name).await?;
-    Ok(ApiJson(service_view(&state, &rec)))
+    let rec = load(&state, &name).await?;
+    Ok(ApiJson(service_view(state.checks.factory(), &rec)))
 }
 
 /// Creates a service (validated, no network call).
@@ -203,13 +255,27 @@ pub async fn create_service(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CreateService>,
 ) -> ApiResult<Response> {
-    check_name(&body.name)?;
-    check_interval(body.interval_secs)?;
-    let d = descriptor(&state, &body.provider)?;
-    let mut spec = ServiceSpec::new(&body.name, &body.provider, RawConfig(body.config.clone()));
+    let mut problems = Problems::default();
+    validate::name(&mut problems, &body.name);
+    validate::interval(&mut problems, body.interval_secs);
+    validate::tags(&mut problems, &body.tags);
+    let d = match descriptor(&state, &body.provider) {
+        Ok(d) => d,
+        Err(e) if problems.is_empty() => return Err(e),
+        Err(e) => {
+            problems.add("provider", e.to_string());
+            validate::config(&mut problems, &body.config);
+            return problems_error(problems).map(|()| unreachable_response());
+        }
+    };
+    let mut spec = ServiceSpec::new(
+        body.name.clone(),
+        body.provider.clone(),
+        RawConfig(body.config.clone()),
+    );
     spec.tags = body.tags.clone();
     spec.enabled = body.enabled;
-    build(state.runtime.factory(), &spec)?;
+    validate_write(&state, problems, &spec)?;
     let (config, secrets) = split(d, body.config);
     let data = ServiceData {
         provider: body.provider,
@@ -227,7 +293,7 @@ pub async fn create_service(
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],
-        ApiJson(service_view(&state, &rec)),
+        ApiJson(service_view(state.checks.factory(), &rec)),
     )
         .into_response())
 }
@@ -242,7 +308,7 @@ pub async fn patch_service(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<PatchService>,
 ) -> ApiResult<ApiJson<ServiceView>> {
-    let rec = state.store.get_service(&name).await?;
+    let rec = load(&state, &name).await?;
     if rec.provisioned {
         return Err(ApiError::Provisioned(name));
     }
@@ -253,7 +319,11 @@ pub async fn patch_service(
         });
     }
     let interval = body.interval_secs.unwrap_or(rec.interval_secs);
-    check_interval(interval)?;
+    let mut problems = Problems::default();
+    validate::interval(&mut problems, interval);
+    if let Some(tags) = &body.tags {
+        validate::tags(&mut problems, tags);
+    }
     let d = descriptor(&state, &rec.provider)?;
     let mut merged = spec_of(&state.store, &rec)?.config.0;
     if let Some(patch) = body.config {
@@ -270,10 +340,14 @@ pub async fn patch_service(
     }
     let tags = body.tags.unwrap_or_else(|| rec.tags.clone());
     let enabled = body.enabled.unwrap_or(rec.enabled);
-    let mut spec = ServiceSpec::new(&rec.name, &rec.provider, RawConfig(merged.clone()));
+    let mut spec = ServiceSpec::new(
+        rec.name.clone(),
+        rec.provider.clone(),
+        RawConfig(merged.clone()),
+    );
     spec.tags = tags.clone();
     spec.enabled = enabled;
-    build(state.runtime.factory(), &spec)?;
+    validate_write(&state, problems, &spec)?;
     let (config, secrets) = split(d, merged);
     let data = ServiceData {
         provider: rec.provider.clone(),
@@ -288,10 +362,10 @@ pub async fn patch_service(
         .store
         .update_service(&name, Some(body.version), &data)
         .await?;
-    state.runtime.forget(&name);
+    state.checks.forget(updated.id);
     tracing::info!(service = %name, version = updated.version, "service updated");
     state.refresh_views().await;
-    Ok(ApiJson(service_view(&state, &updated)))
+    Ok(ApiJson(service_view(state.checks.factory(), &updated)))
 }
 
 /// Deletes a service and its history.
@@ -302,12 +376,12 @@ pub async fn delete_service(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let rec = state.store.get_service(&name).await?;
+    let rec = load(&state, &name).await?;
     if rec.provisioned {
         return Err(ApiError::Provisioned(name));
     }
     state.store.delete_service(&name).await?;
-    state.runtime.forget(&name);
+    state.checks.forget(rec.id);
     tracing::info!(service = %name, "service deleted");
     state.refresh_views().await;
     Ok(StatusCode::NO_CONTENT)

@@ -8,10 +8,11 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::ApiResult;
 use crate::json::ApiJson;
 use crate::snapshot::rfc3339;
 use crate::state::AppState;
+use crate::validate::{self, Problems};
 
 /// A token without its secret.
 #[derive(Debug, Serialize, ToSchema)]
@@ -41,7 +42,7 @@ pub struct CreateToken {
 }
 
 /// Every API token (admin only).
-#[utoipa::path(get, path = "/tokens", tag = "tokens", responses((status = 200, body = Vec<TokenView>), (status = 403, body = ErrorBody)))]
+#[utoipa::path(get, path = "/tokens", tag = "tokens", responses((status = 200, body = Vec<TokenView>)))]
 pub async fn list_tokens(State(state): State<AppState>) -> ApiResult<ApiJson<Vec<TokenView>>> {
     let list = state.store.list_tokens().await?;
     Ok(ApiJson(
@@ -59,24 +60,25 @@ pub async fn list_tokens(State(state): State<AppState>) -> ApiResult<ApiJson<Vec
 
 /// Creates a token; the response is the only time it is shown.
 #[utoipa::path(post, path = "/tokens", tag = "tokens", request_body = CreateToken,
-    responses((status = 201, body = TokenView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = TokenView)))]
 pub async fn create_token(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CreateToken>,
 ) -> ApiResult<Response> {
+    let mut problems = Problems::default();
+    validate::token_name(&mut problems, &body.name);
     let role = match body.role.as_deref() {
         None | Some("read") => Role::Read,
         Some("admin") => Role::Admin,
         Some(other) => {
-            return Err(ApiError::field(
+            problems.add(
                 "role",
                 format!("unknown role {other:?}; accepted: \"read\", \"admin\""),
-            ));
+            );
+            Role::Read
         }
     };
-    if body.name.trim().is_empty() || body.name.len() > 100 {
-        return Err(ApiError::field("name", "must be 1 to 100 characters"));
-    }
+    super::services::problems_error(problems)?;
     let (t, secret) = state.store.create_token(&body.name, role).await?;
     if let Err(e) = state.tokens.refresh(&state.store).await {
         tracing::warn!(error = %e, "could not reload tokens");
@@ -95,7 +97,7 @@ pub async fn create_token(
 /// Revokes a token.
 #[utoipa::path(delete, path = "/tokens/{id}", tag = "tokens",
     params(("id" = i64, Path, description = "Token id")),
-    responses((status = 204), (status = 404, body = ErrorBody)))]
+    responses((status = 204, description = "Revoked")))]
 pub async fn delete_token(
     State(state): State<AppState>,
     Path(id): Path<i64>,

@@ -179,21 +179,41 @@ async fn tests_status_and_metrics(db: Db) {
         Some(2)
     );
 
+    // Reading metrics never calls the vendor: nothing collected yet.
+    let hits = app.mock.received_requests().await.unwrap_or_default().len();
     let m = app.get("/api/v1/services/good/metrics").await;
+    assert_eq!(m.status, StatusCode::OK, "{}", m.text);
+    assert_eq!(m.body["collected_at"], serde_json::Value::Null);
+    assert_eq!(m.body["metrics"], json!([]));
+    assert_eq!(
+        app.mock.received_requests().await.unwrap_or_default().len(),
+        hits
+    );
+    // Collecting afresh is an admin POST.
+    let m = app
+        .call(
+            Method::POST,
+            "/api/v1/services/good/metrics",
+            Some(ADMIN),
+            None,
+        )
+        .await;
     assert_eq!(m.status, StatusCode::OK, "{}", m.text);
     assert_eq!(m.body["metrics"][0]["name"], "mock_value");
     assert_eq!(m.body["metrics"][0]["value"], 42);
     assert_eq!(m.body["error"], serde_json::Value::Null);
+    let collected_at = m.body["collected_at"].as_str().unwrap().to_owned();
+    let again = app.get("/api/v1/services/good/metrics").await;
+    assert_eq!(
+        again.body["collected_at"],
+        collected_at.as_str(),
+        "{}",
+        again.text
+    );
+    assert_eq!(again.body["metrics"][0]["value"], 42);
 
-    // Prometheus text picks up the stored metrics after the (debounced) refresh.
-    let mut prom = String::new();
-    for _ in 0..50 {
-        prom = app.get("/metrics").await.text;
-        if prom.contains("mock_value{") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    // The Prometheus text includes the stored metrics as soon as the POST answered.
+    let prom = app.get("/metrics").await.text;
     assert!(
         prom.contains("opsdeck_service_up{service=\"good\",provider=\"mock\"} 1"),
         "{prom}"
@@ -212,6 +232,12 @@ async fn tests_status_and_metrics(db: Db) {
     );
     assert!(
         prom.contains("mock_value{service=\"good\",provider=\"mock\",kind=\"test\"} 42"),
+        "{prom}"
+    );
+    assert!(
+        prom.contains(
+            "opsdeck_metrics_collected_timestamp_seconds{service=\"good\",provider=\"mock\"}"
+        ),
         "{prom}"
     );
 
@@ -363,7 +389,7 @@ async fn provisioned_services(db: Db) {
     std::fs::write(
         &file,
         format!(
-            "[services.from-file]\nprovider = \"mock\"\nbase_url = \"{}\"\ntoken = \"{}\"\ninterval = \"90s\"\ntags = [\"prov\"]\n",
+            "[features]\nalerts = false\n\n[services.from-file]\nprovider = \"mock\"\nbase_url = \"{}\"\ntoken = \"{}\"\ninterval = \"90s\"\ntags = [\"prov\"]\n",
             mock.uri(),
             crate::support::GOOD_TOKEN
         ),
@@ -388,6 +414,10 @@ async fn provisioned_services(db: Db) {
     };
     let svc = app.get("/api/v1/services/from-file").await;
     assert_eq!(svc.status, StatusCode::OK, "{}", svc.text);
+    // The file's [features] table is applied; the services loader never sees it.
+    let features = &app.server.as_ref().unwrap().state.settings.features;
+    assert!(!features.enabled(opsdeck_server::features::Feature::Alerts));
+    assert!(features.enabled(opsdeck_server::features::Feature::Monitoring));
     assert_eq!(svc.body["provisioned"], true);
     assert_eq!(svc.body["interval_secs"], 90);
     assert_eq!(svc.body["config"]["token"], json!({"set": true}));
@@ -435,4 +465,43 @@ async fn every_enabled_provider_is_served() {
     }
     assert!(ids.contains(&"mock"));
     app.finish().await;
+}
+
+/// Two instances starting at once on one PostgreSQL database, provisioning the same file: both
+/// start, every service exists once.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_instances_provision_at_once() {
+    let Some(url) = crate::support::pg_database().await else {
+        return;
+    };
+    let mock = crate::support::mock_vendor().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("opsdeck.toml");
+    let mut text = String::new();
+    for i in 0..10 {
+        text.push_str(&format!(
+            "[services.p{i}]\nprovider = \"mock\"\nbase_url = \"{}\"\ntoken = \"{}\"\n\n",
+            mock.uri(),
+            crate::support::GOOD_TOKEN
+        ));
+    }
+    std::fs::write(&file, text).unwrap();
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let settings = |d: &tempfile::TempDir| {
+        let mut s = crate::support::settings(d, Some(url.clone()));
+        s.secret_key = Some("55".repeat(32).into());
+        s.config = Some(file.clone());
+        s
+    };
+    let (a, b) = tokio::join!(
+        opsdeck_server::start(settings(&d1)),
+        opsdeck_server::start(settings(&d2))
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let list = a.state.store.list_services().await.unwrap();
+    assert_eq!(list.len(), 10);
+    assert!(list.iter().all(|s| s.provisioned));
+    a.shutdown().await;
+    b.shutdown().await;
+    crate::support::drop_database(&url).await;
 }

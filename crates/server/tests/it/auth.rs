@@ -54,6 +54,12 @@ async fn auth_matrix(db: Db) {
             None,
             StatusCode::OK,
         ),
+        (
+            Method::POST,
+            "/api/v1/services/svc/metrics".into(),
+            None,
+            StatusCode::OK,
+        ),
         (Method::GET, "/api/v1/status".into(), None, StatusCode::OK),
         (
             Method::GET,

@@ -7,6 +7,8 @@
 
 mod api;
 mod auth;
+mod hardening;
+mod pipeline;
 mod process;
 mod scheduler;
 mod secrets;

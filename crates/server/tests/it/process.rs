@@ -21,7 +21,10 @@ struct Proc {
 }
 
 fn spawn_proc(envs: &[(&str, String)]) -> Proc {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_opsdeckd"));
+    spawn_cmd(Command::new(env!("CARGO_BIN_EXE_opsdeckd")), envs)
+}
+
+fn spawn_cmd(mut cmd: Command, envs: &[(&str, String)]) -> Proc {
     cmd.args(["--listen", "127.0.0.1:0"])
         .env("RUST_LOG", "debug")
         .env("OPSDECK_ADMIN_TOKEN", ADMIN)
@@ -380,4 +383,63 @@ async fn key_file_rotation_and_missing_key() {
         !key_file.exists(),
         "no key may be generated for a database that has secrets"
     );
+}
+
+/// Under a low file-descriptor limit, silent connections cannot lock legitimate clients out:
+/// the accept loop backs off on EMFILE instead of failing, the server closes connections that
+/// send nothing, and a real request is then served.
+#[tokio::test(flavor = "multi_thread")]
+async fn survives_emfile_under_idle_connections() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        "ulimit -n 64 && exec \"$0\" \"$@\"",
+        env!("CARGO_BIN_EXE_opsdeckd"),
+    ]);
+    let envs = vec![
+        ("OPSDECK_DATA_DIR", dir.path().display().to_string()),
+        ("OPSDECK_HTTP_HEADER_TIMEOUT", "1s".to_owned()),
+        ("OPSDECK_HTTP_IDLE_TIMEOUT", "1s".to_owned()),
+        ("OPSDECK_HTTP_MAX_CONNECTIONS", "10000".to_owned()),
+        ("OPSDECK_NO_SCHEDULER", "true".to_owned()),
+        ("RUST_LOG", "warn".to_owned()),
+    ];
+    let mut p = spawn_cmd(cmd, &envs);
+    let addr = p.base.trim_start_matches("http://").to_owned();
+    let a = addr.clone();
+    let served = tokio::task::spawn_blocking(move || {
+        // Far more silent connections than the process has descriptors.
+        let silent: Vec<std::net::TcpStream> = (0..150)
+            .filter_map(|_| std::net::TcpStream::connect(&a).ok())
+            .collect();
+        assert!(silent.len() > 100, "connected {}", silent.len());
+        let mut s = std::net::TcpStream::connect(&a).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        s.write_all(
+            format!("GET /api/v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .unwrap();
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        drop(silent);
+        answer
+    })
+    .await
+    .unwrap();
+    assert!(served.starts_with("HTTP/1.1 200"), "{served}");
+    // The process is still serving afterwards.
+    let r = reqwest::Client::new()
+        .get(format!("{}/healthz", p.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let log = p.log.lock().unwrap().clone();
+    assert!(
+        log.contains("accept error"),
+        "EMFILE was hit and survived: {log}"
+    );
+    kill9(&mut p);
 }

@@ -5,7 +5,6 @@ use std::time::Duration;
 use opsdeck_server::{Server, Settings};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sqlx::migrate::MigrateDatabase;
 use tempfile::TempDir;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -19,29 +18,15 @@ pub enum Db {
     Postgres,
 }
 
-/// A fresh PostgreSQL database on the local server; `None` (test skipped) only when PostgreSQL
-/// is down and we are not in CI.
+/// A fresh PostgreSQL schema on the local server; `None` (test skipped with a visible notice)
+/// only when PostgreSQL is down and we are not in CI — the store's tests follow the same policy.
 pub async fn pg_database() -> Option<String> {
-    sqlx::any::install_default_drivers();
-    let base = std::env::var("OPSDECK_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let root = base
-        .rsplit_once('/')
-        .map_or(base.as_str(), |(r, _)| r)
-        .to_owned();
-    let url = format!("{root}/opsdeck_t_{:016x}", rand::random::<u64>());
-    match sqlx::Any::create_database(&url).await {
-        Ok(()) => Some(url),
-        Err(e) if std::env::var_os("CI").is_none() => {
-            eprintln!("SKIPPED: PostgreSQL not reachable at {root} ({e})");
-            None
-        }
-        Err(e) => panic!("PostgreSQL is required in CI: {e}"),
-    }
+    opsdeck_store::testing::postgres_url(std::thread::current().name().unwrap_or("server test"))
+        .await
 }
 
 pub async fn drop_database(url: &str) {
-    let _ = sqlx::Any::force_drop_database(url).await;
+    opsdeck_store::testing::drop_postgres(url).await;
 }
 
 pub struct TestApp {
@@ -90,6 +75,9 @@ pub fn settings(dir: &TempDir, db_url: Option<String>) -> Settings {
     s.admin_token = Some(ADMIN.to_owned().into());
     s.scheduler = false;
     s.check_timeout = Duration::from_secs(5);
+    // The auth matrix alone fails authentication dozens of times from 127.0.0.1; the throttle
+    // has its own test.
+    s.auth_failure_burst = 100_000;
     s
 }
 
@@ -206,4 +194,153 @@ macro_rules! on_both {
             }
         }
     )*};
+}
+
+/// A vendor stand-in that holds every request until released and counts how many are open at
+/// once: a request is open from its head until the answer, or until the client closes the
+/// connection (an aborted probe).
+pub struct HoldingVendor {
+    pub uri: String,
+    open: std::sync::Arc<tokio::sync::watch::Sender<usize>>,
+    max_open: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    seen: tokio::sync::watch::Receiver<usize>,
+    closed_early: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    release: std::sync::Arc<tokio::sync::Notify>,
+    released: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl HoldingVendor {
+    pub async fn start() -> Self {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let uri = format!("http://{}", listener.local_addr().unwrap());
+        let open = Arc::new(tokio::sync::watch::Sender::new(0usize));
+        let max_open = Arc::new(AtomicUsize::new(0));
+        let closed_early = Arc::new(AtomicUsize::new(0));
+        let release = Arc::new(tokio::sync::Notify::new());
+        let released = Arc::new(AtomicBool::new(false));
+        let (seen_tx, seen) = tokio::sync::watch::channel(0usize);
+        let seen_tx = Arc::new(seen_tx);
+        let (o, m, c, r, rd) = (
+            open.clone(),
+            max_open.clone(),
+            closed_early.clone(),
+            release.clone(),
+            released.clone(),
+        );
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let (o, m, c, r, rd, seen_tx) = (
+                    o.clone(),
+                    m.clone(),
+                    c.clone(),
+                    r.clone(),
+                    rd.clone(),
+                    seen_tx.clone(),
+                );
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 1024];
+                    loop {
+                        // One request per connection is enough for these tests.
+                        let n = sock.read(&mut chunk).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        if buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                            break;
+                        }
+                    }
+                    o.send_modify(|n| {
+                        *n += 1;
+                        m.fetch_max(*n, Ordering::SeqCst);
+                    });
+                    seen_tx.send_modify(|n| *n += 1);
+                    let released = r.notified();
+                    tokio::pin!(released);
+                    released.as_mut().enable();
+                    let answer = if rd.load(Ordering::SeqCst) {
+                        true
+                    } else {
+                        tokio::select! {
+                            () = released => true,
+                            n = sock.read(&mut chunk) => {
+                                // EOF (or anything else): the client went away.
+                                let _ = n;
+                                false
+                            }
+                        }
+                    };
+                    if answer {
+                        let body = r#"{"login":"held"}"#;
+                        let resp = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                        let _ = sock.write_all(resp.as_bytes()).await;
+                    } else {
+                        c.fetch_add(1, Ordering::SeqCst);
+                    }
+                    o.send_modify(|n| *n -= 1);
+                });
+            }
+        });
+        HoldingVendor {
+            uri,
+            open,
+            max_open,
+            seen,
+            closed_early,
+            release,
+            released,
+        }
+    }
+
+    /// Waits until `n` requests have arrived in total (at most 30 s).
+    pub async fn wait_seen(&self, n: usize) {
+        let mut rx = self.seen.clone();
+        tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|s| *s >= n))
+            .await
+            .expect("the stand-in saw the requests")
+            .expect("stand-in alive");
+    }
+
+    /// Waits until no request is open (at most 30 s).
+    pub async fn wait_idle(&self) {
+        let mut rx = self.open.subscribe();
+        tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|n| *n == 0))
+            .await
+            .expect("requests still open at the stand-in")
+            .expect("stand-in alive");
+    }
+
+    /// Answers every held request, and every later one at once.
+    pub fn release(&self) {
+        self.released
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.release.notify_waiters();
+    }
+
+    pub fn max_open(&self) -> usize {
+        self.max_open.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn closed_early(&self) -> usize {
+        self.closed_early.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// A `mock` service body pointing at this stand-in.
+    pub fn service(&self, name: &str) -> Value {
+        json!({
+            "name": name,
+            "provider": "mock",
+            "config": {"base_url": self.uri, "token": GOOD_TOKEN},
+        })
+    }
 }
