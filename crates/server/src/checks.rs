@@ -441,9 +441,15 @@ pub fn config_problems(errs: &opsdeck_core::ConfigErrors) -> Vec<FieldProblem> {
     errs.problems
         .iter()
         .map(|p| FieldProblem {
+            // Keys every service has sit at the top of the request body; provider fields
+            // under `config`.
             field: match p.field.as_deref() {
-                Some("provider") => "provider".to_owned(),
+                Some(f @ ("provider" | "tags")) => f.to_owned(),
+                Some("interval") => "interval_secs".to_owned(),
                 Some(f) => format!("config.{f}"),
+                None if p.code == opsdeck_core::config::ProblemCode::InvalidName => {
+                    "name".to_owned()
+                }
                 None => "config".to_owned(),
             },
             message: p.message.clone(),

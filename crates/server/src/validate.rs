@@ -2,8 +2,8 @@
 //! request hears about every problem at once. The same numbers are in the OpenAPI document
 //! (`crate::openapi`) and in docs/server.md ("Limits and security").
 //!
-//! Until core's `validate_service_keys()` lands (the "api" work), the interval range, tag
-//! limits and value sizes are enforced here.
+//! The interval range, tag limits and value sizes are core's (`validate_service_keys`, run by
+//! `ServiceFactory::build`); the constants here repeat them for the OpenAPI document.
 
 use serde_json::{Map, Value};
 
@@ -53,36 +53,16 @@ pub fn name(p: &mut Problems, name: &str) {
     }
 }
 
-/// `interval_secs`: 10 s to 7 days, or null for the server default.
-pub fn interval(p: &mut Problems, v: Option<i64>) {
-    if let Some(s) = v
-        && !(MIN_INTERVAL_SECS..=MAX_INTERVAL_SECS).contains(&s)
-    {
-        p.add(
-            "interval_secs",
-            format!(
-                "must be between {MIN_INTERVAL_SECS} and {MAX_INTERVAL_SECS} seconds (7 days), or null for the server default"
-            ),
-        );
-    }
+/// `interval_secs` as core's interval (core checks the 10 s – 7 days range); a value that is not
+/// a positive number of seconds becomes zero so core reports it as out of range.
+pub fn interval_of(v: Option<i64>) -> Option<std::time::Duration> {
+    v.map(|s| std::time::Duration::from_secs(u64::try_from(s).unwrap_or(0)))
 }
 
-/// Tags: at most 64, each 1 to 64 characters without control characters.
+/// Tags: no control characters (core checks count and length).
 pub fn tags(p: &mut Problems, tags: &[String]) {
-    if tags.len() > MAX_TAGS {
-        p.add(
-            "tags",
-            format!("at most {MAX_TAGS} tags, not {}", tags.len()),
-        );
-    }
     for (i, t) in tags.iter().enumerate().take(MAX_TAGS + 1) {
-        let n = t.chars().count();
-        if n == 0 || n > MAX_TAG_CHARS {
-            p.add(
-                format!("tags[{i}]"),
-                format!("a tag has 1 to {MAX_TAG_CHARS} characters, not {n}"),
-            );
-        } else if t.chars().any(is_control) {
+        if t.chars().any(is_control) {
             p.add(
                 format!("tags[{i}]"),
                 "a tag must not contain control characters",
@@ -91,20 +71,10 @@ pub fn tags(p: &mut Problems, tags: &[String]) {
     }
 }
 
-/// Config values: each at most 64 KiB as JSON; strings without NUL or control characters other
-/// than tab and line breaks (PEM keys are multi-line).
+/// Config values: strings without NUL or control characters other than tab and line breaks
+/// (PEM keys are multi-line); core checks each value's size.
 pub fn config(p: &mut Problems, config: &Map<String, Value>) {
     for (k, v) in config {
-        let size = serde_json::to_vec(v).map_or(usize::MAX, |b| b.len());
-        if size > MAX_VALUE_BYTES {
-            p.add(
-                format!("config.{k}"),
-                format!(
-                    "a value may be at most {MAX_VALUE_BYTES} bytes (64 KiB), this one is {size}"
-                ),
-            );
-            continue;
-        }
         if has_bad_control(v) {
             p.add(
                 format!("config.{k}"),
@@ -145,10 +115,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_problem_at_once() {
+    fn control_characters_are_refused_the_rest_is_core_s() {
         let mut p = Problems::default();
         name(&mut p, "bad name!");
-        interval(&mut p, Some(5));
         let mut many: Vec<String> = (0..70).map(|i| format!("t{i}")).collect();
         many[1] = "x".repeat(65);
         many[2] = "nul\u{0}".into();
@@ -159,22 +128,12 @@ mod tests {
         cfg.insert("pem".into(), Value::String("-----BEGIN-----\nabc\n".into()));
         config(&mut p, &cfg);
         let fields: Vec<&str> = p.0.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["name", "tags[2]", "config.ctl"]);
+        assert_eq!(interval_of(Some(-5)), Some(std::time::Duration::ZERO));
         assert_eq!(
-            fields,
-            [
-                "name",
-                "interval_secs",
-                "tags",
-                "tags[1]",
-                "tags[2]",
-                "config.big",
-                "config.ctl"
-            ]
+            interval_of(Some(10)),
+            Some(std::time::Duration::from_secs(10))
         );
-        let mut ok = Problems::default();
-        interval(&mut ok, Some(10));
-        interval(&mut ok, Some(604_800));
-        interval(&mut ok, None);
-        assert!(ok.is_empty());
+        assert_eq!(interval_of(None), None);
     }
 }

@@ -10,9 +10,9 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::services::descriptor;
+use crate::checks::spec_of;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::json::ApiJson;
-use crate::checks::spec_of;
 use crate::snapshot::rfc3339;
 use crate::state::AppState;
 

@@ -70,11 +70,6 @@ pub(crate) fn service_view(factory: &ServiceFactory, rec: &ServiceRecord) -> Ser
     }
 }
 
-/// Never built: `problems_error` with problems is always `Err`.
-fn unreachable_response() -> Response {
-    StatusCode::INTERNAL_SERVER_ERROR.into_response()
-}
-
 fn yes() -> bool {
     true
 }
@@ -148,11 +143,8 @@ pub(crate) async fn load(state: &AppState, name: &str) -> ApiResult<ServiceRecor
 /// Every problem of a write at once: the API's own limits, then the provider's validation
 /// (build: no network call) unless a value is already too large or has control characters.
 fn validate_write(state: &AppState, mut problems: Problems, spec: &ServiceSpec) -> ApiResult<()> {
-    let before = problems.0.len();
     validate::config(&mut problems, &spec.config.0);
-    if problems.0.len() == before
-        && let Err(e) = state.checks.factory().build(spec)
-    {
+    if let Err(e) = state.checks.factory().build(spec) {
         match e {
             opsdeck_core::registry::BuildError::Config(errs) => {
                 problems.0.extend(config_problems(&errs));
@@ -255,19 +247,11 @@ pub async fn create_service(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CreateService>,
 ) -> ApiResult<Response> {
+    // Core checks the name, provider, tags, interval, value sizes and the provider's fields
+    // (one validation for the file and the API); the server adds only what is about text it
+    // stores (control characters).
     let mut problems = Problems::default();
-    validate::name(&mut problems, &body.name);
-    validate::interval(&mut problems, body.interval_secs);
     validate::tags(&mut problems, &body.tags);
-    let d = match descriptor(&state, &body.provider) {
-        Ok(d) => d,
-        Err(e) if problems.is_empty() => return Err(e),
-        Err(e) => {
-            problems.add("provider", e.to_string());
-            validate::config(&mut problems, &body.config);
-            return problems_error(problems).map(|()| unreachable_response());
-        }
-    };
     let mut spec = ServiceSpec::new(
         body.name.clone(),
         body.provider.clone(),
@@ -275,7 +259,19 @@ pub async fn create_service(
     );
     spec.tags = body.tags.clone();
     spec.enabled = body.enabled;
-    validate_write(&state, problems, &spec)?;
+    spec.interval = validate::interval_of(body.interval_secs);
+    let known = descriptor(&state, &body.provider);
+    match (validate_write(&state, problems, &spec), known) {
+        // An unknown provider alone keeps its own error code (`unknown_provider`).
+        (Err(ApiError::InvalidBody { details, .. }), Err(unknown))
+            if details.iter().all(|d| d.field == "provider") =>
+        {
+            return Err(unknown);
+        }
+        (Err(e), _) => return Err(e),
+        (Ok(()), _) => {}
+    }
+    let d = descriptor(&state, &body.provider)?;
     let (config, secrets) = split(d, body.config);
     let data = ServiceData {
         provider: body.provider,
@@ -320,7 +316,6 @@ pub async fn patch_service(
     }
     let interval = body.interval_secs.unwrap_or(rec.interval_secs);
     let mut problems = Problems::default();
-    validate::interval(&mut problems, interval);
     if let Some(tags) = &body.tags {
         validate::tags(&mut problems, tags);
     }
@@ -347,6 +342,7 @@ pub async fn patch_service(
     );
     spec.tags = tags.clone();
     spec.enabled = enabled;
+    spec.interval = validate::interval_of(interval);
     validate_write(&state, problems, &spec)?;
     let (config, secrets) = split(d, merged);
     let data = ServiceData {

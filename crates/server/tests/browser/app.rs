@@ -85,6 +85,18 @@ impl App {
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{r}");
+        // The scheduler collects metrics after each connected check; tests run without it.
+        if r["status"] == "connected" {
+            let (status, m) = self
+                .call(
+                    Method::POST,
+                    &format!("/api/v1/services/{name}/metrics"),
+                    ADMIN,
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{m}");
+        }
         r
     }
 

@@ -165,15 +165,26 @@ export function mount(root, route, ctx) {
       if (!state.metricsError) metricsBox.append(el("p", { className: "muted", text: "Loading…" }));
       return;
     }
-    const at = m.collected_at || m.fetchedAt;
-    metricsBox.append(el("p", { className: "muted small" }, "Collected ", at ? timeEl(at) : "just now", at ? " (" + absolute(at) + ")" : ""));
+    const at = m.collected_at;
+    if (at) {
+      metricsBox.append(el("p", { className: "muted small" }, "Collected ", timeEl(at), " (" + absolute(at) + ")"));
+    } else if (!m.error) {
+      metricsBox.append(el("p", { className: "muted small", text: admin ? "Not collected yet. The scheduler collects after each connected check, or use Collect now." : "Not collected yet. The scheduler collects after each connected check." }));
+    }
     if (m.error) {
       metricsBox.append(
-        el("p", { className: "error-text" }, "Collection failed: ", failureText(m.error.kind), m.error.message ? " — " + m.error.message : "")
+        el(
+          "p",
+          { className: "error-text" },
+          "Collection failed: ",
+          failureText(m.error.failure || m.error.kind),
+          m.error.message ? " — " + m.error.message : "",
+          m.error.hint ? " " + m.error.hint : ""
+        )
       );
     }
     const list = Array.isArray(m.metrics) ? m.metrics.slice() : [];
-    if (list.length === 0 && !m.error) metricsBox.append(el("p", { className: "muted", text: "No metrics were reported." }));
+    if (list.length === 0 && !m.error && at) metricsBox.append(el("p", { className: "muted", text: "No metrics were reported." }));
     if (list.length) {
       list.sort((a, b) => (a.name === b.name ? JSON.stringify(a.labels).localeCompare(JSON.stringify(b.labels)) : a.name.localeCompare(b.name)));
       const prefix = (state.svc ? state.svc.provider : "") + "_";
@@ -222,11 +233,9 @@ export function mount(root, route, ctx) {
     state.metricsError = null;
     renderMetrics();
     try {
-      // A server whose GET answers the stored collection says when it was made
-      // (`collected_at`) and collects afresh on POST; an older one collects on every GET.
-      const post = fresh && state.metrics && state.metrics.collected_at;
-      const r = await api(post ? "POST" : "GET", servicePath(name, "/metrics"), undefined, { signal: ctx.signal });
-      state.metrics = Object.assign({ fetchedAt: new Date().toISOString() }, r.body || {});
+      // GET answers the stored collection; POST (admin) collects afresh.
+      const r = await api(fresh ? "POST" : "GET", servicePath(name, "/metrics"), undefined, { signal: ctx.signal });
+      state.metrics = r.body || {};
       if (fresh) notify(area, "Collected the metrics of " + name + ".", "success");
     } catch (e) {
       if (isQuiet(e)) return;
