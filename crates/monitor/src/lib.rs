@@ -113,7 +113,7 @@
 //!     report.message = if up { "ok".into() } else { "no answer within 10 s".into() };
 //!     report.latency_ms = 120;
 //!     report.checked_at = at;
-//!     let r = ServiceReport { service: "gh-main".into(), provider: "github".into(), report };
+//!     let r = ServiceReport::new("gh-main", "github", report);
 //!     said.extend(watch.feed(&cfg, &r, at.timestamp_millis()));
 //! }
 //! assert_eq!(
