@@ -8,14 +8,13 @@
 //! Two instances provisioning one PostgreSQL database at once are safe: a service is created
 //! with an insert that does nothing when the name exists, and the loser compares and updates.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use opsdeck_core::config::ConfigErrors;
 use opsdeck_core::{ServiceFactory, ServiceSpec};
 use opsdeck_store::{ServiceData, Store};
 use secrecy::ExposeSecret;
-use serde_json::Value;
 
 /// Why provisioning failed.
 #[derive(Debug, thiserror::Error)]
@@ -117,23 +116,11 @@ pub async fn apply(
         let Some(d) = factory.descriptor(&spec.provider) else {
             continue;
         };
-        let mut config = serde_json::Map::new();
-        let mut secrets = BTreeMap::new();
-        for (k, v) in spec.config.0 {
-            match (d.field(&k).is_some_and(|f| f.secret), v) {
-                (true, Value::String(s)) => {
-                    secrets.insert(k, secrecy::SecretString::from(s));
-                }
-                (_, Value::Null) => {}
-                (_, v) => {
-                    config.insert(k, v);
-                }
-            }
-        }
+        let split = opsdeck_core::config::split_secrets(d, spec.config.clone());
         let data = ServiceData {
             provider: spec.provider.clone(),
-            config,
-            secrets,
+            config: split.plain,
+            secrets: split.secrets,
             tags: spec.tags.clone(),
             enabled: spec.enabled,
             interval_secs: interval,

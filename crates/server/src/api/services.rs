@@ -188,27 +188,13 @@ pub(crate) fn problems_error(problems: Problems) -> ApiResult<()> {
     }
 }
 
-/// Splits a validated config into non-secret fields and secrets.
+/// Splits a validated config into non-secret fields and secrets (core's one rule).
 fn split(
     d: &ProviderDescriptor,
     config: Map<String, Value>,
 ) -> (Map<String, Value>, BTreeMap<String, SecretString>) {
-    let mut plain = Map::new();
-    let mut secrets = BTreeMap::new();
-    for (k, v) in config {
-        if v.is_null() {
-            continue;
-        }
-        match (d.field(&k).is_some_and(|f| f.secret), v) {
-            (true, Value::String(s)) => {
-                secrets.insert(k, SecretString::from(s));
-            }
-            (_, v) => {
-                plain.insert(k, v);
-            }
-        }
-    }
-    (plain, secrets)
+    let split = opsdeck_core::config::split_secrets(d, RawConfig(config));
+    (split.plain, split.secrets)
 }
 
 fn is_keep_marker(v: &Value) -> bool {
