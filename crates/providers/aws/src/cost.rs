@@ -22,7 +22,7 @@ use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use opsdeck_core::http::{Page, Paged, Paging, paginate};
 use opsdeck_core::rust_decimal::Decimal;
 use opsdeck_core::{Error, Result};
-use tokio::sync::Mutex;
+use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
 use crate::client::{Api, AwsClient};
@@ -335,20 +335,25 @@ struct Entry<T> {
     value: Arc<T>,
 }
 
-/// Per-service cache. Lookups and fetches for one key are serialised, so concurrent
-/// collections of the same service pay for one set of requests, not several.
+/// One key's slot: filled once by the first caller, awaited by concurrent ones.
+type Slot<T> = Arc<OnceCell<Entry<T>>>;
+
+/// Per-service cache with one slot per key. Concurrent collections of the same key pay for
+/// one set of requests, not several; a fetch for one key (say, a slow forecast for another
+/// window) never holds up a lookup of another key. A failed fetch is not kept: the next caller
+/// (or a waiter) tries again.
 #[derive(Debug)]
 pub struct Cache<K, T> {
     ttl: Duration,
-    entries: Mutex<HashMap<K, Entry<T>>>,
+    slots: std::sync::Mutex<HashMap<K, Slot<T>>>,
 }
 
 impl<K: std::hash::Hash + Eq + Clone, T> Cache<K, T> {
-    /// A cache whose entries live `ttl` (zero: nothing is kept).
+    /// A cache whose entries live `ttl` (zero: nothing is kept once the fetch is done).
     pub fn new(ttl: Duration) -> Self {
         Cache {
             ttl,
-            entries: Mutex::new(HashMap::new()),
+            slots: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -358,32 +363,148 @@ impl<K: std::hash::Hash + Eq + Clone, T> Cache<K, T> {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
-        let mut entries = self.entries.lock().await;
-        if let Some(e) = entries.get(&key) {
-            let age = e.at.elapsed();
-            if age < self.ttl {
-                return Ok((e.value.clone(), Some(age)));
+        let slot = {
+            // Poisoning needs a panic while the map is held, which no code path here has; the
+            // map is still consistent then, so keep using it.
+            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            // Expired entries (other days, other windows) are of no further use; slots still
+            // being filled stay, so their waiters and newcomers share one fetch.
+            let ttl = self.ttl;
+            slots.retain(|_, s| s.get().is_none_or(|e| e.at.elapsed() < ttl));
+            slots.entry(key.clone()).or_default().clone()
+        };
+        let mut fetched = false;
+        let entry = slot
+            .get_or_try_init(|| async {
+                fetched = true;
+                let value = fetch().await?;
+                Ok::<_, Error>(Entry {
+                    at: Instant::now(),
+                    value: Arc::new(value),
+                })
+            })
+            .await?;
+        let out = (entry.value.clone(), (!fetched).then(|| entry.at.elapsed()));
+        if self.ttl.is_zero() && fetched {
+            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            if slots.get(&key).is_some_and(|s| Arc::ptr_eq(s, &slot)) {
+                slots.remove(&key);
             }
         }
-        // Older entries (other days, other windows) are of no further use.
-        entries.retain(|_, e| e.at.elapsed() < self.ttl);
-        let value = Arc::new(fetch().await?);
-        if !self.ttl.is_zero() {
-            entries.insert(
-                key,
-                Entry {
-                    at: Instant::now(),
-                    value: value.clone(),
-                },
-            );
-        }
-        Ok((value, None))
+        Ok(out)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fail() -> Error {
+        Error::invalid_response("stand-in failure")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_fetch_per_key_and_keys_do_not_wait_for_each_other() {
+        let cache: Arc<Cache<u32, u32>> = Arc::new(Cache::new(Duration::from_secs(3600)));
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (release, hold) = tokio::sync::oneshot::channel::<()>();
+        // Key 1: a slow fetch that waits until released.
+        let slow = {
+            let (cache, calls) = (cache.clone(), calls.clone());
+            tokio::spawn(async move {
+                cache
+                    .get_or_fetch(1, || async move {
+                        calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let _ = hold.await;
+                        Ok(10)
+                    })
+                    .await
+            })
+        };
+        tokio::task::yield_now().await;
+        // A second caller of key 1 waits for the first fetch instead of making its own.
+        let waiter = {
+            let (cache, calls) = (cache.clone(), calls.clone());
+            tokio::spawn(async move {
+                cache
+                    .get_or_fetch(1, || async move {
+                        calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        Ok(99)
+                    })
+                    .await
+            })
+        };
+        tokio::task::yield_now().await;
+        // Key 2 is answered while key 1 is still being fetched.
+        let (two, age) = cache
+            .get_or_fetch(2, || async { Ok(20) })
+            .await
+            .unwrap_or_else(|_| (Arc::new(0), None));
+        assert_eq!((*two, age), (20, None));
+        assert!(!slow.is_finished());
+        let _ = release.send(());
+        let (v1, age1) = slow
+            .await
+            .ok()
+            .and_then(|r| r.ok())
+            .unwrap_or_else(|| (Arc::new(0), None));
+        let (w1, wage) = waiter
+            .await
+            .ok()
+            .and_then(|r| r.ok())
+            .unwrap_or_else(|| (Arc::new(0), None));
+        assert_eq!((*v1, age1), (10, None));
+        assert_eq!(*w1, 10, "the waiter shares the first fetch");
+        assert!(wage.is_some(), "the waiter's value came from the cache");
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failures_are_not_kept_and_entries_expire() {
+        let cache: Cache<u32, u32> = Cache::new(Duration::from_secs(60));
+        assert!(
+            cache
+                .get_or_fetch(1, || async { Err(fail()) })
+                .await
+                .is_err()
+        );
+        let got = cache
+            .get_or_fetch(1, || async { Ok(5) })
+            .await
+            .ok()
+            .map(|(v, a)| (*v, a));
+        assert_eq!(got, Some((5, None)), "a failure is retried, not cached");
+        tokio::time::advance(Duration::from_secs(30)).await;
+        let got = cache
+            .get_or_fetch(1, || async { Ok(6) })
+            .await
+            .ok()
+            .map(|(v, a)| (*v, a));
+        assert_eq!(got, Some((5, Some(Duration::from_secs(30)))));
+        tokio::time::advance(Duration::from_secs(31)).await;
+        let got = cache
+            .get_or_fetch(1, || async { Ok(7) })
+            .await
+            .ok()
+            .map(|(v, a)| (*v, a));
+        assert_eq!(got, Some((7, None)), "expired after the ttl");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn zero_ttl_keeps_nothing() {
+        let cache: Cache<u32, u32> = Cache::new(Duration::ZERO);
+        let a = cache
+            .get_or_fetch(1, || async { Ok(1) })
+            .await
+            .ok()
+            .map(|(v, _)| *v);
+        let b = cache
+            .get_or_fetch(1, || async { Ok(2) })
+            .await
+            .ok()
+            .map(|(v, _)| *v);
+        assert_eq!((a, b), (Some(1), Some(2)));
+    }
 
     #[test]
     fn periods_cover_month_week_and_forecast() {
