@@ -496,5 +496,7 @@ pub fn result_row(meta: &ServiceMeta, r: &ConnectionReport, instance: &str) -> N
         message: r.message.clone(),
         identity: r.identity.clone(),
         instance: Some(instance.to_owned()),
+        hint: r.hint.clone(),
+        details: serde_json::to_value(&r.details).ok(),
     }
 }

@@ -564,6 +564,8 @@ mod tests {
                     message: "ok".into(),
                     identity: None,
                     instance: None,
+                    hint: None,
+                    details: None,
                 },
             }),
             metrics: collected_at.map(|at| MetricsRow {

@@ -76,35 +76,28 @@ pub(crate) async fn connect(url: &str, backend: Backend) -> Result<AnyPool> {
     Ok(pool)
 }
 
-/// The embedded migrations of one backend: (version, name, SQL). Applied migrations are never
-/// edited; a change is a new file in both folders.
-pub(crate) fn migration_sources(backend: Backend) -> [(i64, &'static str, &'static str); 2] {
-    match backend {
-        Backend::Sqlite => [
-            (
-                1,
-                "init",
-                include_str!("../migrations/sqlite/0001_init.sql"),
-            ),
-            (
-                2,
-                "scheduler and views",
-                include_str!("../migrations/sqlite/0002_scheduler_and_views.sql"),
-            ),
-        ],
-        Backend::Postgres => [
-            (
-                1,
-                "init",
-                include_str!("../migrations/postgres/0001_init.sql"),
-            ),
-            (
-                2,
-                "scheduler and views",
-                include_str!("../migrations/postgres/0002_scheduler_and_views.sql"),
-            ),
-        ],
-    }
+/// Declares the embedded migrations: one line per file, present in both folders under the same
+/// name. Applied migrations are never edited; a change is a new file in both folders.
+macro_rules! embedded_migrations {
+    ($($version:literal $name:literal $file:literal),* $(,)?) => {
+        /// The embedded migrations of one backend: (version, name, SQL).
+        pub(crate) fn migration_sources(backend: Backend) -> Vec<(i64, &'static str, &'static str)> {
+            match backend {
+                Backend::Sqlite => vec![$(
+                    ($version, $name, include_str!(concat!("../migrations/sqlite/", $file))),
+                )*],
+                Backend::Postgres => vec![$(
+                    ($version, $name, include_str!(concat!("../migrations/postgres/", $file))),
+                )*],
+            }
+        }
+    };
+}
+
+embedded_migrations! {
+    1 "init" "0001_init.sql",
+    2 "scheduler and views" "0002_scheduler_and_views.sql",
+    3 "check details" "0003_check_details.sql",
 }
 
 fn migrations(backend: Backend) -> Vec<Migration> {

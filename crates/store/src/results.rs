@@ -36,7 +36,17 @@ pub struct NewCheckResult {
     pub identity: Option<String>,
     /// The opsdeckd instance that ran it.
     pub instance: Option<String>,
+    /// What to do about a failure, apart from the message.
+    pub hint: Option<String>,
+    /// The report's details (core's `ReportDetails` as JSON); `None` when empty. Stored up to
+    /// [`MAX_DETAILS_BYTES`]; larger details are dropped with a warning. Read back by
+    /// [`Store::results_for`] only: the status views and the latest-result lists leave them out
+    /// so the dashboard's hot path reads no JSON.
+    pub details: Option<Value>,
 }
+
+/// The largest details document kept with a result (serialized JSON).
+pub const MAX_DETAILS_BYTES: usize = 32 * 1024;
 
 /// A stored check outcome.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,6 +122,8 @@ pub(crate) fn parse_at(row: &AnyRow, at: usize) -> Result<CheckResult> {
             message: row.try_get(at + 6)?,
             identity: row.try_get(at + 7)?,
             instance: row.try_get(at + 8)?,
+            hint: None,
+            details: None,
         },
     })
 }
@@ -136,8 +148,9 @@ pub(crate) async fn insert(
     .transpose()?;
     let row = sqlx::query(
         "INSERT INTO check_results (service_id, checked_at, status, failure, latency_ms, message, \
-         identity, instance) \
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM services WHERE id = $1 AND ($9 < 0 OR version = $9) \
+         identity, instance, hint, details) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $10, $11 FROM services \
+         WHERE id = $1 AND ($9 < 0 OR version = $9) \
          RETURNING id",
     )
     .bind(r.service_id)
@@ -149,6 +162,8 @@ pub(crate) async fn insert(
     .bind(db_text_opt(r.identity.as_deref()))
     .bind(db_text_opt(r.instance.as_deref()))
     .bind(r.config_version.unwrap_or(-1))
+    .bind(db_text_opt(r.hint.as_deref()))
+    .bind(details_text(r.service_id, r.details.as_ref()))
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else {
@@ -164,6 +179,22 @@ pub(crate) async fn insert(
         result_id: id,
         previous_status: previous.as_deref().map(parse_status),
     })
+}
+
+/// The details as stored: JSON text, or nothing when absent, empty or too large.
+fn details_text(service_id: i64, details: Option<&Value>) -> Option<String> {
+    let details =
+        details.filter(|d| !d.is_null() && d.as_object().is_none_or(|o| !o.is_empty()))?;
+    let text = db_text(&details.to_string());
+    if text.len() > MAX_DETAILS_BYTES {
+        tracing::warn!(
+            service_id,
+            bytes = text.len(),
+            "check details larger than {MAX_DETAILS_BYTES} bytes; stored without them"
+        );
+        return None;
+    }
+    Some(text)
 }
 
 /// Why a guarded write matched no service row.
@@ -230,10 +261,10 @@ impl Store {
         rows.iter().map(parse_row).collect()
     }
 
-    /// A service's results, newest first.
+    /// A service's results, newest first, with their hints and details.
     pub async fn results_for(&self, service_id: i64, limit: i64) -> Result<Vec<CheckResult>> {
         let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM check_results r WHERE r.service_id = $1 \
+            "SELECT {COLUMNS}, r.hint, r.details FROM check_results r WHERE r.service_id = $1 \
              ORDER BY r.checked_at DESC, r.id DESC LIMIT $2"
         ));
         let rows = sqlx::query(sql)
@@ -241,7 +272,23 @@ impl Store {
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(parse_row).collect()
+        rows.iter()
+            .map(|row| {
+                let mut r = parse_row(row)?;
+                r.result.hint = row.try_get(9)?;
+                let details: Option<String> = row.try_get(10)?;
+                // A details document that no longer parses is shown as none, not as an error
+                // that hides the whole history.
+                r.result.details = details.and_then(|d| match serde_json::from_str(&d) {
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        tracing::warn!(service_id, error = %e, "stored check details unreadable");
+                        None
+                    }
+                });
+                Ok(r)
+            })
+            .collect()
     }
 
     /// Saves a service's latest collected metrics: the samples (a JSON array), the collection's

@@ -37,6 +37,14 @@ pub struct CheckView {
     pub message: String,
     /// Account the credentials belong to.
     pub identity: Option<String>,
+    /// What to do about a failure; omitted when there is no advice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// The report's details (scopes, rate-limit headroom, token expiry, sub-checks, …) as the
+    /// test answered them; omitted when the check reported none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<Value>,
 }
 
 /// `GET /services/{name}/checks` query.
@@ -88,6 +96,8 @@ pub async fn service_checks(
                     latency_ms: r.latency_ms,
                     message: r.message,
                     identity: r.identity,
+                    hint: r.hint,
+                    details: r.details,
                 }
             })
             .collect(),

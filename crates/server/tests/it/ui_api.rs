@@ -85,7 +85,14 @@ async fn check_history(db: Db) {
     let statuses: Vec<&str> = list.iter().map(|c| c["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["connected", "failed", "connected"]);
     for c in list {
-        let mut keys: Vec<&str> = c.as_object().unwrap().keys().map(String::as_str).collect();
+        // `hint` and `details` appear only when the report had them.
+        let mut keys: Vec<&str> = c
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !["hint", "details"].contains(k))
+            .collect();
         keys.sort_unstable();
         assert_eq!(
             keys,
@@ -102,6 +109,9 @@ async fn check_history(db: Db) {
         assert!(c["latency_ms"].is_i64(), "{c}");
     }
     assert_eq!(list[1]["failure"], "invalid_credentials");
+    // The failed report's details are kept with it (the service page shows them after a reload).
+    assert_eq!(list[1]["details"]["http_status"], 401, "{}", all.text);
+    assert!(list[0].get("details").is_none(), "{}", all.text);
     assert_eq!(list[0]["failure"], Value::Null);
     assert_eq!(list[0]["identity"], "octo");
     let times: Vec<&str> = list

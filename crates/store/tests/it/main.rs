@@ -77,6 +77,8 @@ fn result(service_id: i64, version: Option<i64>, at: i64) -> NewCheckResult {
         message: "ok".into(),
         identity: Some("me".into()),
         instance: Some("a".into()),
+        hint: None,
+        details: None,
     }
 }
 
