@@ -125,8 +125,11 @@ export function mount(root, route, ctx) {
   function renderDetails() {
     clear(detailsBox);
     detailsBox.append(el("h3", { id: "details-title", text: "Connection details" }));
+    // The newest of: the stored history's latest check (kept with its details) and a test run
+    // in this tab that the history has not been reloaded with yet.
     const newest = state.checks && state.checks[0];
-    const report = (newest && newest.details ? newest : null) || lastReport(name);
+    const live = lastReport(name);
+    const report = newest && (!live || Date.parse(newest.checked_at) >= Date.parse(live.checked_at)) ? newest : live;
     const view = report ? detailsView(report.details) : null;
     if (!view) {
       detailsBox.append(
@@ -134,16 +137,16 @@ export function mount(root, route, ctx) {
           "p",
           { className: "muted" },
           report
-            ? "The last test reported no details."
+            ? "The last check reported no details."
             : admin
               ? "Run Test to see what the credentials can do: scopes, rate-limit headroom, expiry and sub-checks."
-              : "Scopes, rate-limit headroom and expiry show here after a test run in this tab (tests need an admin token)."
+              : "Scopes, rate-limit headroom and expiry show here after the service's first check."
         )
       );
       return;
     }
     detailsBox.append(view);
-    detailsBox.append(el("p", { className: "muted small" }, "From the test run ", timeEl(report.checked_at), "."));
+    detailsBox.append(el("p", { className: "muted small" }, "From the check ", timeEl(report.checked_at), "."));
   }
 
   // ----- metrics -----
