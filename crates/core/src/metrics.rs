@@ -249,6 +249,32 @@ impl Sections {
         }
     }
 
+    /// Like [`section`](Self::section), for a section read with a credential of its own (an
+    /// admin key beside the API key): even rejected credentials are a problem of this section
+    /// only, because the other sections' credential works.
+    pub fn section_with_own_credential<T>(
+        &mut self,
+        section: &str,
+        result: crate::Result<T>,
+    ) -> Option<T> {
+        match result {
+            Ok(v) => {
+                self.succeeded += 1;
+                Some(v)
+            }
+            Err(e) => {
+                tracing::debug!(section, failure = %e.kind(), "metrics section failed");
+                self.set
+                    .problems
+                    .push(MetricProblem::from_error(section, &e));
+                if self.first_error.is_none() {
+                    self.first_error = Some(e);
+                }
+                None
+            }
+        }
+    }
+
     /// True when at least one section succeeded.
     pub fn any_succeeded(&self) -> bool {
         self.succeeded > 0

@@ -10,7 +10,7 @@ use opsdeck_core::http::HttpSettings;
 use opsdeck_core::status::SubCheck;
 use opsdeck_core::{
     Ability, AiService, AiUsageSource, BaseService, BuildContext, Connected, CostSource, Metric,
-    MetricSet, ProviderDescriptor, ReportDetails, Result, Unavailable, Unit,
+    MetricSet, ProviderDescriptor, ReportDetails, Result, Sections, Unavailable, Unit,
 };
 
 use crate::client::{ClaudeClient, day_bounds};
@@ -147,20 +147,24 @@ impl BaseService for ClaudeService {
         } else {
             (models.await, None)
         };
-        let models = models?;
-        let mut set = MetricSet::new();
-        set.push(Metric::new(
-            "claude_models_available",
-            models.items.len() as f64,
-            Unit::Count,
-        ));
-        if let Some(note) = models.note() {
-            set.note(format!("{note} claude_models_available is a lower bound."));
+        // Each section stands alone: a failed endpoint becomes a problem naming it.
+        let mut set = Sections::new();
+        if let Some(models) = set.section("models", models)? {
+            set.push(Metric::new(
+                "claude_models_available",
+                models.items.len() as f64,
+                Unit::Count,
+            ));
+            if let Some(note) = models.note() {
+                set.note(format!("{note} claude_models_available is a lower bound."));
+            }
         }
+        // Usage and cost are read with the admin key: a rejected one is this section's problem.
+        let usage = usage.map(|u| set.section_with_own_credential("usage_and_cost", u));
         match usage {
             None => set.note(NEEDS_ADMIN_KEY),
-            Some(Err(e)) => set.note(format!("Token usage and cost were not collected: {}", e)),
-            Some(Ok(usage)) => {
+            Some(None) => {}
+            Some(Some(usage)) => {
                 let (start, _) = day_bounds(&window);
                 set.note(format!(
                     "Usage and cost cover {} to now (UTC, daily buckets); the cost report excludes Priority Tier costs.",
@@ -173,7 +177,7 @@ impl BaseService for ClaudeService {
                 }
             }
         }
-        Ok(set)
+        set.finish()
     }
 
     fn as_ai(&self) -> Option<&dyn AiService> {

@@ -12,7 +12,8 @@ use opsdeck_core::rust_decimal::prelude::ToPrimitive;
 use opsdeck_core::status::SubCheck;
 use opsdeck_core::{
     Ability, BaseService, BuildContext, Connected, CostSource, Error, FailureKind, Metric,
-    MetricSet, ObservabilityService, ProviderDescriptor, ReportDetails, Result, Unavailable, Unit,
+    MetricSet, ObservabilityService, ProviderDescriptor, ReportDetails, Result, Sections,
+    Unavailable, Unit,
 };
 
 use crate::client::{self, CostResponse, MonitorSearch, Validate, ValidateKeys};
@@ -197,25 +198,26 @@ impl BaseService for DatadogService {
     }
 
     async fn collect_metrics(&self) -> Result<MetricSet> {
-        let mut set = MetricSet::new();
         if let Some(why) = self.needs_app_key() {
+            let mut set = MetricSet::new();
             set.note(why);
             return Ok(set);
         }
         let now = Utc::now();
         let (monitors, cost) = futures::join!(self.monitors(), self.estimated_cost(now, None));
-        let monitors = set.permitted("Monitor metrics", monitors)?;
-        let cost = match cost {
-            Ok(c) => Some(c),
-            Err(e) if e.kind() == FailureKind::InvalidCredentials => return Err(e),
-            Err(e) => {
-                // Estimated cost needs a parent org, a Pro/Enterprise plan and extra
-                // permissions; monitors are still worth reporting without it.
-                set.note(format!("Estimated cost left out ({}): {}", e.kind(), e));
-                None
-            }
-        };
-        if monitors.is_none() && cost.is_none() {
+        // Each section stands alone: a failed endpoint becomes a problem naming it. Estimated
+        // cost needs a parent org, a Pro/Enterprise plan and extra permissions; monitors are
+        // still worth reporting without it.
+        let mut set = Sections::new();
+        let monitors = set.section("monitors", monitors)?;
+        let cost = set.section("estimated_cost", cost)?;
+        if monitors.is_none()
+            && cost.is_none()
+            && set
+                .problems
+                .iter()
+                .any(|p| p.failure == FailureKind::PermissionDenied)
+        {
             // Datadog answers a rejected API key on these endpoints with the same 403 as a
             // missing permission; only the validate endpoints tell the two apart.
             self.probe().await?;
@@ -273,7 +275,7 @@ impl BaseService for DatadogService {
                 }
             }
         }
-        Ok(set)
+        set.finish()
     }
 
     fn as_observability(&self) -> Option<&dyn ObservabilityService> {

@@ -10,7 +10,7 @@ use opsdeck_core::http::{HttpClient, HttpResponse, HttpSettings, VendorErrors};
 use opsdeck_core::status::SubCheck;
 use opsdeck_core::{
     Ability, AiService, AiUsageSource, BaseService, BuildContext, Connected, CostSource, Error,
-    Metric, MetricSet, ProviderDescriptor, ReportDetails, Result, Unavailable, Unit,
+    Metric, MetricSet, ProviderDescriptor, ReportDetails, Result, Sections, Unavailable, Unit,
 };
 
 use crate::client::{self, COMPLETIONS_OBJECT, COSTS_OBJECT, CompletionsResult, CostResult};
@@ -263,30 +263,46 @@ impl BaseService for OpenAiService {
             self.fetch_costs(admin, window),
             self.fetch_usage(admin, window),
         );
-        let (list, _) = models?;
-        let costs = costs.map_err(|e| admin_failed(e, "cost"))?;
-        let usage = usage.map_err(|e| admin_failed(e, "usage"))?;
-        push_models(&mut set, list.data.len());
-        costs.totals.push_metrics(&mut set);
-        push_usage_metrics(&usage.models, &mut set);
-        set.note(format!(
-            "Usage and cost cover {} to {} (UTC, daily buckets; today is partial).",
-            window.start.format("%Y-%m-%d"),
-            window.end.format("%Y-%m-%d %H:%M")
-        ));
-        incomplete_notes(
-            &mut set,
-            "cost",
-            costs.skipped,
-            costs.stopped_early.as_ref(),
-        );
-        incomplete_notes(
-            &mut set,
-            "usage",
-            usage.skipped,
-            usage.stopped_early.as_ref(),
-        );
-        Ok(set)
+        // Each section stands alone: a failed endpoint becomes a problem naming it. Cost and
+        // usage are read with the admin key, so a rejected admin key is their problem only.
+        let mut set = Sections::new();
+        if let Some((list, _)) = set.section("models", models)? {
+            push_models(&mut set, list.data.len());
+        }
+        let costs =
+            set.section_with_own_credential("cost", costs.map_err(|e| admin_failed(e, "cost")));
+        let usage =
+            set.section_with_own_credential("usage", usage.map_err(|e| admin_failed(e, "usage")));
+        if let Some(costs) = &costs {
+            costs.totals.push_metrics(&mut set);
+        }
+        if let Some(usage) = &usage {
+            push_usage_metrics(&usage.models, &mut set);
+        }
+        if costs.is_some() || usage.is_some() {
+            set.note(format!(
+                "Usage and cost cover {} to {} (UTC, daily buckets; today is partial).",
+                window.start.format("%Y-%m-%d"),
+                window.end.format("%Y-%m-%d %H:%M")
+            ));
+        }
+        if let Some(costs) = &costs {
+            incomplete_notes(
+                &mut set,
+                "cost",
+                costs.skipped,
+                costs.stopped_early.as_ref(),
+            );
+        }
+        if let Some(usage) = &usage {
+            incomplete_notes(
+                &mut set,
+                "usage",
+                usage.skipped,
+                usage.stopped_early.as_ref(),
+            );
+        }
+        set.finish()
     }
 
     fn as_ai(&self) -> Option<&dyn AiService> {

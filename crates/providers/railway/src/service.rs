@@ -12,7 +12,8 @@ use opsdeck_core::rust_decimal::Decimal;
 use opsdeck_core::rust_decimal::prelude::FromPrimitive;
 use opsdeck_core::{
     Ability, BaseService, BuildContext, Connected, CostSource, DeploymentSource,
-    InfrastructureService, MetricSet, ProviderDescriptor, ReportDetails, Result, Unavailable,
+    InfrastructureService, MetricSet, ProviderDescriptor, ReportDetails, Result, Sections,
+    Unavailable,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -546,8 +547,12 @@ impl BaseService for RailwayService {
     }
 
     async fn collect_metrics(&self) -> Result<MetricSet> {
-        let inv = self.inventory().await?;
-        let mut set = MetricSet::new();
+        // The inventory (workspaces, projects, services) is what every other section is read
+        // for: without it nothing can be collected. The sections after it stand alone.
+        let mut set = Sections::new();
+        let Some(inv) = set.section("inventory", self.inventory().await)? else {
+            return set.finish();
+        };
         let mut g = Gathered::default();
         for n in &inv.notes {
             set.note(n.clone());
@@ -570,13 +575,16 @@ impl BaseService for RailwayService {
             }
         }
         let window = TimeWindow::last(Duration::hours(24));
-        let (deployments, notes) = self.all_deployments(&inv.projects, window).await?;
-        for note in notes {
-            set.note(format!(
-                "{note} The 24 h deployment counts are a lower bound."
-            ));
+        let deployments = self.all_deployments(&inv.projects, window).await;
+        if let Some((deployments, notes)) = set.section("deployments", deployments)? {
+            for note in notes {
+                set.note(format!(
+                    "{note} The 24 h deployment counts are a lower bound."
+                ));
+            }
+            g.deployment_statuses =
+                Some(deployments.iter().map(|(_, d)| d.status.clone()).collect());
         }
-        g.deployment_statuses = deployments.iter().map(|(_, d)| d.status.clone()).collect();
 
         if self.config.token_kind == TokenKind::Project {
             set.note("Usage cost needs a workspace or account token; project tokens cannot read billing.");
@@ -593,7 +601,7 @@ impl BaseService for RailwayService {
             }
         }
         metrics::assemble(&g, &mut set);
-        Ok(set)
+        set.finish()
     }
 
     fn as_infrastructure(&self) -> Option<&dyn InfrastructureService> {

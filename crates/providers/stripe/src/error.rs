@@ -85,8 +85,8 @@ impl VendorErrors for StripeErrors {
 
     fn classify(
         &self,
-        _: &RequestCtx<'_>,
-        response: &HttpResponse,
+        ctx: &RequestCtx<'_>,
+        _: &HttpResponse,
         error: &VendorError,
         default: Verdict,
     ) -> Verdict {
@@ -101,7 +101,8 @@ impl VendorErrors for StripeErrors {
                     Some(permission) => default
                         .with_summary(format!(
                             "The restricted key lacks the '{permission}' permission that {} needs",
-                            response.path
+                            // Relative to base_url: behind a proxy, the vendor's own path.
+                            ctx.relative_path
                         ))
                         .without_vendor_message()
                         .with_hint(format!(

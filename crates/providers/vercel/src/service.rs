@@ -12,7 +12,7 @@ use opsdeck_core::rust_decimal::prelude::ToPrimitive;
 use opsdeck_core::{
     Ability, BaseService, BuildContext, Connected, CostSource, DeploymentSource, Error,
     FailureKind, InfrastructureService, Metric, MetricSet, ProviderDescriptor, ReportDetails,
-    Result, Unit,
+    Result, Sections, Unit,
 };
 
 use crate::client::{self, DeploymentsPage, FocusTotals, ProjectsPage, Team, UserResponse};
@@ -161,6 +161,26 @@ fn normalise(state: &str) -> DeploymentState {
     }
 }
 
+/// The 24 h deployment counts by state (every state in `ALWAYS_REPORTED` always present).
+fn push_deployments(set: &mut MetricSet, deployments: &Paged<client::Deployment>) {
+    let mut by_state: BTreeMap<String, u64> = ALWAYS_REPORTED
+        .iter()
+        .map(|s| ((*s).to_owned(), 0))
+        .collect();
+    for d in &deployments.items {
+        *by_state.entry(d.state()).or_default() += 1;
+    }
+    for (state, n) in by_state {
+        set.push(
+            Metric::new("vercel_deployments_24h", n as f64, Unit::Count)
+                .label("state", state.to_ascii_lowercase()),
+        );
+    }
+    if let Some(note) = deployments.note() {
+        set.note(format!("{note} vercel_deployments_24h is partial."));
+    }
+}
+
 /// Metric values are f64 by contract; the exact figure stays in the cost verb's `Money`.
 fn decimal_as_f64(d: opsdeck_core::rust_decimal::Decimal) -> f64 {
     d.to_f64().unwrap_or(f64::NAN)
@@ -207,76 +227,59 @@ impl BaseService for VercelService {
             self.list_projects(),
             self.billing(mtd)
         );
-        let deployments = deployments?;
-        let projects = projects?;
-        let mut set = MetricSet::new();
-
-        let mut by_state: BTreeMap<String, u64> = ALWAYS_REPORTED
-            .iter()
-            .map(|s| ((*s).to_owned(), 0))
-            .collect();
-        for d in &deployments.items {
-            *by_state.entry(d.state()).or_default() += 1;
+        // Each section stands alone: one failed endpoint becomes a problem naming it.
+        let mut set = Sections::new();
+        let deployments = set.section("deployments", deployments)?;
+        let projects = set.section("projects", projects)?;
+        if let Some(deployments) = deployments {
+            push_deployments(&mut set, &deployments);
         }
-        for (state, n) in by_state {
-            set.push(
-                Metric::new("vercel_deployments_24h", n as f64, Unit::Count)
-                    .label("state", state.to_ascii_lowercase()),
-            );
-        }
-        if let Some(note) = deployments.note() {
-            set.note(format!("{note} vercel_deployments_24h is partial."));
-        }
-
-        set.push(Metric::new(
-            "vercel_projects",
-            projects.items.len() as f64,
-            Unit::Count,
-        ));
-        if let Some(note) = projects.note() {
-            set.note(format!("{note} vercel_projects is a lower bound."));
-        }
-
-        match billing {
-            Ok(totals) => {
-                // Always report USD so "no charges yet this month" is 0, not a missing series.
-                let mut by_currency = totals.by_currency.clone();
-                by_currency.entry("USD".to_owned()).or_default();
-                for (currency, amount) in by_currency {
-                    set.push(
-                        Metric::new(
-                            "vercel_billed_cost_mtd",
-                            decimal_as_f64(amount),
-                            Unit::currency(&currency),
-                        )
-                        .label("currency", currency.to_ascii_lowercase()),
-                    );
-                }
-                for ((currency, service), amount) in &totals.by_service {
-                    set.push(
-                        Metric::new(
-                            "vercel_billed_cost_mtd_by_service",
-                            decimal_as_f64(*amount),
-                            Unit::currency(currency),
-                        )
-                        .label("currency", currency.to_ascii_lowercase())
-                        .label("service", service.clone()),
-                    );
-                }
-                if totals.skipped > 0 {
-                    set.note(format!(
-                        "{} billing line(s) were not FOCUS rows with a BilledCost and were skipped.",
-                        totals.skipped
-                    ));
-                }
-            }
-            Err(e) if e.kind() == FailureKind::InvalidCredentials => return Err(e),
-            Err(e) => {
-                // Cost is extra: a token without a billing role still gets deployment metrics.
-                set.note(format!("Month-to-date cost left out ({}): {}", e.kind(), e));
+        if let Some(projects) = projects {
+            set.push(Metric::new(
+                "vercel_projects",
+                projects.items.len() as f64,
+                Unit::Count,
+            ));
+            if let Some(note) = projects.note() {
+                set.note(format!("{note} vercel_projects is a lower bound."));
             }
         }
-        Ok(set)
+
+        // Cost is extra: a token without a billing role still gets deployment metrics, and the
+        // problem says what was left out.
+        if let Some(totals) = set.section("billing", billing)? {
+            // Always report USD so "no charges yet this month" is 0, not a missing series.
+            let mut by_currency = totals.by_currency.clone();
+            by_currency.entry("USD".to_owned()).or_default();
+            for (currency, amount) in by_currency {
+                set.push(
+                    Metric::new(
+                        "vercel_billed_cost_mtd",
+                        decimal_as_f64(amount),
+                        Unit::currency(&currency),
+                    )
+                    .label("currency", currency.to_ascii_lowercase()),
+                );
+            }
+            for ((currency, service), amount) in &totals.by_service {
+                set.push(
+                    Metric::new(
+                        "vercel_billed_cost_mtd_by_service",
+                        decimal_as_f64(*amount),
+                        Unit::currency(currency),
+                    )
+                    .label("currency", currency.to_ascii_lowercase())
+                    .label("service", service.clone()),
+                );
+            }
+            if totals.skipped > 0 {
+                set.note(format!(
+                    "{} billing line(s) were not FOCUS rows with a BilledCost and were skipped.",
+                    totals.skipped
+                ));
+            }
+        }
+        set.finish()
     }
 
     fn as_infrastructure(&self) -> Option<&dyn InfrastructureService> {

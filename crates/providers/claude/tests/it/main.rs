@@ -556,7 +556,7 @@ async fn metrics_without_admin_key_note_the_reason() {
 }
 
 #[tokio::test]
-async fn failing_usage_report_is_a_note_and_models_still_count() {
+async fn failing_usage_report_is_a_problem_and_models_still_count() {
     let server = MockServer::start().await;
     mount_models_all(&server).await;
     Mock::given(method("GET"))
@@ -575,11 +575,9 @@ async fn failing_usage_report_is_a_note_and_models_still_count() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(set.value("claude_models_available", &[]), Some(3.0));
-    assert!(
-        set.notes.iter().any(|n| n.contains("permission_error")),
-        "{:?}",
-        set.notes
-    );
+    assert_eq!(set.problems.len(), 1, "{:?}", set.problems);
+    assert_eq!(set.problems[0].section, "usage_and_cost");
+    assert_eq!(set.problems[0].failure, FailureKind::PermissionDenied);
 }
 
 #[tokio::test]

@@ -1013,3 +1013,38 @@ async fn workflow_runs_stop_at_the_page_cap_with_a_note() {
         set.notes
     );
 }
+
+/// Issue 14: the repository failing keeps the rate-limit headroom, with the section named.
+#[tokio::test]
+async fn a_failed_repository_keeps_the_rate_limits() {
+    let server = MockServer::start().await;
+    opsdeck_testkit::fail_section(&server, path("/repos/acme/api")).await;
+    testing::mount_all(&server).await;
+    let set = service(&server, json!({ "repos": ["acme/api"] }))
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    opsdeck_testkit::assert_partial(&set, "repositories", FailureKind::ProviderError);
+    assert!(
+        set.value("github_rate_limit_remaining", &[]).is_some(),
+        "{set:?}"
+    );
+    assert_eq!(set.value("github_repositories", &[]), None);
+}
+
+/// Issue 14: failing activity (deployments 5xx) keeps the rate limits, named as its section.
+#[tokio::test]
+async fn failed_repository_activity_keeps_the_rate_limits() {
+    let server = MockServer::start().await;
+    opsdeck_testkit::fail_section(&server, path("/repos/acme/api/deployments")).await;
+    testing::mount_all(&server).await;
+    let set = service(&server, json!({ "repos": ["acme/api"] }))
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    opsdeck_testkit::assert_partial(&set, "repository_activity", FailureKind::ProviderError);
+    assert!(
+        set.value("github_rate_limit_remaining", &[]).is_some(),
+        "{set:?}"
+    );
+}

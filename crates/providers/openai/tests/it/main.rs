@@ -696,17 +696,20 @@ async fn admin_key_failure_during_collection_is_reported_as_such() {
         .respond_with(body(USAGE_EMPTY))
         .mount(&server)
         .await;
-    let err = service_with(&server, admin())
+    // Issue 14: the models and the usage are still reported; the cost section is named.
+    let set = service_with(&server, admin())
         .collect_metrics()
         .await
-        .err()
-        .unwrap_or_else(|| panic!("expected an error"));
-    assert_eq!(err.kind(), FailureKind::PermissionDenied);
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(
-        err.message().contains("cost with admin_key"),
-        "{}",
-        err.message()
+        set.value("openai_models_available", &[]).is_some(),
+        "{set:?}"
     );
+    assert_eq!(set.problems.len(), 1, "{:?}", set.problems);
+    let p = &set.problems[0];
+    assert_eq!(p.section, "cost");
+    assert_eq!(p.failure, FailureKind::PermissionDenied);
+    assert!(p.message.contains("cost with admin_key"), "{p:?}");
 }
 
 #[tokio::test]

@@ -822,3 +822,22 @@ async fn a_failing_later_deployment_page_keeps_the_first_pages() {
         set.notes
     );
 }
+
+/// Issue 14: the deployments query failing keeps the project and service counts.
+#[tokio::test]
+async fn failed_deployments_keep_the_inventory() {
+    let server = MockServer::start().await;
+    opsdeck_testkit::fail_section(&server, |r: &Request| {
+        String::from_utf8_lossy(&r.body).contains("OpsdeckDeployments")
+    })
+    .await;
+    opsdeck_provider_railway::testing::mount_all(&server).await;
+    let set = service(&server, "project")
+        .await
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    opsdeck_testkit::assert_partial(&set, "deployments", FailureKind::ProviderError);
+    assert!(set.value("railway_services", &[]).is_some(), "{set:?}");
+    assert_eq!(set.value("railway_deployments_24h", &[]), None);
+}

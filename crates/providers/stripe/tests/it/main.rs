@@ -307,13 +307,43 @@ async fn metrics_leave_out_what_a_restricted_key_cannot_read() {
         Some(15_500.0)
     );
     assert_eq!(value(&set, "stripe_active_subscriptions", None), None);
+    assert_eq!(set.problems.len(), 1, "{:?}", set.problems);
+    let p = &set.problems[0];
+    assert_eq!(p.section, "subscriptions");
+    assert_eq!(p.failure, FailureKind::PermissionDenied);
+    assert!(p.message.contains("rak_subscription_read"), "{p:?}");
+}
+
+/// Issue 14: `/v1/charges` failing must not throw away the balance and the subscriptions.
+#[tokio::test]
+async fn a_failed_charges_call_keeps_balance_and_subscriptions() {
+    let server = MockServer::start().await;
+    mount_balance(&server, KEY).await;
+    Mock::given(method("GET"))
+        .and(path("/v1/charges"))
+        .respond_with(ResponseTemplate::new(500).set_body_json(
+            json!({"error": {"type": "api_error", "message": "An unknown error occurred"}}),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/subscriptions"))
+        .respond_with(ok("subscriptions_empty.json"))
+        .mount(&server)
+        .await;
+    let set = service(&server, KEY)
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(
-        set.notes
-            .iter()
-            .any(|n| n.contains("MRR metrics left out") && n.contains("rak_subscription_read")),
-        "{:?}",
-        set.notes
+        value(&set, "stripe_balance_available", None).is_some(),
+        "{set:?}"
     );
+    assert_eq!(value(&set, "stripe_active_subscriptions", None), Some(0.0));
+    assert_eq!(value(&set, "stripe_charges_30d", None), None);
+    assert_eq!(set.problems.len(), 1, "{:?}", set.problems);
+    assert_eq!(set.problems[0].section, "charges");
+    assert_eq!(set.problems[0].failure, FailureKind::ProviderError);
 }
 
 #[tokio::test]

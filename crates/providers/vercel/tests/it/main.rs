@@ -372,7 +372,7 @@ async fn metrics_page_through_deployments_projects_and_sum_billing() {
 }
 
 #[tokio::test]
-async fn billing_without_a_role_is_a_note_not_a_failure() {
+async fn billing_without_a_role_is_a_problem_not_a_failure() {
     let server = MockServer::start().await;
     mount_deployments(&server, false).await;
     mount_projects(&server).await;
@@ -388,12 +388,11 @@ async fn billing_without_a_role_is_a_note_not_a_failure() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(set.value("vercel_projects", &[]), Some(3.0));
     assert_eq!(set.value("vercel_billed_cost_mtd", &[]), None);
+    opsdeck_testkit::assert_partial(&set, "billing", FailureKind::PermissionDenied);
     assert!(
-        set.notes
-            .iter()
-            .any(|n| n.contains("permission_denied") && n.contains("Billing")),
+        set.problems[0].message.contains("Billing"),
         "{:?}",
-        set.notes
+        set.problems
     );
 }
 
@@ -649,4 +648,26 @@ async fn a_failing_later_page_keeps_the_first_pages_figures() {
         "{:?}",
         set.notes
     );
+}
+
+/// Issue 14: one failed section (the projects list) keeps the deployments and the cost.
+#[tokio::test]
+async fn a_failed_projects_list_keeps_the_other_sections() {
+    let server = MockServer::start().await;
+    opsdeck_testkit::fail_section(&server, path("/v10/projects")).await;
+    opsdeck_provider_vercel::testing::mount_all(&server).await;
+    let set = service(&server, false)
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    opsdeck_testkit::assert_partial(&set, "projects", FailureKind::ProviderError);
+    assert!(
+        set.value("vercel_deployments_24h", &[]).is_some(),
+        "{set:?}"
+    );
+    assert!(
+        set.value("vercel_billed_cost_mtd", &[]).is_some(),
+        "{set:?}"
+    );
+    assert_eq!(set.value("vercel_projects", &[]), None);
 }
