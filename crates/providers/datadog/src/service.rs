@@ -134,6 +134,15 @@ impl DatadogService {
                 t.total += total;
             }
             for c in a.charges {
+                // A `total` row repeats the sum of the product's committed and on-demand rows
+                // (Datadog's own example bodies include one); counting it too would double
+                // every product that has one.
+                if c.charge_type
+                    .as_deref()
+                    .is_some_and(|t| t.eq_ignore_ascii_case("total"))
+                {
+                    continue;
+                }
                 if let Some(cost) = c.cost.as_ref().and_then(client::decimal) {
                     let product = c.product_name.unwrap_or_else(|| "other".to_owned());
                     *t.by_product.entry(product).or_default() += cost;

@@ -234,10 +234,8 @@ impl BaseService for GithubService {
     async fn probe(&self) -> Result<Connected> {
         let who = self.client.whoami().await?;
         let resp = &who.response;
-        let scopes = client::oauth_scopes(resp);
-        let expires = resp
-            .header("github-authentication-token-expiration")
-            .and_then(client::parse_token_expiration);
+        let scopes = self.client.scopes(resp);
+        let expires = client::token_expiry(resp);
         let login = who.user.login.clone();
         let host = self.config.base_url.host_str().unwrap_or("GitHub");
         let mut message = match who.user.name.as_deref().filter(|n| !n.is_empty()) {

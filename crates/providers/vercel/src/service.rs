@@ -95,7 +95,7 @@ impl VercelService {
                 ("limit", PAGE_SIZE.to_owned()),
             ]);
             let (page, _): (DeploymentsPage, _) =
-                self.http.get_json("/v7/deployments", &query).await?;
+                self.http.get_json("/v6/deployments", &query).await?;
             let next = page
                 .pagination
                 .next_cursor()

@@ -70,14 +70,14 @@ pub async fn mount_metrics(server: &MockServer) {
     }
     let cursor = now - 3 * hour;
     pages[0]["pagination"]["next"] = json!(cursor);
-    get("/v7/deployments")
+    get("/v6/deployments")
         .and(query_param("limit", "100"))
         .and(millis_near("since", 86_400_000))
         .and(millis_near("until", 0))
         .respond_with(ResponseTemplate::new(200).set_body_json(pages[0].clone()))
         .mount(server)
         .await;
-    get("/v7/deployments")
+    get("/v6/deployments")
         .and(query_param("limit", "100"))
         .and(millis_near("since", 86_400_000))
         .and(query_param("until", cursor.to_string().as_str()))

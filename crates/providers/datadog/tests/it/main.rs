@@ -518,3 +518,40 @@ async fn facets_without_name_or_with_a_negative_count_do_not_fail_the_search() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(set.value("datadog_monitors_total", &[]), Some(6.0));
 }
+
+/// Issue 14: a `total` charge row per product (beside `committed`/`on_demand`) is not counted
+/// again in the per-product figures.
+#[tokio::test]
+async fn total_charge_rows_are_not_counted_twice() {
+    let server = MockServer::start().await;
+    mount_monitors(&server, ok("monitor_search.json")).await;
+    let body = json!({"data": [{"type": "cost_by_org", "id": "x", "attributes": {
+    "total_cost": 10.5,
+    "charges": [
+        {"product_name": "infra_host", "charge_type": "committed", "cost": 4},
+        {"product_name": "infra_host", "charge_type": "on_demand", "cost": 2.5},
+        {"product_name": "infra_host", "charge_type": "total", "cost": 6.5},
+        {"product_name": "logs_indexed", "charge_type": "on_demand", "cost": 4},
+        {"product_name": "logs_indexed", "charge_type": "total", "cost": 4}
+    ]}}]});
+    mount_cost(&server, ResponseTemplate::new(200).set_body_json(body)).await;
+    let set = service(&server, true)
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(set.value("datadog_estimated_cost_mtd", &[]), Some(10.5));
+    assert_eq!(
+        set.value(
+            "datadog_estimated_cost_mtd_by_product",
+            &[("product", "infra_host")]
+        ),
+        Some(6.5)
+    );
+    assert_eq!(
+        set.value(
+            "datadog_estimated_cost_mtd_by_product",
+            &[("product", "logs_indexed")]
+        ),
+        Some(4.0)
+    );
+}

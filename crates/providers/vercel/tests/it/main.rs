@@ -111,7 +111,7 @@ async fn mount_deployments(server: &MockServer, team: bool) {
     let (p1, p2, cursor) = deployment_pages();
     let teamed = move |req: &Request| param(req, "teamId").as_deref() == team.then_some(TEAM);
     Mock::given(method("GET"))
-        .and(path("/v7/deployments"))
+        .and(path("/v6/deployments"))
         .and(bearer())
         .and(query_param("limit", "100"))
         .and(since_24h)
@@ -122,7 +122,7 @@ async fn mount_deployments(server: &MockServer, team: bool) {
         .mount(server)
         .await;
     Mock::given(method("GET"))
-        .and(path("/v7/deployments"))
+        .and(path("/v6/deployments"))
         .and(bearer())
         .and(query_param("limit", "100"))
         .and(query_param("until", cursor.to_string().as_str()))
@@ -400,7 +400,7 @@ async fn billing_without_a_role_is_a_problem_not_a_failure() {
 async fn empty_account_reports_zeroes() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .and(path("/v7/deployments"))
+        .and(path("/v6/deployments"))
         .respond_with(ok("deployments_empty.json"))
         .expect(1)
         .mount(&server)
@@ -551,7 +551,7 @@ impl opsdeck_testkit::wiremock::Respond for EndlessHistory {
 async fn collect_with_history(history: EndlessHistory) -> opsdeck_core::MetricSet {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .and(path("/v7/deployments"))
+        .and(path("/v6/deployments"))
         .respond_with(history)
         .mount(&server)
         .await;
