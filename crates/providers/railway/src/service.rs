@@ -354,9 +354,9 @@ impl RailwayService {
             let (d, _): (DeploymentsData, _) = self.gql.query(queries::DEPLOYMENTS, vars).await?;
             let nodes: Vec<DeploymentNode> =
                 d.deployments.edges.into_iter().map(|e| e.node).collect();
-            // Railway does not document the order; it lists newest first in practice (its CLI
-            // takes `first: 1` as "latest"). A page entirely older than the window ends the walk
-            // either way, at the cost of at most one extra page.
+            // Railway documents no order (the connection has no `orderBy`), so none is assumed:
+            // every page is filtered by each deployment's own `createdAt`, and only a page
+            // entirely older than the window ends the walk. The caller sorts.
             let all_older = !nodes.is_empty() && nodes.iter().all(|n| n.created_at < window.start);
             let in_window = nodes
                 .into_iter()
@@ -413,6 +413,13 @@ impl RailwayService {
             notes.extend(note);
             out.extend(list.into_iter().map(|d| (p.clone(), d)));
         }
+        // No order is assumed from Railway (the connection has no `orderBy`; its CLI re-sorts
+        // by `createdAt` too) nor from the concurrent walk: newest first, by their own times.
+        out.sort_by(|(_, a), (_, b)| {
+            b.created_at
+                .cmp(&a.created_at)
+                .then_with(|| b.id.cmp(&a.id))
+        });
         Ok((out, notes))
     }
 
