@@ -42,6 +42,7 @@ impl StripeService {
         let client = HttpClient::builder("Stripe", &config.base_url, http)
             .bearer(&config.secret_key)
             .header("accept", "application/json")
+            .header("stripe-version", crate::STRIPE_VERSION)
             .vendor(StripeErrors)
             .build()?;
         Ok(StripeService {
