@@ -139,6 +139,22 @@ impl Metric {
         self.labels.insert(key.into(), value.into());
         self
     }
+
+    /// Label a figure of the previous full month: `period="previous_month"` and
+    /// `month="YYYY-MM"` (see [`TimeWindow::previous_month`](crate::domain::TimeWindow::previous_month)).
+    pub fn previous_month(self, window: &crate::domain::TimeWindow) -> Self {
+        self.label("period", PREVIOUS_MONTH)
+            .label("month", window.month_label())
+    }
+}
+
+/// The `period` label value of previous-month figures.
+pub const PREVIOUS_MONTH: &str = "previous_month";
+
+/// The note for the first day of a month, when month-to-date figures are (about) zero:
+/// "month-to-date is 0; last month: <last_month>." (e.g. "1,234.56 USD (2026-11)").
+pub fn first_day_note(last_month: &str) -> String {
+    format!("Today is the first day of the month: month-to-date is 0; last month: {last_month}.")
 }
 
 /// What `collect_metrics` returns: samples plus notes for the operator (e.g. "repository list

@@ -7,7 +7,8 @@
 //!   message, `Debug` output or log line (captured at TRACE level). Every scenario runs twice:
 //!   against the stand-in's root, and behind a path-prefixed `base_url` (an egress proxy such as
 //!   `https://proxy.example.com/datadog`), where the classifications must be the same;
-//! - [`service`]: a service of any registered provider from a JSON config, with fast retries;
+//! - [`service`]: a service of any registered provider from a JSON config, with fast retries
+//!   ([`service_at`]: with an injected clock, e.g. on the first day of a month);
 //! - request matchers ([`QueryKeys`], [`NoHeader`], [`param`]), [`dead_url`], [`LogCapture`],
 //!   [`assert_no_secrets`], [`fail_section`] and [`assert_partial`] (one metrics section failing),
 //!   and the [`PrefixProxy`] the suite uses.
@@ -58,9 +59,31 @@ pub fn try_service(
     config: Value,
     settings: &HttpSettings,
 ) -> Result<Arc<dyn BaseService>, String> {
-    let factory = ServiceFactory::from_registry()
+    build_service(provider, config, settings, None)
+}
+
+/// [`service`] built with `clock` as its wall clock (month boundaries, windows): put it on the
+/// first day of a month without waiting for one. Panics with the config problems.
+pub fn service_at(
+    provider: &str,
+    config: Value,
+    clock: opsdeck_core::SharedClock,
+) -> Arc<dyn BaseService> {
+    build_service(provider, config, &FAST_RETRIES, Some(clock)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn build_service(
+    provider: &str,
+    config: Value,
+    settings: &HttpSettings,
+    clock: Option<opsdeck_core::SharedClock>,
+) -> Result<Arc<dyn BaseService>, String> {
+    let mut factory = ServiceFactory::from_registry()
         .map_err(|e| e.to_string())?
         .with_http_settings(settings.clone());
+    if let Some(clock) = clock {
+        factory = factory.with_clock(clock);
+    }
     let Value::Object(mut map) = config else {
         return Err(format!("the config must be a JSON object, got {config}"));
     };

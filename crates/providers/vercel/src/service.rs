@@ -8,11 +8,12 @@ use async_trait::async_trait;
 use chrono::{SecondsFormat, TimeZone, Utc};
 use opsdeck_core::domain::{CostLine, CostReport, Deployment, DeploymentState, Money, TimeWindow};
 use opsdeck_core::http::{HttpClient, HttpSettings, Page, Paged, Paging, paginate};
+use opsdeck_core::metrics::first_day_note;
 use opsdeck_core::rust_decimal::prelude::ToPrimitive;
 use opsdeck_core::{
     Ability, BaseService, BuildContext, Connected, CostSource, DeploymentSource, Error,
     FailureKind, InfrastructureService, Metric, MetricSet, ProviderDescriptor, ReportDetails,
-    Result, Sections, Unit,
+    Result, Sections, SharedClock, Unit,
 };
 
 use crate::client::{self, DeploymentsPage, FocusTotals, ProjectsPage, Team, UserResponse};
@@ -32,13 +33,16 @@ const ALWAYS_REPORTED: [&str; 4] = ["READY", "ERROR", "BUILDING", "CANCELED"];
 pub struct VercelService {
     config: VercelConfig,
     http: HttpClient,
+    clock: SharedClock,
 }
 
 impl VercelService {
     /// Build from a registry context (no I/O).
     pub fn build(ctx: BuildContext) -> Result<Arc<dyn BaseService>> {
         let config = VercelConfig::from_values(&ctx.config)?;
-        Ok(Arc::new(Self::new(config, &ctx.http)?))
+        Ok(Arc::new(
+            Self::new(config, &ctx.http)?.with_clock(ctx.clock),
+        ))
     }
 
     /// Build from a typed config (library use).
@@ -50,7 +54,14 @@ impl VercelService {
         Ok(VercelService {
             config,
             http: client,
+            clock: opsdeck_core::clock::system(),
         })
+    }
+
+    /// Use `clock` for windows and month boundaries (the system clock by default).
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// `query` plus `teamId` when a team is configured.
@@ -220,12 +231,15 @@ impl BaseService for VercelService {
     }
 
     async fn collect_metrics(&self) -> Result<MetricSet> {
-        let window = TimeWindow::last(chrono::Duration::hours(24));
-        let mtd = TimeWindow::month_to_date();
-        let (deployments, projects, billing) = futures::join!(
+        let now = self.clock.now();
+        let window = TimeWindow::ending_at(now, chrono::Duration::hours(24));
+        let mtd = TimeWindow::month_to_date_at(now);
+        let previous = TimeWindow::previous_month(now);
+        let (deployments, projects, billing, billing_previous) = futures::join!(
             self.list_deployments(window),
             self.list_projects(),
-            self.billing(mtd)
+            self.billing(mtd),
+            self.billing(previous)
         );
         // Each section stands alone: one failed endpoint becomes a problem naming it.
         let mut set = Sections::new();
@@ -277,6 +291,34 @@ impl BaseService for VercelService {
                     "{} billing line(s) were not FOCUS rows with a BilledCost and were skipped.",
                     totals.skipped
                 ));
+            }
+        }
+        // The previous full month, so the month that just closed is never missing (and on
+        // the first day, when month-to-date is 0, it is the figure worth reading).
+        if let Some(totals) = set.section("billing_previous_month", billing_previous)? {
+            let mut by_currency = totals.by_currency.clone();
+            by_currency.entry("USD".to_owned()).or_default();
+            let summary = by_currency
+                .iter()
+                .map(|(c, a)| format!("{} {c}", a.round_dp(2)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            for (currency, amount) in by_currency {
+                set.push(
+                    Metric::new(
+                        "vercel_billed_cost_previous_month",
+                        decimal_as_f64(amount),
+                        Unit::currency(&currency),
+                    )
+                    .label("currency", currency.to_ascii_lowercase())
+                    .previous_month(&previous),
+                );
+            }
+            if TimeWindow::is_first_day_of_month(now) {
+                set.note(first_day_note(&format!(
+                    "{summary} ({})",
+                    previous.month_label()
+                )));
             }
         }
         set.finish()

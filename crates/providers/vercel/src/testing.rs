@@ -113,6 +113,23 @@ pub async fn mount_metrics(server: &MockServer) {
         .respond_with(ResponseTemplate::new(200).set_body_raw(CHARGES, "application/jsonl"))
         .mount(server)
         .await;
+    mount_previous_month_billing(server, Utc::now(), CHARGES).await;
+}
+
+/// `GET /v1/billing/charges` for the full month before `now`'s, answered with `jsonl`.
+pub async fn mount_previous_month_billing(
+    server: &MockServer,
+    now: chrono::DateTime<Utc>,
+    jsonl: &'static str,
+) {
+    let iso = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let previous = opsdeck_core::domain::TimeWindow::previous_month(now);
+    get("/v1/billing/charges")
+        .and(query_param("from", iso(previous.start).as_str()))
+        .and(query_param("to", iso(previous.end).as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(jsonl, "application/jsonl"))
+        .mount(server)
+        .await;
 }
 
 /// [`mount_probe`] and [`mount_metrics`].

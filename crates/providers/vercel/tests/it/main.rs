@@ -169,6 +169,8 @@ async fn mount_billing(server: &MockServer, response: ResponseTemplate) {
         .expect(1)
         .mount(server)
         .await;
+    // The previous full month is asked for too; no charges unless a test says otherwise.
+    opsdeck_provider_vercel::testing::mount_previous_month_billing(server, Utc::now(), "").await;
 }
 
 fn jsonl() -> ResponseTemplate {
@@ -670,4 +672,82 @@ async fn a_failed_projects_list_keeps_the_other_sections() {
         "{set:?}"
     );
     assert_eq!(set.value("vercel_projects", &[]), None);
+}
+
+/// Issue 14: the previous full month is reported, labelled, and on the first day of a month
+/// (month-to-date is 0) the note names last month's figure. The clock is injected.
+#[tokio::test]
+async fn previous_month_is_reported_and_named_on_the_first_day() {
+    let server = MockServer::start().await;
+    let now = Utc
+        .with_ymd_and_hms(2026, 12, 1, 0, 30, 0)
+        .single()
+        .unwrap_or_default();
+    let clock = opsdeck_core::ManualClock::new(now);
+    opsdeck_provider_vercel::testing::mount_previous_month_billing(
+        &server,
+        now,
+        include_str!("fixtures/billing_charges.jsonl"),
+    )
+    .await;
+    // Everything else (deployments, projects, the month-to-date charges): empty answers.
+    Mock::given(method("GET"))
+        .and(path("/v1/billing/charges"))
+        .and(query_param("from", "2026-12-01T00:00:00.000Z"))
+        .and(query_param("to", "2026-12-01T00:30:00.000Z"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw("", "application/jsonl"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v6/deployments"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"deployments": [], "pagination": {"count": 0, "next": null}}),
+            ),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v10/projects"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"projects": [], "pagination": {"count": 0, "next": null}})),
+        )
+        .mount(&server)
+        .await;
+    let svc = opsdeck_testkit::service_at(
+        "vercel",
+        json!({"token": TOKEN, "base_url": server.uri()}),
+        clock,
+    );
+    let set = svc
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(set.problems.is_empty(), "{:?}", set.problems);
+    let previous = set
+        .metrics
+        .iter()
+        .find(|m| {
+            m.name == "vercel_billed_cost_previous_month"
+                && m.labels.get("currency").map(String::as_str) == Some("usd")
+        })
+        .unwrap_or_else(|| panic!("no previous-month cost: {set:?}"));
+    assert_eq!(
+        previous.labels.get("period").map(String::as_str),
+        Some("previous_month")
+    );
+    assert_eq!(
+        previous.labels.get("month").map(String::as_str),
+        Some("2026-11")
+    );
+    assert!(previous.value > 0.0, "{previous:?}");
+    assert!(
+        set.notes
+            .iter()
+            .any(|n| n.contains("month-to-date is 0; last month: ") && n.contains("(2026-11)")),
+        "{:?}",
+        set.notes
+    );
 }
