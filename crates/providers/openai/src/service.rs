@@ -10,7 +10,8 @@ use opsdeck_core::http::{HttpClient, HttpResponse, HttpSettings, VendorErrors};
 use opsdeck_core::status::SubCheck;
 use opsdeck_core::{
     Ability, AiService, AiUsageSource, BaseService, BuildContext, Connected, CostSource, Error,
-    Metric, MetricSet, ProviderDescriptor, ReportDetails, Result, Sections, Unavailable, Unit,
+    Metric, MetricSet, ProviderDescriptor, ReportDetails, Result, Sections, SharedClock,
+    Unavailable, Unit,
 };
 
 use crate::client::{self, COMPLETIONS_OBJECT, COSTS_OBJECT, CompletionsResult, CostResult};
@@ -29,6 +30,7 @@ pub struct OpenAiService {
     config: OpenAiConfig,
     api: HttpClient,
     admin: Option<HttpClient>,
+    clock: SharedClock,
 }
 
 /// Costs of a window plus what could not be counted.
@@ -49,7 +51,9 @@ impl OpenAiService {
     /// Build from a registry context (no I/O).
     pub fn build(ctx: BuildContext) -> Result<Arc<dyn BaseService>> {
         let config = OpenAiConfig::from_values(&ctx.config)?;
-        Ok(Arc::new(Self::new(config, &ctx.http)?))
+        Ok(Arc::new(
+            Self::new(config, &ctx.http)?.with_clock(ctx.clock),
+        ))
     }
 
     /// Build from a typed config (library use). No I/O.
@@ -78,7 +82,18 @@ impl OpenAiService {
                     .build()
             })
             .transpose()?;
-        Ok(OpenAiService { config, api, admin })
+        Ok(OpenAiService {
+            config,
+            api,
+            admin,
+            clock: opsdeck_core::clock::system(),
+        })
+    }
+
+    /// Use `clock` for windows and month boundaries (the system clock by default).
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The typed config.
@@ -257,11 +272,14 @@ impl BaseService for OpenAiService {
             set.note(format!("{NEEDS_ADMIN} Only the model count was collected."));
             return Ok(set);
         };
-        let window = self.metrics_window(Utc::now());
-        let (models, costs, usage) = futures::join!(
+        let now = self.clock.now();
+        let window = self.metrics_window(now);
+        let previous = TimeWindow::previous_month(now);
+        let (models, costs, usage, costs_previous) = futures::join!(
             client::list_models(&self.api),
             self.fetch_costs(admin, window),
             self.fetch_usage(admin, window),
+            self.fetch_costs(admin, previous),
         );
         // Each section stands alone: a failed endpoint becomes a problem naming it. Cost and
         // usage are read with the admin key, so a rejected admin key is their problem only.
@@ -300,6 +318,22 @@ impl BaseService for OpenAiService {
                 "usage",
                 usage.skipped,
                 usage.stopped_early.as_ref(),
+            );
+        }
+        // The previous full calendar month, labelled, whatever metrics_window is.
+        let costs_previous = set.section_with_own_credential(
+            "cost_previous_month",
+            costs_previous.map_err(|e| admin_failed(e, "cost")),
+        );
+        if let Some(previous_costs) = &costs_previous {
+            previous_costs
+                .totals
+                .push_previous_month(&mut set, &previous);
+            incomplete_notes(
+                &mut set,
+                "previous-month cost",
+                previous_costs.skipped,
+                previous_costs.stopped_early.as_ref(),
             );
         }
         set.finish()
