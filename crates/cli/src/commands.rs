@@ -7,8 +7,8 @@ use futures::StreamExt;
 use opsdeck::domain::TimeWindow;
 use opsdeck::manager::{CrossProviderEntry, ErrorReport};
 use opsdeck::{
-    ConnectionReport, ManagerOptions, Metric, ServiceFactory, ServiceManager, ServiceMetrics,
-    ServiceReport, ServiceSpec, Status,
+    ConnectionReport, ManagerOptions, Metric, MetricProblem, ServiceFactory, ServiceManager,
+    ServiceMetrics, ServiceReport, ServiceSpec, Status,
 };
 use serde::Serialize;
 
@@ -394,6 +394,7 @@ struct DisabledMetrics {
     provider: String,
     metrics: Vec<Metric>,
     notes: Vec<String>,
+    problems: Vec<MetricProblem>,
     error: Option<ErrorReport>,
 }
 
@@ -436,6 +437,7 @@ async fn metrics(factory: &ServiceFactory, args: &RunArgs) -> u8 {
             provider: s.provider.clone(),
             metrics: Vec::new(),
             notes: vec!["Disabled in the configuration (enabled = false); not collected.".into()],
+            problems: Vec::new(),
             error: None,
         })
     }));
@@ -478,13 +480,24 @@ async fn metrics(factory: &ServiceFactory, args: &RunArgs) -> u8 {
                 })
             })
             .collect();
+        let problems: Vec<render::MetricsProblem> = ran
+            .iter()
+            .flat_map(|r| {
+                r.problems.iter().map(|p| render::MetricsProblem {
+                    service: &r.service,
+                    section: &p.section,
+                    failure: p.failure,
+                    message: &p.message,
+                })
+            })
+            .collect();
         let notes: Vec<(&str, &str)> = lines
             .iter()
             .flat_map(|l| l.notes().iter().map(move |n| (l.service(), n.as_str())))
             .collect();
         println!(
             "{}",
-            render::metrics_table(&rows, &errors, &notes, ran.len(), layout(args))
+            render::metrics_table(&rows, &errors, &problems, &notes, ran.len(), layout(args))
         );
     }
     if ran.iter().all(|r| r.error.is_none()) {

@@ -284,10 +284,25 @@ pub struct MetricsError<'a> {
     pub hint: Option<&'a str>,
 }
 
-/// The samples as a table; failed services and notes as sentences under it.
+/// A section of a service's metrics that failed while the others were collected.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricsProblem<'a> {
+    /// Service name.
+    pub service: &'a str,
+    /// The section that failed (`charges`, `repositories`, …).
+    pub section: &'a str,
+    /// Failure kind.
+    pub failure: FailureKind,
+    /// What happened.
+    pub message: &'a str,
+}
+
+/// The samples as a table; failed services, failed sections of partially collected services
+/// and notes as sentences under it.
 pub fn metrics_table(
     rows: &[MetricRow],
     errors: &[MetricsError],
+    problems: &[MetricsProblem],
     notes: &[(&str, &str)],
     services: usize,
     layout: Layout,
@@ -334,6 +349,18 @@ pub fn metrics_table(
             layout.width,
         ));
     }
+    for p in problems {
+        out.push(fit::list_item(
+            p.service,
+            &format!(
+                "{} not collected ({}): {}",
+                p.section,
+                p.failure.as_str(),
+                p.message
+            ),
+            layout.width,
+        ));
+    }
     for (service, note) in notes {
         out.push(fit::list_item(
             &format!("note: {service}"),
@@ -341,10 +368,20 @@ pub fn metrics_table(
             layout.width,
         ));
     }
-    out.push(format!(
-        "{}/{services} service(s) collected",
-        services.saturating_sub(errors.len())
-    ));
+    let mut partial: Vec<&str> = problems.iter().map(|p| p.service).collect();
+    partial.dedup();
+    out.push(if partial.is_empty() {
+        format!(
+            "{}/{services} service(s) collected",
+            services.saturating_sub(errors.len())
+        )
+    } else {
+        format!(
+            "{}/{services} service(s) collected, {} of them partially",
+            services.saturating_sub(errors.len()),
+            partial.len()
+        )
+    });
     if shortened {
         out.push(fit::wide_hint(layout.width));
     }
@@ -855,7 +892,7 @@ mod tests {
     #[test]
     fn metrics_table_at_80_and_120_columns() {
         let (rows, errors, notes) = metrics_fixture();
-        let at80 = metrics_table(&rows, &errors, &notes, 3, Layout::plain(Some(80)));
+        let at80 = metrics_table(&rows, &errors, &[], &notes, 3, Layout::plain(Some(80)));
         assert!(widest(&at80) <= 80, "{at80}");
         // The failure is a sentence under the table, not a kind under LABELS.
         assert!(
@@ -863,8 +900,31 @@ mod tests {
             "{at80}"
         );
         insta::assert_snapshot!("metrics_80", at80);
-        let at120 = metrics_table(&rows, &errors, &notes, 3, Layout::plain(Some(120)));
+        let at120 = metrics_table(&rows, &errors, &[], &notes, 3, Layout::plain(Some(120)));
         assert!(widest(&at120) <= 120, "{at120}");
         insta::assert_snapshot!("metrics_120", at120);
+    }
+
+    #[test]
+    fn partial_metrics_list_the_failed_section_under_the_table() {
+        let (rows, _, notes) = metrics_fixture();
+        let problems = [MetricsProblem {
+            service: "stripe",
+            section: "charges",
+            failure: FailureKind::ProviderError,
+            message: "Stripe answered HTTP 500 on /v1/charges.",
+        }];
+        let out = metrics_table(&rows, &[], &problems, &notes, 3, Layout::plain(Some(80)));
+        assert!(widest(&out) <= 80, "{out}");
+        assert!(
+            out.contains(
+                "stripe: charges not collected (provider_error): Stripe answered HTTP 500"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("3/3 service(s) collected, 1 of them partially"),
+            "{out}"
+        );
     }
 }

@@ -49,12 +49,52 @@ impl TimeWindow {
 
     /// From the first instant of the current UTC month until now.
     pub fn month_to_date() -> Self {
-        let end = Utc::now();
+        Self::month_to_date_at(Utc::now())
+    }
+
+    /// From the first instant of `now`'s UTC month until `now` (empty on the first instant).
+    pub fn month_to_date_at(now: DateTime<Utc>) -> Self {
         let start = Utc
-            .with_ymd_and_hms(end.year(), end.month(), 1, 0, 0, 0)
+            .with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
+            .single()
+            .unwrap_or(now);
+        TimeWindow { start, end: now }
+    }
+
+    /// The full UTC calendar month before `now`'s: `[first of last month, first of this month)`.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use opsdeck_core::domain::TimeWindow;
+    /// let w = TimeWindow::previous_month(Utc.with_ymd_and_hms(2026, 1, 1, 0, 5, 0).unwrap());
+    /// assert_eq!(w.start, Utc.with_ymd_and_hms(2025, 12, 1, 0, 0, 0).unwrap());
+    /// assert_eq!(w.end, Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
+    /// assert_eq!(w.month_label(), "2025-12");
+    /// ```
+    pub fn previous_month(now: DateTime<Utc>) -> Self {
+        let end = Self::month_to_date_at(now).start;
+        let (year, month) = if end.month() == 1 {
+            (end.year() - 1, 12)
+        } else {
+            (end.year(), end.month() - 1)
+        };
+        let start = Utc
+            .with_ymd_and_hms(year, month, 1, 0, 0, 0)
             .single()
             .unwrap_or(end);
         TimeWindow { start, end }
+    }
+
+    /// The UTC month the window starts in, `YYYY-MM` (the `month` label of previous-month
+    /// metrics).
+    pub fn month_label(&self) -> String {
+        self.start.format("%Y-%m").to_string()
+    }
+
+    /// True when `now` falls on the first UTC day of its month (month-to-date figures are 0
+    /// or nearly so, and the previous month is the figure worth reading).
+    pub fn is_first_day_of_month(now: DateTime<Utc>) -> bool {
+        now.day() == 1
     }
 }
 

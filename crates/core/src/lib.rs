@@ -34,7 +34,7 @@ pub use manager::{
     CrossProviderEntry, ErrorReport, ManagerOptions, ServiceInfo, ServiceManager, ServiceMetrics,
     ServiceReport, collect_guarded, run_guarded,
 };
-pub use metrics::{Metric, MetricSet, Unit};
+pub use metrics::{Metric, MetricProblem, MetricSet, Sections, Unit};
 pub use registry::{BuildContext, ProviderRegistration, ServiceFactory};
 pub use schema::{Category, FieldKind, FieldSpec, ProviderDescriptor};
 pub use service::{

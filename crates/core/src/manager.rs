@@ -14,7 +14,7 @@ use crate::config::{ConfigErrors, ConfigProblem, ProblemCode, ServiceSpec};
 use crate::deadline;
 use crate::domain::{AiUsage, CostReport, Deployment, TimeWindow};
 use crate::error::{Error, Result};
-use crate::metrics::Metric;
+use crate::metrics::{Metric, MetricProblem};
 use crate::registry::{BuildError, ServiceFactory};
 use crate::service::{BaseService, Unavailable};
 use crate::status::{ConnectionReport, FailureKind};
@@ -112,7 +112,10 @@ pub struct ServiceMetrics {
     /// Notes about completeness or provenance.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
-    /// Why collection failed, if it did.
+    /// Sections that could not be collected while others were (`metrics` holds the rest);
+    /// always present in JSON, `[]` when nothing failed.
+    pub problems: Vec<MetricProblem>,
+    /// Why collection failed as a whole, if it did.
     pub error: Option<ErrorReport>,
 }
 
@@ -124,6 +127,7 @@ impl ServiceMetrics {
             provider: provider.into(),
             metrics: Vec::new(),
             notes: Vec::new(),
+            problems: Vec::new(),
             error: None,
         }
     }
@@ -764,6 +768,7 @@ async fn run_collect(managed: Arc<Managed>, timeout: Duration) -> ServiceMetrics
         Ok(set) => {
             out.metrics = set.metrics;
             out.notes = set.notes;
+            out.problems = set.problems;
         }
         Err(e) => out.error = Some(ErrorReport::from(&e)),
     }

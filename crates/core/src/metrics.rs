@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::{Error, FailureKind};
+
 /// Unit of a metric value. Currency units are lowercase ISO 4217 codes (`usd`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
 #[serde(from = "String")]
@@ -137,6 +139,22 @@ impl Metric {
         self.labels.insert(key.into(), value.into());
         self
     }
+
+    /// Label a figure of the previous full month: `period="previous_month"` and
+    /// `month="YYYY-MM"` (see [`TimeWindow::previous_month`](crate::domain::TimeWindow::previous_month)).
+    pub fn previous_month(self, window: &crate::domain::TimeWindow) -> Self {
+        self.label("period", PREVIOUS_MONTH)
+            .label("month", window.month_label())
+    }
+}
+
+/// The `period` label value of previous-month figures.
+pub const PREVIOUS_MONTH: &str = "previous_month";
+
+/// The note for the first day of a month, when month-to-date figures are (about) zero:
+/// "month-to-date is 0; last month: <last_month>." (e.g. "1,234.56 USD (2026-11)").
+pub fn first_day_note(last_month: &str) -> String {
+    format!("Today is the first day of the month: month-to-date is 0; last month: {last_month}.")
 }
 
 /// What `collect_metrics` returns: samples plus notes for the operator (e.g. "repository list
@@ -149,6 +167,156 @@ pub struct MetricSet {
     /// Remarks about completeness or provenance.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// One entry per section that could not be collected; the other sections' samples are
+    /// still in [`metrics`](Self::metrics).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<MetricProblem>,
+}
+
+/// A section of a provider's metrics (e.g. `charges`, `repositories`) that could not be
+/// collected, while the others were. JSON: `{"section","failure","message"}` (a contract of the
+/// CLI's `--json` and the server's API).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct MetricProblem {
+    /// The section's stable name (snake_case), as the provider's docs list it.
+    pub section: String,
+    /// Why it failed.
+    pub failure: FailureKind,
+    /// What happened, for the operator (never contains a secret: it comes from an [`Error`]).
+    pub message: String,
+}
+
+impl MetricProblem {
+    /// A `failure` of `section` with its `message`.
+    pub fn new(
+        section: impl Into<String>,
+        failure: FailureKind,
+        message: impl Into<String>,
+    ) -> Self {
+        MetricProblem {
+            section: section.into(),
+            failure,
+            message: message.into(),
+        }
+    }
+
+    /// The problem `error` caused in `section` (message and hint in one line).
+    pub fn from_error(section: impl Into<String>, error: &Error) -> Self {
+        Self::new(section, error.kind(), error.to_string())
+    }
+}
+
+/// Builds a [`MetricSet`] from independent sections, so one failed endpoint does not discard
+/// what the others returned: each failed section becomes a [`MetricProblem`]. Two failures
+/// still fail the whole collection — rejected credentials (every section would say the same),
+/// and every section failing (nothing was collected; the first error is returned).
+///
+/// ```
+/// use opsdeck_core::{Error, FailureKind, Metric, Unit};
+/// use opsdeck_core::metrics::Sections;
+///
+/// let mut s = Sections::new();
+/// if let Some(n) = s.section("balance", Ok::<_, Error>(3.0)).unwrap() {
+///     s.push(Metric::new("stripe_balance", n, Unit::currency("usd")));
+/// }
+/// let charges: Result<f64, Error> = Err(Error::new(FailureKind::ProviderError, "HTTP 500"));
+/// assert!(s.section("charges", charges).unwrap().is_none());
+/// let set = s.finish().unwrap();
+/// assert_eq!(set.metrics.len(), 1);
+/// assert_eq!(set.problems[0].section, "charges");
+/// ```
+#[derive(Debug, Default)]
+pub struct Sections {
+    set: MetricSet,
+    succeeded: usize,
+    first_error: Option<Error>,
+}
+
+impl Sections {
+    /// No sections yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The outcome of `section`: its value, or `None` with a problem recorded. Rejected
+    /// credentials are returned as the error of the whole collection.
+    pub fn section<T>(
+        &mut self,
+        section: &str,
+        result: crate::Result<T>,
+    ) -> crate::Result<Option<T>> {
+        match result {
+            Ok(v) => {
+                self.succeeded += 1;
+                Ok(Some(v))
+            }
+            Err(e) if e.kind() == FailureKind::InvalidCredentials => Err(e),
+            Err(e) => {
+                tracing::debug!(section, failure = %e.kind(), "metrics section failed");
+                self.set
+                    .problems
+                    .push(MetricProblem::from_error(section, &e));
+                if self.first_error.is_none() {
+                    self.first_error = Some(e);
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Like [`section`](Self::section), for a section read with a credential of its own (an
+    /// admin key beside the API key): even rejected credentials are a problem of this section
+    /// only, because the other sections' credential works.
+    pub fn section_with_own_credential<T>(
+        &mut self,
+        section: &str,
+        result: crate::Result<T>,
+    ) -> Option<T> {
+        match result {
+            Ok(v) => {
+                self.succeeded += 1;
+                Some(v)
+            }
+            Err(e) => {
+                tracing::debug!(section, failure = %e.kind(), "metrics section failed");
+                self.set
+                    .problems
+                    .push(MetricProblem::from_error(section, &e));
+                if self.first_error.is_none() {
+                    self.first_error = Some(e);
+                }
+                None
+            }
+        }
+    }
+
+    /// True when at least one section succeeded.
+    pub fn any_succeeded(&self) -> bool {
+        self.succeeded > 0
+    }
+
+    /// The set: the samples with a problem per failed section, or the first section's error
+    /// when no section succeeded.
+    pub fn finish(self) -> crate::Result<MetricSet> {
+        match self.first_error {
+            Some(e) if self.succeeded == 0 => Err(e),
+            _ => Ok(self.set),
+        }
+    }
+}
+
+impl std::ops::Deref for Sections {
+    type Target = MetricSet;
+    fn deref(&self) -> &MetricSet {
+        &self.set
+    }
+}
+
+impl std::ops::DerefMut for Sections {
+    fn deref_mut(&mut self) -> &mut MetricSet {
+        &mut self.set
+    }
 }
 
 impl MetricSet {
@@ -191,7 +359,7 @@ impl MetricSet {
     ) -> crate::Result<Option<T>> {
         match result {
             Ok(v) => Ok(Some(v)),
-            Err(e) if e.kind() == crate::FailureKind::PermissionDenied => {
+            Err(e) if e.kind() == FailureKind::PermissionDenied => {
                 self.note(format!("{what} left out: {e}"));
                 Ok(None)
             }

@@ -390,7 +390,7 @@ async fn deployments_in_the_last_24_hours_across_github_railway_and_vercel() {
         .mount(&github)
         .await;
     gh("/repos/acme/api/deployments/9003/statuses")
-        .and(query_param("per_page", "1"))
+        .and(query_param("per_page", "100"))
         .respond_with(ok("github/deployment_statuses_200.json"))
         .expect(1)
         .mount(&github)
@@ -447,7 +447,7 @@ async fn deployments_in_the_last_24_hours_across_github_railway_and_vercel() {
     let since = window.start.timestamp_millis().to_string();
     let until = window.end.timestamp_millis().to_string();
     Mock::given(method("GET"))
-        .and(path("/v7/deployments"))
+        .and(path("/v6/deployments"))
         .and(header(
             "authorization",
             format!("Bearer {VC_TOKEN}").as_str(),

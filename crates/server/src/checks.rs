@@ -274,6 +274,7 @@ impl Checks {
                     Ok(set) => {
                         out.metrics = set.metrics;
                         out.notes = set.notes;
+                        out.problems = set.problems;
                     }
                     Err(e) => out.error = Some(opsdeck_core::manager::ErrorReport::from(&e)),
                 }
@@ -381,13 +382,16 @@ impl Checks {
             crate::snapshot::prometheus_fragment(&meta.name, &meta.provider, &collected.metrics);
         let saved = self
             .store
-            .save_metrics(
+            .save_collection(
                 meta.id,
                 Some(meta.version),
-                collected_at.timestamp_millis(),
-                &value,
-                &collected.notes,
-                &prometheus,
+                &opsdeck_store::Collection {
+                    collected_at: collected_at.timestamp_millis(),
+                    metrics: &value,
+                    notes: &collected.notes,
+                    problems: &collected.problems,
+                    prometheus: &prometheus,
+                },
             )
             .await?;
         if saved {
@@ -400,6 +404,7 @@ impl Checks {
                     collected_at,
                     metrics: collected.metrics.clone(),
                     notes: collected.notes.clone(),
+                    problems: collected.problems.clone(),
                     source,
                 })));
         } else {

@@ -77,6 +77,9 @@ pub struct MetricsRecorded {
     /// The collection's notes: what is partial or approximate, and why (the `notes` of the
     /// API's metrics answer).
     pub notes: Vec<String>,
+    /// The sections that failed while the others were collected (the `problems` of the API's
+    /// metrics answer).
+    pub problems: Vec<opsdeck_core::MetricProblem>,
     /// Who asked for the collection.
     pub source: CheckSource,
 }

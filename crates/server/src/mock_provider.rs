@@ -1,7 +1,10 @@
 //! `mock`: a fake provider for the server's own tests and `cargo xtask bench` (feature
 //! `test-provider`, never in release builds). It calls a local mock vendor through the shared
 //! HTTP client exactly like a real provider: `GET /check` with a bearer token, whose JSON
-//! `{"login": "..."}` becomes the identity, and `GET /metrics` → `{"value": n}`.
+//! `{"login": "..."}` becomes the identity, and `GET /metrics` → `{"value": n}`. When that
+//! answer lists `"sections": ["x", …]`, each is read from `GET /metrics/x` (`{"value": n}` →
+//! `mock_section{section="x"}`) as a section of its own: a failing one is a problem of the
+//! collection, the others are kept (partial metrics, issue 14).
 
 use std::sync::Arc;
 
@@ -9,7 +12,7 @@ use async_trait::async_trait;
 use opsdeck_core::http::HttpClient;
 use opsdeck_core::{
     BaseService, BuildContext, Category, ConfigValues, Connected, FieldKind, FieldSpec, Metric,
-    MetricSet, ProviderDescriptor, Result, Unit,
+    MetricSet, ProviderDescriptor, Result, Sections, Unit,
 };
 use serde::Deserialize;
 
@@ -47,6 +50,8 @@ struct Check {
 #[derive(Deserialize)]
 struct Value {
     value: f64,
+    #[serde(default)]
+    sections: Vec<String>,
 }
 
 impl MockService {
@@ -76,8 +81,16 @@ impl BaseService for MockService {
 
     async fn collect_metrics(&self) -> Result<MetricSet> {
         let (v, _): (Value, _) = self.http.get_json("/metrics", &[]).await?;
-        let mut set = MetricSet::new();
+        let mut set = Sections::new();
+        set.section("value", Ok::<_, opsdeck_core::Error>(()))?;
         set.push(Metric::new("mock_value", v.value, Unit::Count).label("kind", "test"));
-        Ok(set)
+        for name in &v.sections {
+            let path = format!("/metrics/{name}");
+            let r = self.http.get_json::<Value>(&path, &[]).await;
+            if let Some((x, _)) = set.section(name, r)? {
+                set.push(Metric::new("mock_section", x.value, Unit::Count).label("section", name));
+            }
+        }
+        set.finish()
     }
 }

@@ -26,7 +26,7 @@ use sqlx::{AnyPool, Row};
 pub use crypto::{SecretKey, generate_token, hash_token};
 pub use db::{Backend, db_text, now_ms, sqlite_url};
 pub use error::{Result, StoreError};
-pub use results::{CheckResult, NewCheckResult, RecordOutcome, SavedMetrics};
+pub use results::{CheckResult, Collection, NewCheckResult, RecordOutcome, SavedMetrics};
 pub use schedule::{ClaimRequest, Claimed, Lane, Share};
 pub use services::{NewService, ServiceData, ServiceRecord, ServiceUpdate};
 pub use tokens::{Role, TokenRecord};

@@ -5,7 +5,7 @@
 //! with: a result of a service deleted mid-check, or of a config replaced mid-check, is dropped
 //! (and the caller is told which), never stored as the latest.
 
-use opsdeck_core::{FailureKind, Status};
+use opsdeck_core::{FailureKind, MetricProblem, Status};
 use serde_json::Value;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -84,6 +84,23 @@ pub struct SavedMetrics {
     pub metrics: Value,
     /// Notes about completeness.
     pub notes: Vec<String>,
+    /// The sections that failed while the others were collected.
+    pub problems: Vec<MetricProblem>,
+}
+
+/// One collection to save with [`Store::save_collection`](crate::Store::save_collection).
+#[derive(Clone, Copy, Debug)]
+pub struct Collection<'a> {
+    /// Unix ms.
+    pub collected_at: i64,
+    /// The samples (a JSON array of core's `Metric`).
+    pub metrics: &'a Value,
+    /// Notes about completeness.
+    pub notes: &'a [String],
+    /// The sections that failed while the others were collected.
+    pub problems: &'a [MetricProblem],
+    /// The samples' Prometheus text.
+    pub prometheus: &'a str,
 }
 
 pub(crate) const COLUMNS: &str = "r.id, r.service_id, r.checked_at, r.status, r.failure, r.latency_ms, r.message, r.identity, r.instance";
@@ -304,19 +321,46 @@ impl Store {
         notes: &[String],
         prometheus: &str,
     ) -> Result<bool> {
-        let notes = Value::Array(notes.iter().map(|n| Value::String(db_text(n))).collect());
+        let collection = Collection {
+            collected_at,
+            metrics,
+            notes,
+            problems: &[],
+            prometheus,
+        };
+        self.save_collection(service_id, config_version, &collection)
+            .await
+    }
+
+    /// [`save_metrics`](Self::save_metrics) with the sections that failed while the others
+    /// were collected (saved with them, returned by [`latest_metrics`](Self::latest_metrics)).
+    pub async fn save_collection(
+        &self,
+        service_id: i64,
+        config_version: Option<i64>,
+        c: &Collection<'_>,
+    ) -> Result<bool> {
+        let notes = Value::Array(c.notes.iter().map(|n| Value::String(db_text(n))).collect());
+        let problems: Vec<MetricProblem> = c
+            .problems
+            .iter()
+            .map(|p| MetricProblem::new(db_text(&p.section), p.failure, db_text(&p.message)))
+            .collect();
+        let problems = serde_json::to_string(&problems).unwrap_or_else(|_| "[]".to_owned());
         let r = sqlx::query(
-            "INSERT INTO service_metrics (service_id, collected_at, metrics, notes, prometheus) \
-             SELECT $1, $2, $3, $4, $5 FROM services WHERE id = $1 AND ($6 < 0 OR version = $6) \
+            "INSERT INTO service_metrics (service_id, collected_at, metrics, notes, prometheus, problems) \
+             SELECT $1, $2, $3, $4, $5, $7 FROM services WHERE id = $1 AND ($6 < 0 OR version = $6) \
              ON CONFLICT (service_id) DO UPDATE SET collected_at = excluded.collected_at, \
-             metrics = excluded.metrics, notes = excluded.notes, prometheus = excluded.prometheus",
+             metrics = excluded.metrics, notes = excluded.notes, prometheus = excluded.prometheus, \
+             problems = excluded.problems",
         )
         .bind(service_id)
-        .bind(collected_at)
-        .bind(metrics.to_string())
+        .bind(c.collected_at)
+        .bind(c.metrics.to_string())
         .bind(notes.to_string())
-        .bind(db_text(prometheus))
+        .bind(db_text(c.prometheus))
         .bind(config_version.unwrap_or(-1))
+        .bind(problems)
         .execute(&self.pool)
         .await;
         match r {
@@ -329,7 +373,7 @@ impl Store {
     /// The last saved metrics of a service, if any were collected.
     pub async fn latest_metrics(&self, service_id: i64) -> Result<Option<SavedMetrics>> {
         let row = sqlx::query(
-            "SELECT collected_at, metrics, notes FROM service_metrics WHERE service_id = $1",
+            "SELECT collected_at, metrics, notes, problems FROM service_metrics WHERE service_id = $1",
         )
         .bind(service_id)
         .fetch_optional(&self.pool)
@@ -344,10 +388,20 @@ impl Store {
         let notes = notes
             .and_then(|n| serde_json::from_str::<Vec<String>>(&n).ok())
             .unwrap_or_default();
+        // A list a newer opsdeck wrote (an unknown failure kind) reads as none, with a warning.
+        let problems: Option<String> = row.try_get(3)?;
+        let problems = match problems {
+            None => Vec::new(),
+            Some(p) => serde_json::from_str::<Vec<MetricProblem>>(&p).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "unreadable stored metric problems; read as none");
+                Vec::new()
+            }),
+        };
         Ok(Some(SavedMetrics {
             collected_at: row.try_get(0)?,
             metrics,
             notes,
+            problems,
         }))
     }
 }

@@ -7,9 +7,11 @@
 //!   message, `Debug` output or log line (captured at TRACE level). Every scenario runs twice:
 //!   against the stand-in's root, and behind a path-prefixed `base_url` (an egress proxy such as
 //!   `https://proxy.example.com/datadog`), where the classifications must be the same;
-//! - [`service`]: a service of any registered provider from a JSON config, with fast retries;
+//! - [`service`]: a service of any registered provider from a JSON config, with fast retries
+//!   ([`service_at`]: with an injected clock, e.g. on the first day of a month);
 //! - request matchers ([`QueryKeys`], [`NoHeader`], [`param`]), [`dead_url`], [`LogCapture`],
-//!   [`assert_no_secrets`], and the [`PrefixProxy`] the suite uses.
+//!   [`assert_no_secrets`], [`fail_section`] and [`assert_partial`] (one metrics section failing),
+//!   and the [`PrefixProxy`] the suite uses.
 //!
 //! Nothing here touches the internet.
 
@@ -57,9 +59,31 @@ pub fn try_service(
     config: Value,
     settings: &HttpSettings,
 ) -> Result<Arc<dyn BaseService>, String> {
-    let factory = ServiceFactory::from_registry()
+    build_service(provider, config, settings, None)
+}
+
+/// [`service`] built with `clock` as its wall clock (month boundaries, windows): put it on the
+/// first day of a month without waiting for one. Panics with the config problems.
+pub fn service_at(
+    provider: &str,
+    config: Value,
+    clock: opsdeck_core::SharedClock,
+) -> Arc<dyn BaseService> {
+    build_service(provider, config, &FAST_RETRIES, Some(clock)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn build_service(
+    provider: &str,
+    config: Value,
+    settings: &HttpSettings,
+    clock: Option<opsdeck_core::SharedClock>,
+) -> Result<Arc<dyn BaseService>, String> {
+    let mut factory = ServiceFactory::from_registry()
         .map_err(|e| e.to_string())?
         .with_http_settings(settings.clone());
+    if let Some(clock) = clock {
+        factory = factory.with_clock(clock);
+    }
     let Value::Object(mut map) = config else {
         return Err(format!("the config must be a JSON object, got {config}"));
     };
@@ -522,6 +546,42 @@ impl Conformance {
 
 /// The path prefix of the "behind an egress proxy" run of the conformance suite.
 pub const PATH_PREFIX: &str = "/egress/vendor-proxy";
+
+/// Makes one metrics section fail: every request matching `matcher` (e.g. `path("/v1/charges")`)
+/// answers HTTP 500, ahead of any mock mounted before or after (wiremock priority 1). Mount the
+/// provider's usual stand-ins too, collect, then check with [`assert_partial`].
+pub async fn fail_section(server: &MockServer, matcher: impl Match + 'static) {
+    Mock::given(matcher)
+        .respond_with(ResponseTemplate::new(500).set_body_raw(
+            "{\"error\":{\"message\":\"internal error (stand-in)\"}}",
+            "application/json",
+        ))
+        .with_priority(1)
+        .mount(server)
+        .await;
+}
+
+/// Asserts a partial collection: samples were still reported, and exactly one problem names
+/// `section` with `failure`.
+pub fn assert_partial(set: &opsdeck_core::MetricSet, section: &str, failure: FailureKind) {
+    assert!(
+        !set.metrics.is_empty(),
+        "no metric reported beside the failed {section} section"
+    );
+    assert_eq!(
+        set.problems.len(),
+        1,
+        "expected one problem ({section}), got {:?}",
+        set.problems
+    );
+    assert_eq!(set.problems[0].section, section, "{:?}", set.problems);
+    assert_eq!(set.problems[0].failure, failure, "{:?}", set.problems);
+    assert!(
+        set.problems[0].message.len() > 10,
+        "the problem's message is not helpful: {:?}",
+        set.problems[0]
+    );
+}
 
 /// A URL on 127.0.0.1 where nothing listens (connection refused).
 pub fn dead_url() -> io::Result<String> {

@@ -466,7 +466,7 @@ async fn deployments_default_to_the_last_24_hours() {
     page["pagination"]["next"] = Value::Null;
     let vercel = MockServer::start().await;
     Mock::given(method("GET"))
-        .and(path("/v7/deployments"))
+        .and(path("/v6/deployments"))
         .and(header(
             "authorization",
             format!("Bearer {VERCEL_TOKEN}").as_str(),

@@ -88,7 +88,18 @@ fn metrics_shape() {
     m.metrics = vec![Metric::new("github_open_issues", 12.0, Unit::Count).label("repo", "o/r")];
     assert_eq!(
         serde_json::to_value(&m).unwrap_or_default(),
-        json!({"service":"gh-main","provider":"github","metrics":[{"name":"github_open_issues","value":12,"unit":"count","labels":{"repo":"o/r"}}],"error":null})
+        json!({"service":"gh-main","provider":"github","metrics":[{"name":"github_open_issues","value":12,"unit":"count","labels":{"repo":"o/r"}}],"problems":[],"error":null})
+    );
+    // Issue 14: a partial collection lists each failed section beside the samples.
+    let mut partial = m.clone();
+    partial.problems = vec![opsdeck_core::MetricProblem::new(
+        "deployments",
+        FailureKind::ProviderError,
+        "GitHub answered HTTP 502.",
+    )];
+    assert_eq!(
+        serde_json::to_value(&partial).unwrap_or_default()["problems"],
+        json!([{"section": "deployments", "failure": "provider_error", "message": "GitHub answered HTTP 502."}])
     );
     let mut failed = m.clone();
     failed.metrics = vec![];

@@ -84,6 +84,9 @@ pub struct CostSnapshot {
     pub forecast: std::result::Result<(Decimal, String), String>,
     /// Why the daily figures are partial (pages left unread), if they are.
     pub daily_note: Option<String>,
+    /// The previous full calendar month by service, or the problem that kept it out (a
+    /// section of its own: the current month's figures stand without it).
+    pub previous_month: std::result::Result<ServiceCosts, opsdeck_core::MetricProblem>,
 }
 
 /// The UTC calendar days a snapshot covers.
@@ -97,6 +100,8 @@ pub struct Periods {
     pub next_month: NaiveDate,
     /// First of the last 7 full days.
     pub week_start: NaiveDate,
+    /// First day of the previous month.
+    pub previous_month_start: NaiveDate,
 }
 
 impl Periods {
@@ -109,11 +114,15 @@ impl Periods {
         let week_start = today
             .checked_sub_days(chrono::Days::new(7))
             .unwrap_or(today);
+        let previous_month_start = month_start
+            .checked_sub_months(Months::new(1))
+            .unwrap_or(month_start);
         Periods {
             today,
             month_start,
             next_month,
             week_start,
+            previous_month_start,
         }
     }
 }
@@ -303,7 +312,11 @@ pub async fn forecast(
 }
 
 /// Fetch a full snapshot for `today`.
-pub async fn fetch_snapshot(client: &AwsClient, today: NaiveDate) -> Result<CostSnapshot> {
+pub async fn fetch_snapshot(
+    client: &AwsClient,
+    today: NaiveDate,
+    fetched_at: DateTime<Utc>,
+) -> Result<CostSnapshot> {
     let p = Periods::for_day(today);
     // On the 1st the month-to-date period [1st, 1st) is empty, which Cost Explorer rejects.
     let month_to_date = if p.month_start < p.today {
@@ -317,14 +330,27 @@ pub async fn fetch_snapshot(client: &AwsClient, today: NaiveDate) -> Result<Cost
     let forecast = forecast(client, p.today, p.next_month)
         .await
         .map_err(|e| e.to_string());
+    // Last, so the order of the earlier requests is unchanged. The month that just closed:
+    // on the 1st it is the figure worth reading; a failure is this section's problem only,
+    // except rejected credentials, which fail everything.
+    let previous_month = match costs_by_service(client, p.previous_month_start, p.month_start).await
+    {
+        Ok(c) => Ok(c),
+        Err(e) if e.kind() == opsdeck_core::FailureKind::InvalidCredentials => return Err(e),
+        Err(e) => Err(opsdeck_core::MetricProblem::from_error(
+            "previous_month",
+            &e,
+        )),
+    };
     Ok(CostSnapshot {
-        fetched_at: Utc::now(),
+        fetched_at,
         day: today,
         month_to_date,
         daily,
         daily_currency,
         forecast,
         daily_note,
+        previous_month,
     })
 }
 

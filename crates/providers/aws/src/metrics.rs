@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use opsdeck_core::domain::TimeWindow;
+use opsdeck_core::metrics::first_day_note;
 use opsdeck_core::rust_decimal::Decimal;
 use opsdeck_core::rust_decimal::prelude::ToPrimitive;
 use opsdeck_core::{Metric, MetricSet, Unit};
@@ -21,6 +23,10 @@ pub const FORECAST_REST_OF_MONTH: &str = "aws_cost_forecast_rest_of_month";
 pub const FORECAST_MONTH_END: &str = "aws_cost_forecast_month_end";
 /// Age of the figures (0 when fetched for this collection).
 pub const DATA_AGE: &str = "aws_cost_data_age_seconds";
+/// The previous full month per AWS service (labels `service`, `period`, `month`).
+pub const PREVIOUS_MONTH: &str = "aws_cost_previous_month";
+/// The previous full month over all services (labels `period`, `month`).
+pub const PREVIOUS_MONTH_TOTAL: &str = "aws_cost_previous_month_total";
 
 fn value(d: Decimal) -> f64 {
     // Exact sums are done in Decimal; the metric value is a float by contract.
@@ -58,13 +64,46 @@ pub fn to_metric_set(snap: &CostSnapshot, age: Option<Duration>, ttl: Duration) 
             mtd.total()
         }
         None => {
-            set.note(format!(
-                "Today ({}) is the first day of the month (UTC): month-to-date cost is 0 until Cost Explorer reports today's usage.",
-                snap.day
-            ));
+            match &snap.previous_month {
+                Ok(previous) => set.note(first_day_note(&format!(
+                    "{} {} ({})",
+                    previous.total().round_dp(2),
+                    previous.currency,
+                    previous_window(snap).month_label()
+                ))),
+                Err(_) => set.note(format!(
+                    "Today ({}) is the first day of the month (UTC): month-to-date cost is 0 until Cost Explorer reports today's usage.",
+                    snap.day
+                )),
+            }
             Decimal::ZERO
         }
     };
+
+    // The previous full month, so the month that just closed is always shown.
+    match &snap.previous_month {
+        Ok(previous) => {
+            let window = previous_window(snap);
+            let punit = Unit::currency(&previous.currency);
+            for (service, amount) in &previous.by_service {
+                set.push(
+                    Metric::new(PREVIOUS_MONTH, value(*amount), punit.clone())
+                        .label("service", service)
+                        .previous_month(&window),
+                );
+            }
+            set.push(
+                Metric::new(PREVIOUS_MONTH_TOTAL, value(previous.total()), punit)
+                    .previous_month(&window),
+            );
+            if let Some(note) = &previous.note {
+                set.note(format!(
+                    "{note} Some services may be missing from the previous month's cost."
+                ));
+            }
+        }
+        Err(problem) => set.problems.push(problem.clone()),
+    }
     set.push(Metric::new(
         MONTH_TO_DATE_TOTAL,
         value(mtd_total),
@@ -109,12 +148,17 @@ pub fn to_metric_set(snap: &CostSnapshot, age: Option<Duration>, ttl: Duration) 
             humanize(ttl)
         )),
         None if !ttl.is_zero() => set.note(format!(
-            "Cost figures fetched from Cost Explorer now (at least 3 requests at $0.01 each); they are reused for {}.",
+            "Cost figures fetched from Cost Explorer now (at least 4 requests at $0.01 each); they are reused for {}.",
             humanize(ttl)
         )),
         None => {}
     }
     set
+}
+
+/// The calendar month before the snapshot's day.
+fn previous_window(snap: &CostSnapshot) -> TimeWindow {
+    TimeWindow::previous_month(snap.day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
 }
 
 fn humanize(d: Duration) -> String {

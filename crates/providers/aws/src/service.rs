@@ -10,7 +10,7 @@ use opsdeck_core::http::HttpSettings;
 use opsdeck_core::status::{ReportDetails, SubCheck};
 use opsdeck_core::{
     Ability, BaseService, BuildContext, Connected, CostSource, DeploymentSource, Error,
-    InfrastructureService, MetricSet, ProviderDescriptor, Result, Unavailable,
+    InfrastructureService, MetricSet, ProviderDescriptor, Result, SharedClock, Unavailable,
 };
 
 use crate::client::{Api, AwsClient};
@@ -33,13 +33,14 @@ pub struct AwsService {
     client: AwsClient,
     snapshots: Cache<NaiveDate, CostSnapshot>,
     windows: Cache<(NaiveDate, NaiveDate), ServiceCosts>,
+    clock: SharedClock,
 }
 
 impl AwsService {
     /// Build from a registry context (no I/O).
     pub fn build(ctx: BuildContext) -> Result<Arc<dyn BaseService>> {
         let config = AwsConfig::from_values(&ctx.config)?;
-        Ok(Arc::new(Self::new(config, &ctx.http)))
+        Ok(Arc::new(Self::new(config, &ctx.http).with_clock(ctx.clock)))
     }
 
     /// Build from a typed config (library use). No I/O.
@@ -49,7 +50,14 @@ impl AwsService {
             client: AwsClient::new(config, http),
             snapshots: Cache::new(ttl),
             windows: Cache::new(ttl),
+            clock: opsdeck_core::clock::system(),
         }
+    }
+
+    /// Use `clock` for "today" and month boundaries (the system clock by default).
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// STS GetCallerIdentity. Needs no IAM permission, so it proves the credentials only.
@@ -107,10 +115,11 @@ impl BaseService for AwsService {
     }
 
     async fn collect_metrics(&self) -> Result<MetricSet> {
-        let today = Utc::now().date_naive();
+        let now = self.clock.now();
+        let today = now.date_naive();
         let (snap, age) = self
             .snapshots
-            .get_or_fetch(today, || fetch_snapshot(&self.client, today))
+            .get_or_fetch(today, || fetch_snapshot(&self.client, today, now))
             .await?;
         Ok(to_metric_set(
             &snap,

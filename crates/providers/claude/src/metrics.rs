@@ -202,6 +202,33 @@ pub(crate) fn push_cost(set: &mut MetricSet, costs: &[ParsedCost]) {
     }
 }
 
+/// `claude_cost_previous_month_total` per currency (USD 0 when nothing was spent), labelled
+/// `period="previous_month"` and `month`; returns the totals as text ("12.34 USD").
+pub(crate) fn push_previous_month_cost(
+    set: &mut MetricSet,
+    costs: &[ParsedCost],
+    window: &TimeWindow,
+) -> String {
+    let mut totals = sum_by_currency(costs.iter().map(|c| &c.money));
+    if totals.is_empty() {
+        totals.push(Money::new(Decimal::ZERO, "USD"));
+    }
+    let mut text = Vec::new();
+    for total in totals {
+        text.push(format!("{} {}", total.amount.round_dp(2), total.currency));
+        set.push(
+            Metric::new(
+                "claude_cost_previous_month_total",
+                to_f64(total.amount),
+                Unit::currency(&total.currency),
+            )
+            .label("currency", total.currency.to_ascii_lowercase())
+            .previous_month(window),
+        );
+    }
+    text.join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use opsdeck_core::domain::{AiModel, AiUsage, CostReport, TimeWindow};
 use opsdeck_core::http::HttpSettings;
+use opsdeck_core::metrics::first_day_note;
 use opsdeck_core::status::SubCheck;
 use opsdeck_core::{
     Ability, AiService, AiUsageSource, BaseService, BuildContext, Connected, CostSource, Metric,
-    MetricSet, ProviderDescriptor, ReportDetails, Result, Unavailable, Unit,
+    MetricSet, ProviderDescriptor, ReportDetails, Result, Sections, SharedClock, Unavailable, Unit,
 };
 
 use crate::client::{ClaudeClient, day_bounds};
@@ -25,20 +26,40 @@ const NEEDS_ADMIN_KEY: &str = "Token usage and cost need an Anthropic Admin API 
 #[derive(Debug)]
 pub struct ClaudeService {
     client: ClaudeClient,
+    clock: SharedClock,
 }
 
 impl ClaudeService {
     /// Build from a registry context (no I/O).
     pub fn build(ctx: BuildContext) -> Result<Arc<dyn BaseService>> {
         let config = ClaudeConfig::from_values(&ctx.config)?;
-        Ok(Arc::new(Self::new(&config, &ctx.http)?))
+        Ok(Arc::new(
+            Self::new(&config, &ctx.http)?.with_clock(ctx.clock),
+        ))
     }
 
     /// Build from a typed config (library use). No I/O.
     pub fn new(config: &ClaudeConfig, http: &HttpSettings) -> Result<Self> {
         Ok(ClaudeService {
             client: ClaudeClient::new(config, http)?,
+            clock: opsdeck_core::clock::system(),
         })
+    }
+
+    /// Use `clock` for windows and month boundaries (the system clock by default).
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The cost of the previous full month, parsed (the cost report only: token usage of a
+    /// closed month is not what anyone reads on the first day).
+    async fn fetch_previous_month_cost(
+        &self,
+        window: &TimeWindow,
+    ) -> Result<(Vec<metrics::ParsedCost>, Option<String>)> {
+        let cost = self.client.cost(window).await?;
+        Ok((metrics::parse_costs(&cost.items)?, cost.note()))
     }
 
     /// Usage rows summed per model and parsed cost rows over `window`, fetched concurrently,
@@ -139,28 +160,38 @@ impl BaseService for ClaudeService {
     }
 
     async fn collect_metrics(&self) -> Result<MetricSet> {
-        let window = TimeWindow::month_to_date();
+        let now = self.clock.now();
+        let window = TimeWindow::month_to_date_at(now);
+        let previous = TimeWindow::previous_month(now);
         let models = self.client.all_models();
-        let (models, usage) = if self.client.has_admin() {
-            let (m, u) = futures::future::join(models, self.fetch_usage(&window)).await;
-            (m, Some(u))
+        let (models, usage, previous_cost) = if self.client.has_admin() {
+            let (m, u, p) = futures::join!(
+                models,
+                self.fetch_usage(&window),
+                self.fetch_previous_month_cost(&previous)
+            );
+            (m, Some(u), Some(p))
         } else {
-            (models.await, None)
+            (models.await, None, None)
         };
-        let models = models?;
-        let mut set = MetricSet::new();
-        set.push(Metric::new(
-            "claude_models_available",
-            models.items.len() as f64,
-            Unit::Count,
-        ));
-        if let Some(note) = models.note() {
-            set.note(format!("{note} claude_models_available is a lower bound."));
+        // Each section stands alone: a failed endpoint becomes a problem naming it.
+        let mut set = Sections::new();
+        if let Some(models) = set.section("models", models)? {
+            set.push(Metric::new(
+                "claude_models_available",
+                models.items.len() as f64,
+                Unit::Count,
+            ));
+            if let Some(note) = models.note() {
+                set.note(format!("{note} claude_models_available is a lower bound."));
+            }
         }
+        // Usage and cost are read with the admin key: a rejected one is this section's problem.
+        let usage = usage.map(|u| set.section_with_own_credential("usage_and_cost", u));
         match usage {
             None => set.note(NEEDS_ADMIN_KEY),
-            Some(Err(e)) => set.note(format!("Token usage and cost were not collected: {}", e)),
-            Some(Ok(usage)) => {
+            Some(None) => {}
+            Some(Some(usage)) => {
                 let (start, _) = day_bounds(&window);
                 set.note(format!(
                     "Usage and cost cover {} to now (UTC, daily buckets); the cost report excludes Priority Tier costs.",
@@ -173,7 +204,24 @@ impl BaseService for ClaudeService {
                 }
             }
         }
-        Ok(set)
+        // The previous full month, labelled; on the first day it is the figure worth reading.
+        if let Some(Some((costs, note))) =
+            previous_cost.map(|p| set.section_with_own_credential("cost_previous_month", p))
+        {
+            let totals = metrics::push_previous_month_cost(&mut set, &costs, &previous);
+            if let Some(note) = note {
+                set.note(format!(
+                    "{note} claude_cost_previous_month_total is partial."
+                ));
+            }
+            if TimeWindow::is_first_day_of_month(now) {
+                set.note(first_day_note(&format!(
+                    "{totals} ({})",
+                    previous.month_label()
+                )));
+            }
+        }
+        set.finish()
     }
 
     fn as_ai(&self) -> Option<&dyn AiService> {

@@ -23,6 +23,7 @@ const USAGE_1: &str = include_str!("../tests/it/fixtures/usage_report_page1.json
 const USAGE_2: &str = include_str!("../tests/it/fixtures/usage_report_page2.json");
 const COST_1: &str = include_str!("../tests/it/fixtures/cost_report_page1.json");
 const COST_2: &str = include_str!("../tests/it/fixtures/cost_report_page2.json");
+const COST_EMPTY: &str = include_str!("../tests/it/fixtures/cost_report_empty.json");
 /// Anthropic's 401 for an invalid key.
 pub const E401: &str = include_str!("../tests/it/fixtures/error_401.json");
 
@@ -70,6 +71,7 @@ fn bounds() -> (String, String) {
 
 /// Two pages of models, and two pages each of the month's usage and cost reports.
 pub async fn mount_metrics(server: &MockServer) {
+    mount_previous_month_cost(server, Utc::now(), COST_EMPTY).await;
     for (after, page) in [
         (None, MODELS_1),
         (Some("claude-sonnet-4-20250514"), MODELS_2),
@@ -109,6 +111,24 @@ pub async fn mount_metrics(server: &MockServer) {
             m.respond_with(body(page)).mount(server).await;
         }
     }
+}
+
+/// The cost report for the full month before `now`'s (exact bounds), answered with `raw`;
+/// priority 1, so it wins over broader cost mocks.
+pub async fn mount_previous_month_cost(
+    server: &MockServer,
+    now: chrono::DateTime<Utc>,
+    raw: &'static str,
+) {
+    let previous = opsdeck_core::domain::TimeWindow::previous_month(now);
+    let fmt = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    anthropic("/v1/organizations/cost_report", ADMIN_KEY)
+        .and(query_param("starting_at", fmt(previous.start).as_str()))
+        .and(query_param("ending_at", fmt(previous.end).as_str()))
+        .respond_with(body(raw))
+        .with_priority(1)
+        .mount(server)
+        .await;
 }
 
 /// [`mount_probe`] and [`mount_metrics`].

@@ -97,6 +97,9 @@ pub struct CostAttributes {
 pub struct Charge {
     #[serde(default)]
     pub product_name: Option<String>,
+    /// `committed`, `on_demand`, or `total` (the sum of the others for the product).
+    #[serde(default)]
+    pub charge_type: Option<String>,
     #[serde(default)]
     pub cost: Option<serde_json::Number>,
 }

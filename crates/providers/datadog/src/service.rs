@@ -12,7 +12,8 @@ use opsdeck_core::rust_decimal::prelude::ToPrimitive;
 use opsdeck_core::status::SubCheck;
 use opsdeck_core::{
     Ability, BaseService, BuildContext, Connected, CostSource, Error, FailureKind, Metric,
-    MetricSet, ObservabilityService, ProviderDescriptor, ReportDetails, Result, Unavailable, Unit,
+    MetricSet, ObservabilityService, ProviderDescriptor, ReportDetails, Result, Sections,
+    Unavailable, Unit,
 };
 
 use crate::client::{self, CostResponse, MonitorSearch, Validate, ValidateKeys};
@@ -133,6 +134,15 @@ impl DatadogService {
                 t.total += total;
             }
             for c in a.charges {
+                // A `total` row repeats the sum of the product's committed and on-demand rows
+                // (Datadog's own example bodies include one); counting it too would double
+                // every product that has one.
+                if c.charge_type
+                    .as_deref()
+                    .is_some_and(|t| t.eq_ignore_ascii_case("total"))
+                {
+                    continue;
+                }
                 if let Some(cost) = c.cost.as_ref().and_then(client::decimal) {
                     let product = c.product_name.unwrap_or_else(|| "other".to_owned());
                     *t.by_product.entry(product).or_default() += cost;
@@ -197,25 +207,26 @@ impl BaseService for DatadogService {
     }
 
     async fn collect_metrics(&self) -> Result<MetricSet> {
-        let mut set = MetricSet::new();
         if let Some(why) = self.needs_app_key() {
+            let mut set = MetricSet::new();
             set.note(why);
             return Ok(set);
         }
         let now = Utc::now();
         let (monitors, cost) = futures::join!(self.monitors(), self.estimated_cost(now, None));
-        let monitors = set.permitted("Monitor metrics", monitors)?;
-        let cost = match cost {
-            Ok(c) => Some(c),
-            Err(e) if e.kind() == FailureKind::InvalidCredentials => return Err(e),
-            Err(e) => {
-                // Estimated cost needs a parent org, a Pro/Enterprise plan and extra
-                // permissions; monitors are still worth reporting without it.
-                set.note(format!("Estimated cost left out ({}): {}", e.kind(), e));
-                None
-            }
-        };
-        if monitors.is_none() && cost.is_none() {
+        // Each section stands alone: a failed endpoint becomes a problem naming it. Estimated
+        // cost needs a parent org, a Pro/Enterprise plan and extra permissions; monitors are
+        // still worth reporting without it.
+        let mut set = Sections::new();
+        let monitors = set.section("monitors", monitors)?;
+        let cost = set.section("estimated_cost", cost)?;
+        if monitors.is_none()
+            && cost.is_none()
+            && set
+                .problems
+                .iter()
+                .any(|p| p.failure == FailureKind::PermissionDenied)
+        {
             // Datadog answers a rejected API key on these endpoints with the same 403 as a
             // missing permission; only the validate endpoints tell the two apart.
             self.probe().await?;
@@ -273,7 +284,7 @@ impl BaseService for DatadogService {
                 }
             }
         }
-        Ok(set)
+        set.finish()
     }
 
     fn as_observability(&self) -> Option<&dyn ObservabilityService> {

@@ -14,6 +14,7 @@ use opsdeck_core::http::{
     HttpClient, HttpResponse, HttpSettings, Page, Paged, Paging, link_with_rel, links, paginate,
 };
 use opsdeck_core::{Error, FailureKind, Result};
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -119,8 +120,14 @@ pub struct GhDeployment {
 /// One deployment status (the newest one is the deployment's state).
 #[derive(Debug, Clone, Deserialize)]
 pub struct GhDeploymentStatus {
+    /// Status id (GitHub's ids grow over time: the tie-breaker for equal times).
+    #[serde(default)]
+    pub id: u64,
     /// `success`, `failure`, `error`, `inactive`, `in_progress`, `queued`, `pending`.
     pub state: String,
+    /// When the status was created.
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
     /// Where the deployment is reachable.
     #[serde(default)]
     pub environment_url: Option<String>,
@@ -156,6 +163,14 @@ const MAX_PAGES: usize = 10;
 #[derive(Debug, Clone)]
 pub struct GithubClient {
     http: HttpClient,
+    scopes_apply: bool,
+}
+
+/// Whether `X-OAuth-Scopes` says anything about a token: it is an OAuth-scope header, absent
+/// or meaningless for fine-grained personal access tokens (`github_pat_`) and GitHub App
+/// installation tokens (`ghs_`), whose access is granted per repository and permission.
+pub fn scopes_apply_to(token: &str) -> bool {
+    !(token.starts_with("github_pat_") || token.starts_with("ghs_"))
 }
 
 impl GithubClient {
@@ -167,7 +182,18 @@ impl GithubClient {
             .header("x-github-api-version", API_VERSION)
             .vendor(GithubErrors)
             .build()?;
-        Ok(GithubClient { http })
+        let scopes_apply = scopes_apply_to(config.token.expose_secret());
+        Ok(GithubClient { http, scopes_apply })
+    }
+
+    /// The token's OAuth scopes from `resp`, or `None` when the header is absent or the token
+    /// is of a kind the header does not describe ([`scopes_apply_to`]).
+    pub fn scopes(&self, resp: &HttpResponse) -> Option<Vec<String>> {
+        if self.scopes_apply {
+            oauth_scopes(resp)
+        } else {
+            None
+        }
     }
 
     async fn get<T: DeserializeOwned>(
@@ -313,11 +339,14 @@ impl GithubClient {
                     .page::<WorkflowRunsPage>(path, query, next.as_deref())
                     .await?;
                 total.fetch_max(body.total_count, Ordering::Relaxed);
-                let reached_past = body
+                // The unfiltered list has no documented order: stop only at a page whose
+                // runs are all older than the window (their own timestamps), never at the
+                // first older run.
+                let all_past = body
                     .workflow_runs
                     .iter()
-                    .any(|r| r.created_at.is_some_and(|t| t < since));
-                let last = body.workflow_runs.is_empty() || (stop_at_since && reached_past);
+                    .all(|r| r.created_at.is_some_and(|t| t < since));
+                let last = body.workflow_runs.is_empty() || (stop_at_since && all_past);
                 Ok(Page::new(
                     body.workflow_runs,
                     if last { None } else { next },
@@ -353,8 +382,10 @@ impl GithubClient {
         Ok(counts)
     }
 
-    /// Deployments created at or after `since` (and before `until`). GitHub has no date filter
-    /// and lists the newest first, so paging stops at the first page that reaches past `since`.
+    /// Deployments created at or after `since` (and before `until`), newest first. GitHub has
+    /// no date filter and documents no order for this list, so nothing is assumed: paging stops
+    /// only at a page whose deployments are *all* older than `since` (by their own
+    /// `created_at`), every page read is filtered by time, and the result is sorted here.
     pub async fn deployments(
         &self,
         repo: &RepoName,
@@ -370,19 +401,23 @@ impl GithubClient {
                 let (page, next) = self
                     .page::<Vec<GhDeployment>>(path, query, next.as_deref())
                     .await?;
-                let reached_past = page.iter().any(|d| d.created_at < since);
-                Ok(Page::new(page, if reached_past { None } else { next }))
+                let all_past = !page.is_empty() && page.iter().all(|d| d.created_at < since);
+                Ok(Page::new(page, if all_past { None } else { next }))
             }
         })
         .await?;
         Ok(paged.map(|all| {
-            all.into_iter()
+            let mut in_window: Vec<GhDeployment> = all
+                .into_iter()
                 .filter(|d| d.created_at >= since && until.is_none_or(|u| d.created_at < u))
-                .collect()
+                .collect();
+            in_window.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+            in_window
         }))
     }
 
-    /// The newest status of a deployment, if it has any.
+    /// The newest status of a deployment, if it has any: the first page (100) is read and the
+    /// newest picked by `created_at` (then id), since the list's order is not documented.
     pub async fn latest_deployment_status(
         &self,
         repo: &RepoName,
@@ -392,9 +427,9 @@ impl GithubClient {
             "/repos/{}/{}/deployments/{id}/statuses",
             repo.owner, repo.name
         );
-        let query = [("per_page", "1".to_owned())];
+        let query = [("per_page", PER_PAGE.to_owned())];
         let (statuses, _) = self.get::<Vec<GhDeploymentStatus>>(&path, &query).await?;
-        Ok(statuses.into_iter().next())
+        Ok(newest_status(statuses))
     }
 }
 
@@ -430,6 +465,24 @@ pub fn parse_token_expiration(raw: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// The token's expiry from `github-authentication-token-expiration`, or `None` when GitHub
+/// reports none. A value within a minute of the response's `Date` is not an expiry: tokens
+/// without one have been seen to carry the server's current time there (which would read as
+/// "expires in 0 days"), so it is treated as "no expiry reported".
+pub fn token_expiry(resp: &HttpResponse) -> Option<DateTime<Utc>> {
+    let at = resp
+        .header("github-authentication-token-expiration")
+        .and_then(parse_token_expiration)?;
+    let date = resp
+        .header("date")
+        .and_then(|d| DateTime::parse_from_rfc2822(d.trim()).ok())
+        .map(|d| d.with_timezone(&Utc));
+    match date {
+        Some(date) if (at - date).num_seconds().abs() <= 60 => None,
+        _ => Some(at),
+    }
+}
+
 /// Scopes from `x-oauth-scopes` (`repo, read:org`). `None` when the header is absent, which is
 /// the case for fine-grained tokens.
 pub fn oauth_scopes(resp: &HttpResponse) -> Option<Vec<String>> {
@@ -452,6 +505,13 @@ pub fn is_repo_scoped(err: &Error) -> bool {
             | FailureKind::InvalidConfig
             | FailureKind::Rejected
     )
+}
+
+/// The newest of `statuses` by `created_at`, then id (a status without a time counts as oldest).
+pub(crate) fn newest_status(statuses: Vec<GhDeploymentStatus>) -> Option<GhDeploymentStatus> {
+    statuses
+        .into_iter()
+        .max_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)))
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use opsdeck_core::http::{HttpSettings, Paged, StopReason};
 use opsdeck_core::status::ReportDetails;
 use opsdeck_core::{
     Ability, BaseService, BuildContext, Connected, DeploymentSource, DevelopmentService, Error,
-    MetricSet, ProviderDescriptor, Result,
+    FailureKind, MetricSet, ProviderDescriptor, Result, Sections,
 };
 
 use crate::client::{self, GithubClient, Repo};
@@ -234,10 +234,8 @@ impl BaseService for GithubService {
     async fn probe(&self) -> Result<Connected> {
         let who = self.client.whoami().await?;
         let resp = &who.response;
-        let scopes = client::oauth_scopes(resp);
-        let expires = resp
-            .header("github-authentication-token-expiration")
-            .and_then(client::parse_token_expiration);
+        let scopes = self.client.scopes(resp);
+        let expires = client::token_expiry(resp);
         let login = who.user.login.clone();
         let host = self.config.base_url.host_str().unwrap_or("GitHub");
         let mut message = match who.user.name.as_deref().filter(|n| !n.is_empty()) {
@@ -276,36 +274,48 @@ impl BaseService for GithubService {
     }
 
     async fn collect_metrics(&self) -> Result<MetricSet> {
-        let mut set = MetricSet::new();
+        // Each section stands alone (issue 14): a failed one becomes a problem naming it.
+        let mut set = Sections::new();
         // First, and on its own: it costs nothing against the primary limit, and a bad token
         // or a dead server fails here before any per-repository work.
-        match self.client.rate_limits().await? {
-            Some(limits) => metrics::push_rate_limits(&mut set, &limits),
-            None => set.note("This GitHub Enterprise Server has rate limiting switched off."),
+        match self.client.rate_limits().await {
+            Err(e) if matches!(e.kind(), FailureKind::Timeout | FailureKind::Unreachable) => {
+                return Err(e);
+            }
+            r => match set.section("rate_limit", r)? {
+                Some(Some(limits)) => metrics::push_rate_limits(&mut set, &limits),
+                Some(None) => {
+                    set.note("This GitHub Enterprise Server has rate limiting switched off.");
+                }
+                None => {}
+            },
         }
-        let targets = self.targets().await?;
+        let Some(targets) = set.section("repositories", self.targets().await)? else {
+            return set.finish();
+        };
         let now = Utc::now();
-        let (stats, notes) = self
+        let stats = self
             .all_stats(
                 &targets.repos,
                 now - ChronoDuration::hours(24),
                 now - ChronoDuration::days(7),
                 None,
             )
-            .await?;
-        metrics::push_coverage(&mut set, stats.len(), targets.truncated);
-        for s in &stats {
-            metrics::push_repo(&mut set, s);
-        }
-        for n in targets.notes.into_iter().chain(notes) {
+            .await;
+        for n in targets.notes {
             set.note(n);
         }
-        tracing::debug!(
-            repos = stats.len(),
-            notes = set.notes.len(),
-            "github metrics collected"
-        );
-        Ok(set)
+        if let Some((stats, notes)) = set.section("repository_activity", stats)? {
+            metrics::push_coverage(&mut set, stats.len(), targets.truncated);
+            for s in &stats {
+                metrics::push_repo(&mut set, s);
+            }
+            for n in notes {
+                set.note(n);
+            }
+            tracing::debug!(repos = stats.len(), "github metrics collected");
+        }
+        set.finish()
     }
 
     fn as_development(&self) -> Option<&dyn DevelopmentService> {

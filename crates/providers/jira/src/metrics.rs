@@ -29,6 +29,7 @@ fn count(n: u64) -> f64 {
 /// The metrics of one snapshot, with `now` for the sprint's remaining days.
 pub(crate) fn metric_set(snap: &Snapshot, now: DateTime<Utc>) -> MetricSet {
     let mut set = MetricSet::new();
+    set.problems.clone_from(&snap.problems);
     for (category, n) in &snap.open_by_category {
         set.push(
             Metric::new(OPEN_ISSUES, count(*n), Unit::Count)

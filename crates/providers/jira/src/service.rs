@@ -10,8 +10,8 @@ use futures::{StreamExt, TryStreamExt, stream};
 use opsdeck_core::domain::{IssueSummary, SprintSummary, TimeWindow};
 use opsdeck_core::http::{HttpSettings, Page, Paging, paginate};
 use opsdeck_core::{
-    BaseService, BuildContext, Connected, FailureKind, MetricSet, ProjectManagementService,
-    ProviderDescriptor, ReportDetails, Result,
+    BaseService, BuildContext, Connected, FailureKind, MetricProblem, MetricSet,
+    ProjectManagementService, ProviderDescriptor, ReportDetails, Result,
 };
 
 use crate::client::{JiraClient, Sprint};
@@ -51,6 +51,8 @@ pub(crate) struct Snapshot {
     pub resolved: u64,
     pub board: Option<BoardSprints>,
     pub notes: Vec<String>,
+    /// Sections that failed while the issue counts were read (issue 14).
+    pub problems: Vec<MetricProblem>,
 }
 
 /// One configured Jira Cloud site.
@@ -195,12 +197,20 @@ impl JiraService {
             snap.resolved = resolved;
         }
         if self.config.projects.is_empty() {
-            let (by_project, stopped) = self.open_by_project_search().await?;
-            snap.open_by_project = by_project;
-            if let Some(note) = stopped {
-                snap.notes.push(format!(
-                    "{note} Open issues per project are counted over those pages only; set `projects` for exact per-project counts."
-                ));
+            match self.open_by_project_search().await {
+                Ok((by_project, stopped)) => {
+                    snap.open_by_project = by_project;
+                    if let Some(note) = stopped {
+                        snap.notes.push(format!(
+                            "{note} Open issues per project are counted over those pages only; set `projects` for exact per-project counts."
+                        ));
+                    }
+                }
+                Err(e) if e.kind() == FailureKind::InvalidCredentials => return Err(e),
+                // The counts above stand on their own: name the failed section, keep them.
+                Err(e) => snap
+                    .problems
+                    .push(MetricProblem::from_error("open_by_project", &e)),
             }
         } else {
             snap.open_by_project = self
@@ -234,7 +244,8 @@ impl JiraService {
                     snap.notes
                         .push(format!("Sprint metrics skipped for board {board}: {}", e));
                 }
-                Err(e) => return Err(e),
+                Err(e) if e.kind() == FailureKind::InvalidCredentials => return Err(e),
+                Err(e) => snap.problems.push(MetricProblem::from_error("sprints", &e)),
             }
         }
         Ok(snap)

@@ -68,6 +68,27 @@ impl CostTotals {
         )
     }
 
+    /// `openai_cost_previous_month_total` per currency (USD 0 when nothing was spent), labelled
+    /// `period="previous_month"` and `month`.
+    pub fn push_previous_month(&self, set: &mut MetricSet, window: &TimeWindow) {
+        let mut totals = self.totals();
+        if totals.is_empty() {
+            totals.push(Money::new(Decimal::ZERO, "usd"));
+        }
+        for m in totals {
+            let cur = m.currency.to_ascii_lowercase();
+            set.push(
+                Metric::new(
+                    "openai_cost_previous_month_total",
+                    to_f64(m.amount),
+                    Unit::currency(&cur),
+                )
+                .label("currency", cur)
+                .previous_month(window),
+            );
+        }
+    }
+
     /// `openai_cost` per line item and project, and `openai_cost_total` per currency.
     pub fn push_metrics(&self, set: &mut MetricSet) {
         for ((cur, item, project), v) in &self.by_item {

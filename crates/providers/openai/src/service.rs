@@ -10,7 +10,8 @@ use opsdeck_core::http::{HttpClient, HttpResponse, HttpSettings, VendorErrors};
 use opsdeck_core::status::SubCheck;
 use opsdeck_core::{
     Ability, AiService, AiUsageSource, BaseService, BuildContext, Connected, CostSource, Error,
-    Metric, MetricSet, ProviderDescriptor, ReportDetails, Result, Unavailable, Unit,
+    Metric, MetricSet, ProviderDescriptor, ReportDetails, Result, Sections, SharedClock,
+    Unavailable, Unit,
 };
 
 use crate::client::{self, COMPLETIONS_OBJECT, COSTS_OBJECT, CompletionsResult, CostResult};
@@ -29,6 +30,7 @@ pub struct OpenAiService {
     config: OpenAiConfig,
     api: HttpClient,
     admin: Option<HttpClient>,
+    clock: SharedClock,
 }
 
 /// Costs of a window plus what could not be counted.
@@ -49,7 +51,9 @@ impl OpenAiService {
     /// Build from a registry context (no I/O).
     pub fn build(ctx: BuildContext) -> Result<Arc<dyn BaseService>> {
         let config = OpenAiConfig::from_values(&ctx.config)?;
-        Ok(Arc::new(Self::new(config, &ctx.http)?))
+        Ok(Arc::new(
+            Self::new(config, &ctx.http)?.with_clock(ctx.clock),
+        ))
     }
 
     /// Build from a typed config (library use). No I/O.
@@ -78,7 +82,18 @@ impl OpenAiService {
                     .build()
             })
             .transpose()?;
-        Ok(OpenAiService { config, api, admin })
+        Ok(OpenAiService {
+            config,
+            api,
+            admin,
+            clock: opsdeck_core::clock::system(),
+        })
+    }
+
+    /// Use `clock` for windows and month boundaries (the system clock by default).
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The typed config.
@@ -257,36 +272,71 @@ impl BaseService for OpenAiService {
             set.note(format!("{NEEDS_ADMIN} Only the model count was collected."));
             return Ok(set);
         };
-        let window = self.metrics_window(Utc::now());
-        let (models, costs, usage) = futures::join!(
+        let now = self.clock.now();
+        let window = self.metrics_window(now);
+        let previous = TimeWindow::previous_month(now);
+        let (models, costs, usage, costs_previous) = futures::join!(
             client::list_models(&self.api),
             self.fetch_costs(admin, window),
             self.fetch_usage(admin, window),
+            self.fetch_costs(admin, previous),
         );
-        let (list, _) = models?;
-        let costs = costs.map_err(|e| admin_failed(e, "cost"))?;
-        let usage = usage.map_err(|e| admin_failed(e, "usage"))?;
-        push_models(&mut set, list.data.len());
-        costs.totals.push_metrics(&mut set);
-        push_usage_metrics(&usage.models, &mut set);
-        set.note(format!(
-            "Usage and cost cover {} to {} (UTC, daily buckets; today is partial).",
-            window.start.format("%Y-%m-%d"),
-            window.end.format("%Y-%m-%d %H:%M")
-        ));
-        incomplete_notes(
-            &mut set,
-            "cost",
-            costs.skipped,
-            costs.stopped_early.as_ref(),
+        // Each section stands alone: a failed endpoint becomes a problem naming it. Cost and
+        // usage are read with the admin key, so a rejected admin key is their problem only.
+        let mut set = Sections::new();
+        if let Some((list, _)) = set.section("models", models)? {
+            push_models(&mut set, list.data.len());
+        }
+        let costs =
+            set.section_with_own_credential("cost", costs.map_err(|e| admin_failed(e, "cost")));
+        let usage =
+            set.section_with_own_credential("usage", usage.map_err(|e| admin_failed(e, "usage")));
+        if let Some(costs) = &costs {
+            costs.totals.push_metrics(&mut set);
+        }
+        if let Some(usage) = &usage {
+            push_usage_metrics(&usage.models, &mut set);
+        }
+        if costs.is_some() || usage.is_some() {
+            set.note(format!(
+                "Usage and cost cover {} to {} (UTC, daily buckets; today is partial).",
+                window.start.format("%Y-%m-%d"),
+                window.end.format("%Y-%m-%d %H:%M")
+            ));
+        }
+        if let Some(costs) = &costs {
+            incomplete_notes(
+                &mut set,
+                "cost",
+                costs.skipped,
+                costs.stopped_early.as_ref(),
+            );
+        }
+        if let Some(usage) = &usage {
+            incomplete_notes(
+                &mut set,
+                "usage",
+                usage.skipped,
+                usage.stopped_early.as_ref(),
+            );
+        }
+        // The previous full calendar month, labelled, whatever metrics_window is.
+        let costs_previous = set.section_with_own_credential(
+            "cost_previous_month",
+            costs_previous.map_err(|e| admin_failed(e, "cost")),
         );
-        incomplete_notes(
-            &mut set,
-            "usage",
-            usage.skipped,
-            usage.stopped_early.as_ref(),
-        );
-        Ok(set)
+        if let Some(previous_costs) = &costs_previous {
+            previous_costs
+                .totals
+                .push_previous_month(&mut set, &previous);
+            incomplete_notes(
+                &mut set,
+                "previous-month cost",
+                previous_costs.skipped,
+                previous_costs.stopped_early.as_ref(),
+            );
+        }
+        set.finish()
     }
 
     fn as_ai(&self) -> Option<&dyn AiService> {

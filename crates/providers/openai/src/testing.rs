@@ -78,6 +78,31 @@ pub async fn mount_probe(server: &MockServer) {
         .await;
 }
 
+/// `GET /organization/costs` for the full calendar month before `now`'s (exact `start_time`
+/// and `end_time`), answered with `raw`; priority 1, so it wins over broader cost mocks.
+pub async fn mount_previous_month_costs(
+    server: &MockServer,
+    now: chrono::DateTime<Utc>,
+    raw: &'static str,
+) {
+    let previous = opsdeck_core::domain::TimeWindow::previous_month(now);
+    Mock::given(method("GET"))
+        .and(path("/organization/costs"))
+        .and(header("authorization", bearer(ADMIN_KEY).as_str()))
+        .and(query_param(
+            "start_time",
+            previous.start.timestamp().to_string().as_str(),
+        ))
+        .and(query_param(
+            "end_time",
+            previous.end.timestamp().to_string().as_str(),
+        ))
+        .respond_with(body(raw))
+        .with_priority(1)
+        .mount(server)
+        .await;
+}
+
 /// One usage/costs report request: daily buckets over today and the six days before.
 fn report(p: &'static str, group_by: &'static [&'static str]) -> MockBuilder {
     let offset = 6 * 86_400 + Utc::now().timestamp().rem_euclid(86_400);
@@ -107,6 +132,7 @@ fn report(p: &'static str, group_by: &'static [&'static str]) -> MockBuilder {
 /// The models list, and the last 7 days of costs and completions usage, two pages each.
 pub async fn mount_metrics(server: &MockServer) {
     models().respond_with(models_ok()).mount(server).await;
+    mount_previous_month_costs(server, Utc::now(), COSTS_EMPTY).await;
     for (p, groups, pages) in [
         (
             "/organization/costs",

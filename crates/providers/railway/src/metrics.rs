@@ -77,8 +77,8 @@ pub(crate) struct Gathered {
     pub projects: BTreeMap<String, u64>,
     /// (workspace, project) → service count.
     pub services: BTreeMap<(String, String), u64>,
-    /// Vendor statuses of the deployments in the window.
-    pub deployment_statuses: Vec<String>,
+    /// Vendor statuses of the deployments in the window (`None`: they could not be read).
+    pub deployment_statuses: Option<Vec<String>>,
     /// Cost per workspace, where readable.
     pub costs: Vec<WorkspaceCost>,
     /// Workspaces the token sees (account/workspace tokens).
@@ -102,10 +102,13 @@ pub(crate) fn assemble(g: &Gathered, set: &mut MetricSet) {
         }
         set.push(m);
     }
-    for (status, n) in count_by_status(g.deployment_statuses.iter().map(String::as_str)) {
-        set.push(
-            Metric::new("railway_deployments_24h", n as f64, Unit::Count).label("status", status),
-        );
+    if let Some(statuses) = &g.deployment_statuses {
+        for (status, n) in count_by_status(statuses.iter().map(String::as_str)) {
+            set.push(
+                Metric::new("railway_deployments_24h", n as f64, Unit::Count)
+                    .label("status", status),
+            );
+        }
     }
     for c in &g.costs {
         set.push(

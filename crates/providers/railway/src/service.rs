@@ -12,7 +12,8 @@ use opsdeck_core::rust_decimal::Decimal;
 use opsdeck_core::rust_decimal::prelude::FromPrimitive;
 use opsdeck_core::{
     Ability, BaseService, BuildContext, Connected, CostSource, DeploymentSource,
-    InfrastructureService, MetricSet, ProviderDescriptor, ReportDetails, Result, Unavailable,
+    InfrastructureService, MetricSet, ProviderDescriptor, ReportDetails, Result, Sections,
+    Unavailable,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -353,9 +354,9 @@ impl RailwayService {
             let (d, _): (DeploymentsData, _) = self.gql.query(queries::DEPLOYMENTS, vars).await?;
             let nodes: Vec<DeploymentNode> =
                 d.deployments.edges.into_iter().map(|e| e.node).collect();
-            // Railway does not document the order; it lists newest first in practice (its CLI
-            // takes `first: 1` as "latest"). A page entirely older than the window ends the walk
-            // either way, at the cost of at most one extra page.
+            // Railway documents no order (the connection has no `orderBy`), so none is assumed:
+            // every page is filtered by each deployment's own `createdAt`, and only a page
+            // entirely older than the window ends the walk. The caller sorts.
             let all_older = !nodes.is_empty() && nodes.iter().all(|n| n.created_at < window.start);
             let in_window = nodes
                 .into_iter()
@@ -412,6 +413,13 @@ impl RailwayService {
             notes.extend(note);
             out.extend(list.into_iter().map(|d| (p.clone(), d)));
         }
+        // No order is assumed from Railway (the connection has no `orderBy`; its CLI re-sorts
+        // by `createdAt` too) nor from the concurrent walk: newest first, by their own times.
+        out.sort_by(|(_, a), (_, b)| {
+            b.created_at
+                .cmp(&a.created_at)
+                .then_with(|| b.id.cmp(&a.id))
+        });
         Ok((out, notes))
     }
 
@@ -546,8 +554,12 @@ impl BaseService for RailwayService {
     }
 
     async fn collect_metrics(&self) -> Result<MetricSet> {
-        let inv = self.inventory().await?;
-        let mut set = MetricSet::new();
+        // The inventory (workspaces, projects, services) is what every other section is read
+        // for: without it nothing can be collected. The sections after it stand alone.
+        let mut set = Sections::new();
+        let Some(inv) = set.section("inventory", self.inventory().await)? else {
+            return set.finish();
+        };
         let mut g = Gathered::default();
         for n in &inv.notes {
             set.note(n.clone());
@@ -570,13 +582,16 @@ impl BaseService for RailwayService {
             }
         }
         let window = TimeWindow::last(Duration::hours(24));
-        let (deployments, notes) = self.all_deployments(&inv.projects, window).await?;
-        for note in notes {
-            set.note(format!(
-                "{note} The 24 h deployment counts are a lower bound."
-            ));
+        let deployments = self.all_deployments(&inv.projects, window).await;
+        if let Some((deployments, notes)) = set.section("deployments", deployments)? {
+            for note in notes {
+                set.note(format!(
+                    "{note} The 24 h deployment counts are a lower bound."
+                ));
+            }
+            g.deployment_statuses =
+                Some(deployments.iter().map(|(_, d)| d.status.clone()).collect());
         }
-        g.deployment_statuses = deployments.iter().map(|(_, d)| d.status.clone()).collect();
 
         if self.config.token_kind == TokenKind::Project {
             set.note("Usage cost needs a workspace or account token; project tokens cannot read billing.");
@@ -593,7 +608,7 @@ impl BaseService for RailwayService {
             }
         }
         metrics::assemble(&g, &mut set);
-        Ok(set)
+        set.finish()
     }
 
     fn as_infrastructure(&self) -> Option<&dyn InfrastructureService> {

@@ -85,11 +85,30 @@ impl VendorErrors for StripeErrors {
 
     fn classify(
         &self,
-        _: &RequestCtx<'_>,
+        ctx: &RequestCtx<'_>,
         response: &HttpResponse,
         error: &VendorError,
         default: Verdict,
     ) -> Verdict {
+        let verdict = Self::describe(ctx, error, default);
+        // Whether to retry is Stripe's call, the way its own SDKs decide: the
+        // `Stripe-Should-Retry` header when sent; otherwise a 429 is retried only for
+        // `lock_timeout` (contention on one object clears quickly; an account over its request
+        // rate does not), and everything else keeps the shared policy's default.
+        match response.header("stripe-should-retry").map(str::trim) {
+            Some(v) if v.eq_ignore_ascii_case("true") => verdict.with_temporary(true),
+            Some(v) if v.eq_ignore_ascii_case("false") => verdict.with_temporary(false),
+            _ if response.status.as_u16() == 429 => {
+                verdict.with_temporary(error.code_is("lock_timeout"))
+            }
+            _ => verdict,
+        }
+    }
+}
+
+impl StripeErrors {
+    /// The summary and hint for a failure (what to tell the operator).
+    fn describe(ctx: &RequestCtx<'_>, error: &VendorError, default: Verdict) -> Verdict {
         match default.kind {
             FailureKind::InvalidCredentials => default.with_hint(if error.code_is("api_key_expired") {
                 "The key has expired: roll a new one in Dashboard → Developers → API keys and update secret_key."
@@ -101,7 +120,8 @@ impl VendorErrors for StripeErrors {
                     Some(permission) => default
                         .with_summary(format!(
                             "The restricted key lacks the '{permission}' permission that {} needs",
-                            response.path
+                            // Relative to base_url: behind a proxy, the vendor's own path.
+                            ctx.relative_path
                         ))
                         .without_vendor_message()
                         .with_hint(format!(

@@ -29,6 +29,13 @@ use opsdeck_core::{Category, ProviderDescriptor};
 /// Provider id, also the Cargo feature name.
 pub const ID: &str = "stripe";
 
+/// The `Stripe-Version` every request pins, so responses do not follow each account's default
+/// API version. The fields opsdeck parses (balance `available`/`pending`, charge `amount`,
+/// `amount_captured`, `amount_refunded`, `status`, `paid`, `refunded`, `created`, subscription
+/// item `price.unit_amount`, `price.recurring`, `quantity`) were checked against this version's
+/// published API reference; changing it means checking them again (docs/decisions.md).
+pub const STRIPE_VERSION: &str = "2025-10-29.clover";
+
 /// The provider's descriptor.
 pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor::new(ID, "Stripe", Category::Billing)
     .description("Balance, 30-day gross volume, refunds and failed payments, active subscriptions and MRR of a Stripe account.")

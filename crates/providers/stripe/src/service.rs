@@ -8,8 +8,8 @@ use opsdeck_core::domain::{Balance, Money, RevenueSummary, TimeWindow, sum_by_cu
 use opsdeck_core::http::{HttpClient, HttpSettings, Paged};
 use opsdeck_core::status::SubCheck;
 use opsdeck_core::{
-    BaseService, BillingService, BuildContext, Connected, Error, FailureKind, Metric, MetricSet,
-    ProviderDescriptor, ReportDetails, Result, Unit,
+    BaseService, BillingService, BuildContext, Connected, Metric, MetricSet, ProviderDescriptor,
+    ReportDetails, Result, Sections, Unit,
 };
 
 use crate::client::{self, Account, Charge, Subscription};
@@ -42,6 +42,7 @@ impl StripeService {
         let client = HttpClient::builder("Stripe", &config.base_url, http)
             .bearer(&config.secret_key)
             .header("accept", "application/json")
+            .header("stripe-version", crate::STRIPE_VERSION)
             .vendor(StripeErrors)
             .build()?;
         Ok(StripeService {
@@ -286,24 +287,13 @@ impl BaseService for StripeService {
             self.fetch_charges(window, &what),
             self.fetch_active_subscriptions()
         );
-        let mut set = MetricSet::new();
-        let denied_balance = balance
-            .as_ref()
-            .err()
-            .filter(|e| e.kind() == FailureKind::PermissionDenied)
-            .map(|e| Error::new(e.kind(), e.message()));
-        let balance = set.permitted("Balance metrics", balance)?;
-        let charges = set.permitted("Revenue metrics (charges)", charges)?;
-        let subs = set.permitted("Subscription and MRR metrics", subs)?;
-        if balance.is_none() && charges.is_none() && subs.is_none() {
-            // Nothing readable at all: that is a failure, not a set of notes.
-            return Err(denied_balance.unwrap_or_else(|| {
-                Error::new(
-                    FailureKind::PermissionDenied,
-                    "The key can read nothing opsdeck needs.",
-                )
-            }));
-        }
+        // Each section stands alone: a failed endpoint (a 5xx, a restricted key without that
+        // permission) becomes a problem naming it, and the others are still reported; nothing
+        // readable at all is the first section's error.
+        let mut set = Sections::new();
+        let balance = set.section("balance", balance)?;
+        let charges = set.section("charges", charges)?;
+        let subs = set.section("subscriptions", subs)?;
         if let Some(b) = &balance {
             push_balance(&mut set, b);
         }
@@ -321,7 +311,7 @@ impl BaseService for StripeService {
                 ));
             }
         }
-        Ok(set)
+        set.finish()
     }
 
     fn as_billing(&self) -> Option<&dyn BillingService> {

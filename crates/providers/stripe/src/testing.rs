@@ -35,6 +35,7 @@ pub fn get(p: &'static str, key: &str) -> MockBuilder {
         .and(path(p))
         .and(header("authorization", format!("Bearer {key}").as_str()))
         .and(header("accept", "application/json"))
+        .and(header("stripe-version", crate::STRIPE_VERSION))
 }
 
 /// `created[gte]`/`created[lt]` span about 30 days ending now.

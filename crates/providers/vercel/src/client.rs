@@ -80,7 +80,7 @@ impl Pagination {
     }
 }
 
-/// `GET /v7/deployments`.
+/// `GET /v6/deployments`.
 #[derive(Debug, Deserialize)]
 pub struct DeploymentsPage {
     #[serde(default)]

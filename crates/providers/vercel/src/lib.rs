@@ -2,7 +2,7 @@
 //!
 //! The connection test reads the token's user (`GET /v2/user`) and, when a team is configured,
 //! the team (`GET /v2/teams/{id}`). Metrics: deployments of the last 24 hours by state
-//! (`GET /v7/deployments`, paged through `pagination.next` → `until`), the number of projects
+//! (`GET /v6/deployments`, paged through `pagination.next` → `until`), the number of projects
 //! (`GET /v10/projects`) and month-to-date billed cost from the FOCUS billing export
 //! (`GET /v1/billing/charges`, newline-delimited JSON), summed exactly.
 //!

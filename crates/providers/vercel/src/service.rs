@@ -8,11 +8,12 @@ use async_trait::async_trait;
 use chrono::{SecondsFormat, TimeZone, Utc};
 use opsdeck_core::domain::{CostLine, CostReport, Deployment, DeploymentState, Money, TimeWindow};
 use opsdeck_core::http::{HttpClient, HttpSettings, Page, Paged, Paging, paginate};
+use opsdeck_core::metrics::first_day_note;
 use opsdeck_core::rust_decimal::prelude::ToPrimitive;
 use opsdeck_core::{
     Ability, BaseService, BuildContext, Connected, CostSource, DeploymentSource, Error,
     FailureKind, InfrastructureService, Metric, MetricSet, ProviderDescriptor, ReportDetails,
-    Result, Unit,
+    Result, Sections, SharedClock, Unit,
 };
 
 use crate::client::{self, DeploymentsPage, FocusTotals, ProjectsPage, Team, UserResponse};
@@ -32,13 +33,16 @@ const ALWAYS_REPORTED: [&str; 4] = ["READY", "ERROR", "BUILDING", "CANCELED"];
 pub struct VercelService {
     config: VercelConfig,
     http: HttpClient,
+    clock: SharedClock,
 }
 
 impl VercelService {
     /// Build from a registry context (no I/O).
     pub fn build(ctx: BuildContext) -> Result<Arc<dyn BaseService>> {
         let config = VercelConfig::from_values(&ctx.config)?;
-        Ok(Arc::new(Self::new(config, &ctx.http)?))
+        Ok(Arc::new(
+            Self::new(config, &ctx.http)?.with_clock(ctx.clock),
+        ))
     }
 
     /// Build from a typed config (library use).
@@ -50,7 +54,14 @@ impl VercelService {
         Ok(VercelService {
             config,
             http: client,
+            clock: opsdeck_core::clock::system(),
         })
+    }
+
+    /// Use `clock` for windows and month boundaries (the system clock by default).
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// `query` plus `teamId` when a team is configured.
@@ -95,7 +106,7 @@ impl VercelService {
                 ("limit", PAGE_SIZE.to_owned()),
             ]);
             let (page, _): (DeploymentsPage, _) =
-                self.http.get_json("/v7/deployments", &query).await?;
+                self.http.get_json("/v6/deployments", &query).await?;
             let next = page
                 .pagination
                 .next_cursor()
@@ -161,6 +172,26 @@ fn normalise(state: &str) -> DeploymentState {
     }
 }
 
+/// The 24 h deployment counts by state (every state in `ALWAYS_REPORTED` always present).
+fn push_deployments(set: &mut MetricSet, deployments: &Paged<client::Deployment>) {
+    let mut by_state: BTreeMap<String, u64> = ALWAYS_REPORTED
+        .iter()
+        .map(|s| ((*s).to_owned(), 0))
+        .collect();
+    for d in &deployments.items {
+        *by_state.entry(d.state()).or_default() += 1;
+    }
+    for (state, n) in by_state {
+        set.push(
+            Metric::new("vercel_deployments_24h", n as f64, Unit::Count)
+                .label("state", state.to_ascii_lowercase()),
+        );
+    }
+    if let Some(note) = deployments.note() {
+        set.note(format!("{note} vercel_deployments_24h is partial."));
+    }
+}
+
 /// Metric values are f64 by contract; the exact figure stays in the cost verb's `Money`.
 fn decimal_as_f64(d: opsdeck_core::rust_decimal::Decimal) -> f64 {
     d.to_f64().unwrap_or(f64::NAN)
@@ -200,83 +231,97 @@ impl BaseService for VercelService {
     }
 
     async fn collect_metrics(&self) -> Result<MetricSet> {
-        let window = TimeWindow::last(chrono::Duration::hours(24));
-        let mtd = TimeWindow::month_to_date();
-        let (deployments, projects, billing) = futures::join!(
+        let now = self.clock.now();
+        let window = TimeWindow::ending_at(now, chrono::Duration::hours(24));
+        let mtd = TimeWindow::month_to_date_at(now);
+        let previous = TimeWindow::previous_month(now);
+        let (deployments, projects, billing, billing_previous) = futures::join!(
             self.list_deployments(window),
             self.list_projects(),
-            self.billing(mtd)
+            self.billing(mtd),
+            self.billing(previous)
         );
-        let deployments = deployments?;
-        let projects = projects?;
-        let mut set = MetricSet::new();
-
-        let mut by_state: BTreeMap<String, u64> = ALWAYS_REPORTED
-            .iter()
-            .map(|s| ((*s).to_owned(), 0))
-            .collect();
-        for d in &deployments.items {
-            *by_state.entry(d.state()).or_default() += 1;
+        // Each section stands alone: one failed endpoint becomes a problem naming it.
+        let mut set = Sections::new();
+        let deployments = set.section("deployments", deployments)?;
+        let projects = set.section("projects", projects)?;
+        if let Some(deployments) = deployments {
+            push_deployments(&mut set, &deployments);
         }
-        for (state, n) in by_state {
-            set.push(
-                Metric::new("vercel_deployments_24h", n as f64, Unit::Count)
-                    .label("state", state.to_ascii_lowercase()),
-            );
-        }
-        if let Some(note) = deployments.note() {
-            set.note(format!("{note} vercel_deployments_24h is partial."));
-        }
-
-        set.push(Metric::new(
-            "vercel_projects",
-            projects.items.len() as f64,
-            Unit::Count,
-        ));
-        if let Some(note) = projects.note() {
-            set.note(format!("{note} vercel_projects is a lower bound."));
-        }
-
-        match billing {
-            Ok(totals) => {
-                // Always report USD so "no charges yet this month" is 0, not a missing series.
-                let mut by_currency = totals.by_currency.clone();
-                by_currency.entry("USD".to_owned()).or_default();
-                for (currency, amount) in by_currency {
-                    set.push(
-                        Metric::new(
-                            "vercel_billed_cost_mtd",
-                            decimal_as_f64(amount),
-                            Unit::currency(&currency),
-                        )
-                        .label("currency", currency.to_ascii_lowercase()),
-                    );
-                }
-                for ((currency, service), amount) in &totals.by_service {
-                    set.push(
-                        Metric::new(
-                            "vercel_billed_cost_mtd_by_service",
-                            decimal_as_f64(*amount),
-                            Unit::currency(currency),
-                        )
-                        .label("currency", currency.to_ascii_lowercase())
-                        .label("service", service.clone()),
-                    );
-                }
-                if totals.skipped > 0 {
-                    set.note(format!(
-                        "{} billing line(s) were not FOCUS rows with a BilledCost and were skipped.",
-                        totals.skipped
-                    ));
-                }
-            }
-            Err(e) if e.kind() == FailureKind::InvalidCredentials => return Err(e),
-            Err(e) => {
-                // Cost is extra: a token without a billing role still gets deployment metrics.
-                set.note(format!("Month-to-date cost left out ({}): {}", e.kind(), e));
+        if let Some(projects) = projects {
+            set.push(Metric::new(
+                "vercel_projects",
+                projects.items.len() as f64,
+                Unit::Count,
+            ));
+            if let Some(note) = projects.note() {
+                set.note(format!("{note} vercel_projects is a lower bound."));
             }
         }
-        Ok(set)
+
+        // Cost is extra: a token without a billing role still gets deployment metrics, and the
+        // problem says what was left out.
+        if let Some(totals) = set.section("billing", billing)? {
+            // Always report USD so "no charges yet this month" is 0, not a missing series.
+            let mut by_currency = totals.by_currency.clone();
+            by_currency.entry("USD".to_owned()).or_default();
+            for (currency, amount) in by_currency {
+                set.push(
+                    Metric::new(
+                        "vercel_billed_cost_mtd",
+                        decimal_as_f64(amount),
+                        Unit::currency(&currency),
+                    )
+                    .label("currency", currency.to_ascii_lowercase()),
+                );
+            }
+            for ((currency, service), amount) in &totals.by_service {
+                set.push(
+                    Metric::new(
+                        "vercel_billed_cost_mtd_by_service",
+                        decimal_as_f64(*amount),
+                        Unit::currency(currency),
+                    )
+                    .label("currency", currency.to_ascii_lowercase())
+                    .label("service", service.clone()),
+                );
+            }
+            if totals.skipped > 0 {
+                set.note(format!(
+                    "{} billing line(s) were not FOCUS rows with a BilledCost and were skipped.",
+                    totals.skipped
+                ));
+            }
+        }
+        // The previous full month, so the month that just closed is never missing (and on
+        // the first day, when month-to-date is 0, it is the figure worth reading).
+        if let Some(totals) = set.section("billing_previous_month", billing_previous)? {
+            let mut by_currency = totals.by_currency.clone();
+            by_currency.entry("USD".to_owned()).or_default();
+            let summary = by_currency
+                .iter()
+                .map(|(c, a)| format!("{} {c}", a.round_dp(2)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            for (currency, amount) in by_currency {
+                set.push(
+                    Metric::new(
+                        "vercel_billed_cost_previous_month",
+                        decimal_as_f64(amount),
+                        Unit::currency(&currency),
+                    )
+                    .label("currency", currency.to_ascii_lowercase())
+                    .previous_month(&previous),
+                );
+            }
+            if TimeWindow::is_first_day_of_month(now) {
+                set.note(first_day_note(&format!(
+                    "{summary} ({})",
+                    previous.month_label()
+                )));
+            }
+        }
+        set.finish()
     }
 
     fn as_infrastructure(&self) -> Option<&dyn InfrastructureService> {

@@ -70,14 +70,14 @@ pub async fn mount_metrics(server: &MockServer) {
     }
     let cursor = now - 3 * hour;
     pages[0]["pagination"]["next"] = json!(cursor);
-    get("/v7/deployments")
+    get("/v6/deployments")
         .and(query_param("limit", "100"))
         .and(millis_near("since", 86_400_000))
         .and(millis_near("until", 0))
         .respond_with(ResponseTemplate::new(200).set_body_json(pages[0].clone()))
         .mount(server)
         .await;
-    get("/v7/deployments")
+    get("/v6/deployments")
         .and(query_param("limit", "100"))
         .and(millis_near("since", 86_400_000))
         .and(query_param("until", cursor.to_string().as_str()))
@@ -111,6 +111,23 @@ pub async fn mount_metrics(server: &MockServer) {
                 .is_some_and(|t| (Utc::now().timestamp() - t.timestamp()).abs() < 60)
         })
         .respond_with(ResponseTemplate::new(200).set_body_raw(CHARGES, "application/jsonl"))
+        .mount(server)
+        .await;
+    mount_previous_month_billing(server, Utc::now(), CHARGES).await;
+}
+
+/// `GET /v1/billing/charges` for the full month before `now`'s, answered with `jsonl`.
+pub async fn mount_previous_month_billing(
+    server: &MockServer,
+    now: chrono::DateTime<Utc>,
+    jsonl: &'static str,
+) {
+    let iso = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let previous = opsdeck_core::domain::TimeWindow::previous_month(now);
+    get("/v1/billing/charges")
+        .and(query_param("from", iso(previous.start).as_str()))
+        .and(query_param("to", iso(previous.end).as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(jsonl, "application/jsonl"))
         .mount(server)
         .await;
 }

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use opsdeck_core::config::{RawConfig, ServiceSpec};
 use opsdeck_core::manager::ErrorReport;
-use opsdeck_core::{ConnectionReport, Error, FailureKind, Metric, ServiceReport};
+use opsdeck_core::{ConnectionReport, Error, FailureKind, Metric, MetricProblem, ServiceReport};
 use opsdeck_store::ServiceRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -236,6 +236,10 @@ pub struct MetricsView {
     pub metrics: Vec<Metric>,
     /// What is partial or approximate, and why.
     pub notes: Vec<String>,
+    /// Sections that failed while the others were collected: `section`, `failure`, `message`
+    /// (`[]` when nothing failed; `error` stays for a collection that failed as a whole).
+    #[schema(value_type = Vec<Object>)]
+    pub problems: Vec<MetricProblem>,
     /// Why a fresh collection failed (POST only); null otherwise.
     #[schema(value_type = Option<Object>)]
     pub error: Option<ErrorReport>,
@@ -258,6 +262,7 @@ pub async fn service_metrics(
             collected_at: Some(rfc3339(saved.collected_at)),
             metrics: serde_json::from_value(saved.metrics).unwrap_or_default(),
             notes: saved.notes,
+            problems: saved.problems,
             error: None,
         },
         None => MetricsView {
@@ -268,6 +273,7 @@ pub async fn service_metrics(
             notes: vec![
                 "Not collected yet: the scheduler collects after each connected check; an admin can collect now with POST on this route.".into(),
             ],
+            problems: Vec::new(),
             error: None,
         },
     };
@@ -291,6 +297,7 @@ pub async fn collect_metrics(
             collected_at: None,
             metrics: Vec::new(),
             notes: vec!["Disabled (enabled = false); not collected.".into()],
+            problems: Vec::new(),
             error: None,
         }));
     }
@@ -308,6 +315,7 @@ pub async fn collect_metrics(
         collected_at: Some(rfc3339(at.timestamp_millis())),
         metrics: m.metrics,
         notes: m.notes,
+        problems: m.problems,
         error: m.error,
     }))
 }

@@ -2,6 +2,8 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::on_both;
 use crate::support::{ADMIN, Db, spawn_app, spawn_with};
@@ -10,7 +12,8 @@ on_both!(
     crud_and_versions,
     tests_status_and_metrics,
     body_errors,
-    provisioned_services
+    provisioned_services,
+    partial_metrics_keep_their_problems
 );
 
 async fn crud_and_versions(db: Db) {
@@ -504,4 +507,70 @@ async fn two_instances_provision_at_once() {
     a.shutdown().await;
     b.shutdown().await;
     crate::support::drop_database(&url).await;
+}
+
+/// Issue 14: a collection where one section failed is stored with its problems beside the
+/// samples, and the API returns them (POST, then GET from the store); `error` stays null.
+async fn partial_metrics_keep_their_problems(db: Db) {
+    let Some(app) = spawn_app(db).await else {
+        return;
+    };
+    let vendor = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/metrics"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"value": 7, "sections": ["fine", "broken"]})),
+        )
+        .mount(&vendor)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/metrics/fine"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": 3})))
+        .mount(&vendor)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/metrics/broken"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&vendor)
+        .await;
+    let created = app
+        .post(
+            "/api/v1/services",
+            json!({"name": "partial", "provider": "mock",
+                   "config": {"base_url": vendor.uri(), "token": "t"}}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let m = app
+        .call(
+            Method::POST,
+            "/api/v1/services/partial/metrics",
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(m.status, StatusCode::OK, "{}", m.text);
+    assert_eq!(m.body["error"], serde_json::Value::Null, "{}", m.text);
+    assert_eq!(
+        m.body["metrics"].as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        m.text
+    );
+    assert_eq!(m.body["problems"][0]["section"], "broken", "{}", m.text);
+    assert_eq!(m.body["problems"][0]["failure"], "not_found");
+    assert!(
+        m.body["problems"][0]["message"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty())
+    );
+    let stored = app.get("/api/v1/services/partial/metrics").await;
+    assert_eq!(
+        stored.body["problems"], m.body["problems"],
+        "{}",
+        stored.text
+    );
+    assert_eq!(stored.body["metrics"].as_array().map(Vec::len), Some(2));
+    app.finish().await;
 }

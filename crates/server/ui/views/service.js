@@ -226,6 +226,19 @@ export function mount(root, route, ctx) {
         )
       );
     }
+    // Sections that failed while the others were collected (the metrics above are partial).
+    if (Array.isArray(m.problems) && m.problems.length) {
+      metricsBox.append(
+        el("h4", { text: "Not collected" }),
+        el(
+          "ul",
+          { className: "notes problems" },
+          m.problems.map((p) =>
+            el("li", { className: "error-text" }, el("strong", { text: (p.section || "section") + ": " }), failureText(p.failure), p.message ? " — " + p.message : "")
+          )
+        )
+      );
+    }
     if (Array.isArray(m.notes) && m.notes.length) {
       metricsBox.append(el("h4", { text: "Notes" }), el("ul", { className: "notes" }, m.notes.map((n) => el("li", { text: n }))));
     }

@@ -321,6 +321,32 @@ async fn guarded_results(url: Option<String>) {
     let m = store.latest_metrics(c.id).await.unwrap().unwrap();
     assert_eq!(m.collected_at, now);
     assert_eq!(m.notes, vec!["partial".to_owned()]);
+    assert!(m.problems.is_empty());
+    // A partial collection keeps the failed sections beside the samples (issue 14).
+    let problems = [opsdeck_core::MetricProblem::new(
+        "charges",
+        opsdeck_core::FailureKind::ProviderError,
+        "HTTP 500 on /v1/charges",
+    )];
+    assert!(
+        store
+            .save_collection(
+                c.id,
+                Some(patched.version),
+                &opsdeck_store::Collection {
+                    collected_at: now + 1,
+                    metrics: &serde_json::json!([{"name": "x"}]),
+                    notes: &[],
+                    problems: &problems,
+                    prometheus: "x 1\n",
+                }
+            )
+            .await
+            .unwrap()
+    );
+    let m = store.latest_metrics(c.id).await.unwrap().unwrap();
+    assert_eq!(m.collected_at, now + 1);
+    assert_eq!(m.problems, problems.to_vec());
     store.close().await;
 }
 

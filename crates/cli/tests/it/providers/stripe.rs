@@ -76,3 +76,27 @@ async fn an_invalid_key_fails_with_exit_1() {
         .await
         .assert_metrics_failed(&PROVIDER.service(), "invalid_credentials");
 }
+
+/// Issue 14: `/v1/charges` failing keeps the balance and subscriptions; the JSON names the
+/// failed section in `"problems"` beside `"metrics"`, `"error"` stays null and the exit is 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_section_is_a_problem_beside_the_metrics() {
+    let server = MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::path("/v1/charges"))
+        .respond_with(wiremock::ResponseTemplate::new(500))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_metrics(&server).await;
+    let out = PROVIDER.setup(&server.uri()).run("metrics", &[]).await;
+    let s = PROVIDER.service();
+    out.assert_collected(&s, "stripe");
+    assert!(
+        out.metric(&s, "stripe_balance_available", &[("currency", "usd")])
+            .is_some()
+    );
+    let e = out.entry(&s);
+    assert_eq!(e["problems"].as_array().map(Vec::len), Some(1), "{e}");
+    assert_eq!(e["problems"][0]["section"], "charges", "{e}");
+    assert_eq!(e["problems"][0]["failure"], "provider_error", "{e}");
+}

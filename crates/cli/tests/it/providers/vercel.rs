@@ -1,4 +1,4 @@
-//! Vercel REST: `GET /v2/user` for the test; deployments of the last 24 h (`/v7/deployments`,
+//! Vercel REST: `GET /v2/user` for the test; deployments of the last 24 h (`/v6/deployments`,
 //! paged by `until`), projects (`/v10/projects`, paged by `from`) and the FOCUS billing charges
 //! of the month (`/v1/billing/charges`, JSON lines) for the metrics.
 

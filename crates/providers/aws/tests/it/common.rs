@@ -101,13 +101,20 @@ pub struct Days {
     pub month_start: NaiveDate,
     pub next_month: NaiveDate,
     pub week_start: NaiveDate,
+    pub previous_month_start: NaiveDate,
 }
 
 impl Days {
     pub fn now() -> Self {
-        let today = Utc::now().date_naive();
+        Self::for_day(Utc::now().date_naive())
+    }
+
+    pub fn for_day(today: NaiveDate) -> Self {
         let month_start = today.with_day(1).unwrap_or(today);
         Days {
+            previous_month_start: month_start
+                .checked_sub_months(Months::new(1))
+                .unwrap_or(month_start),
             today,
             month_start,
             next_month: month_start

@@ -97,6 +97,102 @@ async fn mount_cost_explorer(server: &MockServer, days: &Days, times: u64) {
         .expect(times)
         .mount(server)
         .await;
+    // Last: the previous full month by service (one page: AWS Lambda 0.51).
+    ce_mock(TARGET_USAGE)
+        .and(ce_body(json!({
+            "TimePeriod": {"Start": ymd(days.previous_month_start), "End": ymd(days.month_start)},
+            "Granularity": "MONTHLY",
+            "Metrics": ["UnblendedCost"],
+            "GroupBy": [{"Type": "DIMENSION", "Key": "SERVICE"}],
+            "NextPageToken": null,
+        })))
+        .respond_with(ce_json(
+            200,
+            fixture("ce_get_cost_and_usage_by_service_page2.json"),
+        ))
+        // At most `times` (a test may make this request fail with a mock of higher priority).
+        .expect(0..=times)
+        .mount(server)
+        .await;
+}
+
+/// Issue 14: on the first day of a month (injected clock) there is no month-to-date request,
+/// the previous full month is reported, labelled, and the note names it.
+#[tokio::test]
+async fn on_the_first_day_the_previous_month_is_reported_and_named() {
+    let server = MockServer::start().await;
+    let now = Utc
+        .with_ymd_and_hms(2026, 12, 1, 9, 0, 0)
+        .single()
+        .unwrap_or_default();
+    let days = Days::for_day(now.date_naive());
+    assert!(!days.has_month_to_date());
+    mount_cost_explorer(&server, &days, 1).await;
+    let svc = opsdeck_testkit::service_at(
+        "aws",
+        keyed_config(&server.uri()),
+        opsdeck_core::ManualClock::new(now),
+    );
+    let set = svc
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(set.problems.is_empty(), "{:?}", set.problems);
+    let total = find(&set, "aws_cost_previous_month_total", None)
+        .unwrap_or_else(|| panic!("no previous month: {set:?}"));
+    assert!(approx(Some(total.value), 0.51), "{total:?}");
+    assert_eq!(
+        total.labels.get("period").map(String::as_str),
+        Some("previous_month")
+    );
+    assert_eq!(
+        total.labels.get("month").map(String::as_str),
+        Some("2026-11")
+    );
+    assert!(approx(
+        value(
+            &set,
+            "aws_cost_previous_month",
+            Some(("service", "AWS Lambda"))
+        ),
+        0.51
+    ));
+    assert_eq!(value(&set, "aws_cost_month_to_date_total", None), Some(0.0));
+    assert!(
+        set.notes
+            .iter()
+            .any(|n| n.contains("month-to-date is 0; last month: 0.51 USD (2026-11)")),
+        "{:?}",
+        set.notes
+    );
+}
+
+/// Issue 14: a failing previous-month request is that section's problem; the current month's
+/// figures are still reported.
+#[tokio::test]
+async fn a_failed_previous_month_is_a_problem_not_a_failure() {
+    let server = MockServer::start().await;
+    let days = Days::now();
+    ce_mock(TARGET_USAGE)
+        .and(ce_body(json!({
+            "TimePeriod": {"Start": ymd(days.previous_month_start), "End": ymd(days.month_start)},
+        })))
+        .respond_with(ce_json(
+            500,
+            json!({"__type": "InternalServerException", "message": "stand-in"}).to_string(),
+        ))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_cost_explorer(&server, &days, 1).await;
+    let set = service(keyed_config(&server.uri()))
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(value(&set, "aws_cost_daily", None).is_some(), "{set:?}");
+    assert_eq!(set.problems.len(), 1, "{:?}", set.problems);
+    assert_eq!(set.problems[0].section, "previous_month");
+    assert_eq!(value(&set, "aws_cost_previous_month_total", None), None);
 }
 
 #[tokio::test]

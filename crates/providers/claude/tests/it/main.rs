@@ -556,7 +556,7 @@ async fn metrics_without_admin_key_note_the_reason() {
 }
 
 #[tokio::test]
-async fn failing_usage_report_is_a_note_and_models_still_count() {
+async fn failing_usage_report_is_a_problem_and_models_still_count() {
     let server = MockServer::start().await;
     mount_models_all(&server).await;
     Mock::given(method("GET"))
@@ -575,11 +575,9 @@ async fn failing_usage_report_is_a_note_and_models_still_count() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(set.value("claude_models_available", &[]), Some(3.0));
-    assert!(
-        set.notes.iter().any(|n| n.contains("permission_error")),
-        "{:?}",
-        set.notes
-    );
+    assert_eq!(set.problems.len(), 1, "{:?}", set.problems);
+    assert_eq!(set.problems[0].section, "usage_and_cost");
+    assert_eq!(set.problems[0].failure, FailureKind::PermissionDenied);
 }
 
 #[tokio::test]
@@ -770,6 +768,65 @@ async fn a_failing_later_page_keeps_the_first_pages() {
         set.notes
             .iter()
             .any(|n| n.starts_with("Page 3 of models failed (provider_error)")),
+        "{:?}",
+        set.notes
+    );
+}
+
+/// Issue 14: the previous full month's cost is reported, labelled, and on the first day of a
+/// month the note says month-to-date is 0 and names last month (injected clock).
+#[tokio::test]
+async fn previous_month_cost_and_the_first_day_note() {
+    use chrono::TimeZone;
+    let server = MockServer::start().await;
+    let now = chrono::Utc
+        .with_ymd_and_hms(2026, 12, 1, 8, 0, 0)
+        .single()
+        .unwrap_or_default();
+    mount_models_all(&server).await;
+    anthropic("GET", "/v1/organizations/cost_report", ADMIN_KEY)
+        .and(query_param("starting_at", "2026-11-01T00:00:00Z"))
+        .and(query_param("ending_at", "2026-12-01T00:00:00Z"))
+        .respond_with(json_body(include_str!("fixtures/cost_report_page2.json")))
+        .with_priority(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/organizations/cost_report"))
+        .respond_with(json_body(COST_EMPTY))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/organizations/usage_report/messages"))
+        .respond_with(json_body(include_str!("fixtures/usage_report_empty.json")))
+        .mount(&server)
+        .await;
+    let svc = opsdeck_testkit::service_at(
+        "claude",
+        json!({"api_key": API_KEY, "admin_key": ADMIN_KEY, "base_url": server.uri()}),
+        opsdeck_core::ManualClock::new(now),
+    );
+    let set = svc
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(set.problems.is_empty(), "{:?}", set.problems);
+    assert_eq!(
+        set.value(
+            "claude_cost_previous_month_total",
+            &[
+                ("currency", "usd"),
+                ("period", "previous_month"),
+                ("month", "2026-11")
+            ]
+        ),
+        Some(0.002)
+    );
+    assert!(
+        set.notes
+            .iter()
+            .any(|n| n.contains("month-to-date is 0; last month: 0.00 USD (2026-11)")),
         "{:?}",
         set.notes
     );

@@ -325,7 +325,7 @@ async fn empty_org_reports_zeroes_and_says_cost_is_not_there_yet() {
 }
 
 #[tokio::test]
-async fn child_org_cost_is_a_note_and_monitors_still_count() {
+async fn child_org_cost_is_a_problem_and_monitors_still_count() {
     let server = MockServer::start().await;
     mount_monitors(&server, ok("monitor_search.json")).await;
     mount_cost(&server, error(400, "estimated_cost_non_parent.json")).await;
@@ -334,17 +334,32 @@ async fn child_org_cost_is_a_note_and_monitors_still_count() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(set.value("datadog_monitors_total", &[]), Some(203.0));
-    assert!(
-        set.notes
-            .iter()
-            .any(|n| n.contains("permission_denied") && n.contains("parent (root) organisation")),
-        "{:?}",
-        set.notes
-    );
+    assert_eq!(set.problems.len(), 1, "{:?}", set.problems);
+    let p = &set.problems[0];
+    assert_eq!(p.section, "estimated_cost");
+    assert_eq!(p.failure, FailureKind::PermissionDenied);
+    assert!(p.message.contains("parent (root) organisation"), "{p:?}");
+}
+
+/// Issue 14: a 5xx on one section (monitors) keeps the other (cost), with the section named.
+#[tokio::test]
+async fn a_failed_monitor_search_keeps_the_cost() {
+    let server = MockServer::start().await;
+    opsdeck_testkit::fail_section(&server, path("/api/v1/monitor/search")).await;
+    mount_cost(&server, ok("estimated_cost.json")).await;
+    let set = service(&server, true)
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(set.value("datadog_estimated_cost_mtd", &[]), Some(73.17));
+    assert_eq!(set.value("datadog_monitors_total", &[]), None);
+    assert_eq!(set.problems.len(), 1, "{:?}", set.problems);
+    assert_eq!(set.problems[0].section, "monitors");
+    assert_eq!(set.problems[0].failure, FailureKind::ProviderError);
 }
 
 #[tokio::test]
-async fn monitors_without_permission_are_a_note() {
+async fn monitors_without_permission_are_a_problem() {
     let server = MockServer::start().await;
     mount_monitors(&server, error(403, "forbidden.json")).await;
     mount_cost(&server, ok("estimated_cost.json")).await;
@@ -354,12 +369,13 @@ async fn monitors_without_permission_are_a_note() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(set.value("datadog_monitors_total", &[]), None);
     assert_eq!(set.value("datadog_estimated_cost_mtd", &[]), Some(73.17));
+    assert_eq!(set.problems.len(), 1, "{:?}", set.problems);
+    assert_eq!(set.problems[0].section, "monitors");
+    assert_eq!(set.problems[0].failure, FailureKind::PermissionDenied);
     assert!(
-        set.notes
-            .iter()
-            .any(|n| n.starts_with("Monitor metrics left out") && n.contains("monitors_read")),
+        set.problems[0].message.contains("monitors_read"),
         "{:?}",
-        set.notes
+        set.problems
     );
 }
 
@@ -501,4 +517,41 @@ async fn facets_without_name_or_with_a_negative_count_do_not_fail_the_search() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(set.value("datadog_monitors_total", &[]), Some(6.0));
+}
+
+/// Issue 14: a `total` charge row per product (beside `committed`/`on_demand`) is not counted
+/// again in the per-product figures.
+#[tokio::test]
+async fn total_charge_rows_are_not_counted_twice() {
+    let server = MockServer::start().await;
+    mount_monitors(&server, ok("monitor_search.json")).await;
+    let body = json!({"data": [{"type": "cost_by_org", "id": "x", "attributes": {
+    "total_cost": 10.5,
+    "charges": [
+        {"product_name": "infra_host", "charge_type": "committed", "cost": 4},
+        {"product_name": "infra_host", "charge_type": "on_demand", "cost": 2.5},
+        {"product_name": "infra_host", "charge_type": "total", "cost": 6.5},
+        {"product_name": "logs_indexed", "charge_type": "on_demand", "cost": 4},
+        {"product_name": "logs_indexed", "charge_type": "total", "cost": 4}
+    ]}}]});
+    mount_cost(&server, ResponseTemplate::new(200).set_body_json(body)).await;
+    let set = service(&server, true)
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(set.value("datadog_estimated_cost_mtd", &[]), Some(10.5));
+    assert_eq!(
+        set.value(
+            "datadog_estimated_cost_mtd_by_product",
+            &[("product", "infra_host")]
+        ),
+        Some(6.5)
+    );
+    assert_eq!(
+        set.value(
+            "datadog_estimated_cost_mtd_by_product",
+            &[("product", "logs_indexed")]
+        ),
+        Some(4.0)
+    );
 }

@@ -711,7 +711,7 @@ async fn deployments_ability_reads_each_deployments_latest_status() {
         .mount(&server)
         .await;
     github_get("/repos/acme/api/deployments/9100/statuses")
-        .and(query_param("per_page", "1"))
+        .and(query_param("per_page", "100"))
         .respond_with(json_body("deployment_statuses"))
         .expect(1)
         .mount(&server)
@@ -1012,4 +1012,180 @@ async fn workflow_runs_stop_at_the_page_cap_with_a_note() {
         "{:?}",
         set.notes
     );
+}
+
+/// Issue 14: the repository failing keeps the rate-limit headroom, with the section named.
+#[tokio::test]
+async fn a_failed_repository_keeps_the_rate_limits() {
+    let server = MockServer::start().await;
+    opsdeck_testkit::fail_section(&server, path("/repos/acme/api")).await;
+    testing::mount_all(&server).await;
+    let set = service(&server, json!({ "repos": ["acme/api"] }))
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    opsdeck_testkit::assert_partial(&set, "repositories", FailureKind::ProviderError);
+    assert!(
+        set.value("github_rate_limit_remaining", &[]).is_some(),
+        "{set:?}"
+    );
+    assert_eq!(set.value("github_repositories", &[]), None);
+}
+
+/// Issue 14: failing activity (deployments 5xx) keeps the rate limits, named as its section.
+#[tokio::test]
+async fn failed_repository_activity_keeps_the_rate_limits() {
+    let server = MockServer::start().await;
+    opsdeck_testkit::fail_section(&server, path("/repos/acme/api/deployments")).await;
+    testing::mount_all(&server).await;
+    let set = service(&server, json!({ "repos": ["acme/api"] }))
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    opsdeck_testkit::assert_partial(&set, "repository_activity", FailureKind::ProviderError);
+    assert!(
+        set.value("github_rate_limit_remaining", &[]).is_some(),
+        "{set:?}"
+    );
+}
+
+/// Issue 14: deployment statuses have no documented order; the newest by `created_at` wins,
+/// wherever it sits in the list.
+#[tokio::test]
+async fn the_newest_deployment_status_is_chosen_by_its_time() {
+    let server = MockServer::start().await;
+    github_get("/repos/acme/api")
+        .respond_with(json_body("repo"))
+        .mount(&server)
+        .await;
+    github_get("/repos/acme/api/deployments")
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(deployments_body(&[1]), "application/json"),
+        )
+        .mount(&server)
+        .await;
+    let t = |h: i64| {
+        (Utc::now() - Duration::hours(h))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    };
+    github_get("/repos/acme/api/deployments/9100/statuses")
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"id": 1, "state": "in_progress", "created_at": t(1)},
+            {"id": 3, "state": "success", "created_at": t(0)},
+            {"id": 2, "state": "queued", "created_at": t(1)}
+        ])))
+        .mount(&server)
+        .await;
+    let svc = service(&server, json!({ "repos": ["acme/api"] }));
+    let source = svc
+        .deployment_source()
+        .unwrap_or_else(|u| panic!("{}", u.reason));
+    let list = source
+        .deployments(TimeWindow::last(Duration::hours(24)))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0].state, DeploymentState::Succeeded);
+}
+
+/// Issue 14: the deployments list is not assumed newest-first: a page that mixes an old
+/// deployment with a new one does not stop paging, and the result is sorted here.
+#[tokio::test]
+async fn deployments_are_paged_by_their_own_times_not_an_assumed_order() {
+    let server = MockServer::start().await;
+    github_get("/repos/acme/api")
+        .respond_with(json_body("repo"))
+        .mount(&server)
+        .await;
+    let page2 = format!(
+        "{}/repos/acme/api/deployments?per_page=100&page=2",
+        server.uri()
+    );
+    github_get("/repos/acme/api/deployments")
+        .and(|r: &Request| !r.url.query_pairs().any(|(k, _)| k == "page"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(deployments_body(&[400, 3]), "application/json")
+                .insert_header("link", format!("<{page2}>; rel=\"next\"").as_str()),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut newer: Value = serde_json::from_str(&deployments_body(&[1])).unwrap_or_default();
+    newer[0]["id"] = json!(9200);
+    github_get("/repos/acme/api/deployments")
+        .and(query_param("page", "2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(newer))
+        .expect(1)
+        .mount(&server)
+        .await;
+    github_get("/repos/acme/api/deployments/9101/statuses")
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&server)
+        .await;
+    github_get("/repos/acme/api/deployments/9200/statuses")
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&server)
+        .await;
+    let svc = service(&server, json!({ "repos": ["acme/api"] }));
+    let source = svc
+        .deployment_source()
+        .unwrap_or_else(|u| panic!("{}", u.reason));
+    let list = source
+        .deployments(TimeWindow::last(Duration::hours(24)))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ids: Vec<&str> = list.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, ["9200", "9101"], "{list:?}");
+}
+
+/// Issue 14: an expiry equal to the response's `Date` (seen for tokens without one) is "no
+/// expiry reported", not "expires in 0 days".
+#[tokio::test]
+async fn an_expiry_at_the_response_date_is_no_expiry() {
+    let server = MockServer::start().await;
+    let now = Utc::now();
+    github_get("/user")
+        .respond_with(
+            json_body("user")
+                .insert_header(
+                    "github-authentication-token-expiration",
+                    now.format("%Y-%m-%d %H:%M:%S UTC").to_string().as_str(),
+                )
+                .insert_header("date", now.to_rfc2822().replace("+0000", "GMT").as_str()),
+        )
+        .mount(&server)
+        .await;
+    let report = service(&server, json!({})).test_connection().await;
+    assert_eq!(report.status, Status::Connected, "{}", report.message);
+    assert_eq!(report.details.token_expires_at, None);
+    assert!(!report.message.contains("expires"), "{}", report.message);
+}
+
+/// Issue 14: fine-grained (`github_pat_`) and app (`ghs_`) tokens are not judged by
+/// `X-OAuth-Scopes`: an empty header does not make them "public data only".
+#[tokio::test]
+async fn fine_grained_and_app_tokens_are_not_judged_by_oauth_scopes() {
+    for token in [
+        "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz0123456789",
+        "ghs_16C7e42F292c6912E7710c838347Ae178B4a",
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/user"))
+            .respond_with(json_body("user").insert_header("x-oauth-scopes", ""))
+            .mount(&server)
+            .await;
+        let report = service_with(json!({ "token": token, "base_url": server.uri() }))
+            .test_connection()
+            .await;
+        assert_eq!(report.status, Status::Connected, "{}", report.message);
+        assert_eq!(report.details.scopes, None, "{token}");
+        assert!(
+            !report.message.contains("public data only"),
+            "{}",
+            report.message
+        );
+    }
 }

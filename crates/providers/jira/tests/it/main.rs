@@ -796,3 +796,20 @@ async fn html_from_a_proxy_is_not_a_credentials_verdict() {
     assert_eq!(report.failure, Some(FailureKind::InvalidResponse));
     assert!(report.message.contains("HTML page"), "{}", report.message);
 }
+
+/// Issue 14: the board's sprints failing (5xx) keeps the issue counts, with the section named.
+#[tokio::test]
+async fn failed_sprints_keep_the_issue_counts() {
+    let server = MockServer::start().await;
+    opsdeck_testkit::fail_section(&server, path("/rest/agile/1.0/board/5/sprint")).await;
+    opsdeck_provider_jira::testing::mount_all(&server).await;
+    let set = service(full_config(&server.uri()))
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    opsdeck_testkit::assert_partial(&set, "sprints", FailureKind::ProviderError);
+    assert_eq!(
+        set.value("jira_open_issues", &[("status_category", "to_do")]),
+        Some(12.0)
+    );
+}

@@ -696,17 +696,27 @@ async fn admin_key_failure_during_collection_is_reported_as_such() {
         .respond_with(body(USAGE_EMPTY))
         .mount(&server)
         .await;
-    let err = service_with(&server, admin())
+    // Issue 14: the models and the usage are still reported; the cost section is named.
+    let set = service_with(&server, admin())
         .collect_metrics()
         .await
-        .err()
-        .unwrap_or_else(|| panic!("expected an error"));
-    assert_eq!(err.kind(), FailureKind::PermissionDenied);
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(
-        err.message().contains("cost with admin_key"),
-        "{}",
-        err.message()
+        set.value("openai_models_available", &[]).is_some(),
+        "{set:?}"
     );
+    // The window's cost and the previous month's both need the permission.
+    let sections: Vec<&str> = set.problems.iter().map(|p| p.section.as_str()).collect();
+    assert_eq!(
+        sections,
+        ["cost", "cost_previous_month"],
+        "{:?}",
+        set.problems
+    );
+    let p = &set.problems[0];
+    assert_eq!(p.section, "cost");
+    assert_eq!(p.failure, FailureKind::PermissionDenied);
+    assert!(p.message.contains("cost with admin_key"), "{p:?}");
 }
 
 #[tokio::test]
@@ -775,6 +785,12 @@ async fn cost_and_usage_verbs_cover_the_requested_window() {
 async fn a_repeated_cursor_stops_with_a_note_instead_of_looping() {
     let server = MockServer::start().await;
     models_mock(MODELS).mount(&server).await;
+    opsdeck_provider_openai::testing::mount_previous_month_costs(
+        &server,
+        chrono::Utc::now(),
+        COSTS_EMPTY,
+    )
+    .await;
     // Like a mock that replays the spec's example: every page says "more, same cursor".
     Mock::given(path("/organization/costs"))
         .respond_with(body(COSTS_1))
@@ -930,6 +946,12 @@ impl opsdeck_testkit::wiremock::Respond for EndlessCosts {
 async fn collect_with_costs(costs: EndlessCosts) -> opsdeck_core::MetricSet {
     let server = MockServer::start().await;
     models_mock(MODELS).mount(&server).await;
+    opsdeck_provider_openai::testing::mount_previous_month_costs(
+        &server,
+        chrono::Utc::now(),
+        COSTS_EMPTY,
+    )
+    .await;
     Mock::given(path("/organization/costs"))
         .respond_with(costs)
         .mount(&server)
@@ -976,5 +998,61 @@ async fn a_failing_later_page_keeps_the_first_pages_cost() {
             .any(|n| n.starts_with("Page 3 of daily cost buckets failed (provider_error)")),
         "{:?}",
         set.notes
+    );
+}
+
+/// Issue 14: the previous full calendar month's cost is reported, labelled, from the
+/// injected clock's month.
+#[tokio::test]
+async fn previous_month_cost_is_reported_and_labelled() {
+    use chrono::TimeZone;
+    let server = MockServer::start().await;
+    let now = chrono::Utc
+        .with_ymd_and_hms(2026, 3, 1, 6, 0, 0)
+        .single()
+        .unwrap_or_default();
+    models_mock(MODELS).mount(&server).await;
+    Mock::given(path("/organization/costs"))
+        .and(query_param("start_time", "1769904000")) // 2026-02-01T00:00:00Z
+        .and(query_param("end_time", "1772323200")) // 2026-03-01T00:00:00Z
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "object": "page", "has_more": false, "next_page": null,
+            "data": [{"object": "bucket", "start_time": 1_769_904_000, "end_time": 1_769_990_400,
+                "results": [{"object": "organization.costs.result",
+                    "amount": {"value": 41.5, "currency": "usd"}, "line_item": "gpt", "project_id": "p"}]}]
+        })))
+        .with_priority(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/organization/costs"))
+        .respond_with(body(COSTS_EMPTY))
+        .mount(&server)
+        .await;
+    Mock::given(path("/organization/usage/completions"))
+        .respond_with(body(USAGE_EMPTY))
+        .mount(&server)
+        .await;
+    let mut config = json!({"api_key": API_KEY, "base_url": server.uri()});
+    if let (Value::Object(c), Value::Object(a)) = (&mut config, admin()) {
+        c.extend(a);
+    }
+    let svc = opsdeck_testkit::service_at("openai", config, opsdeck_core::ManualClock::new(now));
+    let set = svc
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(set.problems.is_empty(), "{:?}", set.problems);
+    assert_eq!(
+        metric(
+            &set,
+            "openai_cost_previous_month_total",
+            &[
+                ("currency", "usd"),
+                ("period", "previous_month"),
+                ("month", "2026-02")
+            ]
+        ),
+        Some(41.5)
     );
 }

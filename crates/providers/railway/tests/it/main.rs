@@ -822,3 +822,68 @@ async fn a_failing_later_deployment_page_keeps_the_first_pages() {
         set.notes
     );
 }
+
+/// Issue 14: the deployments query failing keeps the project and service counts.
+#[tokio::test]
+async fn failed_deployments_keep_the_inventory() {
+    let server = MockServer::start().await;
+    opsdeck_testkit::fail_section(&server, |r: &Request| {
+        String::from_utf8_lossy(&r.body).contains("OpsdeckDeployments")
+    })
+    .await;
+    opsdeck_provider_railway::testing::mount_all(&server).await;
+    let set = service(&server, "project")
+        .await
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    opsdeck_testkit::assert_partial(&set, "deployments", FailureKind::ProviderError);
+    assert!(set.value("railway_services", &[]).is_some(), "{set:?}");
+    assert_eq!(set.value("railway_deployments_24h", &[]), None);
+}
+
+/// Issue 14: the deployments connection has no `orderBy`; nothing assumes newest-first. A
+/// page mixing an old deployment with a new one does not end the walk, and the list comes back
+/// sorted by each deployment's own `createdAt`.
+#[tokio::test]
+async fn deployments_are_sorted_here_not_assumed_newest_first() {
+    let server = MockServer::start().await;
+    project_post(queries::PROJECT_TOKEN, json!({}))
+        .respond_with(json_response("project_token_ok.json"))
+        .mount(&server)
+        .await;
+    let at = |h: i64| (Utc::now() - Duration::hours(h)).to_rfc3339_opts(SecondsFormat::Secs, true);
+    let node = |id: &str, status: &str, h: i64| json!({"node": {"id": id, "status": status, "createdAt": at(h), "serviceId": "s", "environmentId": ENV, "staticUrl": null}});
+    let page = |edges: Vec<Value>, next: Option<&str>| {
+        json!({"data": {"deployments": {"edges": edges,
+            "pageInfo": {"hasNextPage": next.is_some(), "endCursor": next}}}})
+    };
+    project_post(
+        queries::DEPLOYMENTS,
+        json!({ "input": { "projectId": SHOP, "environmentId": ENV }, "first": 100, "after": null }),
+    )
+    .respond_with(ResponseTemplate::new(200).set_body_json(page(
+        vec![node("old", "SUCCESS", 40), node("mid", "FAILED", 3)],
+        Some("c1"),
+    )))
+    .expect(1)
+    .mount(&server)
+    .await;
+    project_post(
+        queries::DEPLOYMENTS,
+        json!({ "input": { "projectId": SHOP, "environmentId": ENV }, "first": 100, "after": "c1" }),
+    )
+    .respond_with(ResponseTemplate::new(200).set_body_json(page(vec![node("new", "SUCCESS", 1)], None)))
+    .expect(1)
+    .mount(&server)
+    .await;
+    let svc = service(&server, "project").await;
+    let list = svc
+        .deployment_source()
+        .unwrap_or_else(|u| panic!("{}", u.reason))
+        .deployments(TimeWindow::last(Duration::hours(24)))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ids: Vec<&str> = list.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, ["new", "mid"], "{list:?}");
+}

@@ -307,13 +307,43 @@ async fn metrics_leave_out_what_a_restricted_key_cannot_read() {
         Some(15_500.0)
     );
     assert_eq!(value(&set, "stripe_active_subscriptions", None), None);
+    assert_eq!(set.problems.len(), 1, "{:?}", set.problems);
+    let p = &set.problems[0];
+    assert_eq!(p.section, "subscriptions");
+    assert_eq!(p.failure, FailureKind::PermissionDenied);
+    assert!(p.message.contains("rak_subscription_read"), "{p:?}");
+}
+
+/// Issue 14: `/v1/charges` failing must not throw away the balance and the subscriptions.
+#[tokio::test]
+async fn a_failed_charges_call_keeps_balance_and_subscriptions() {
+    let server = MockServer::start().await;
+    mount_balance(&server, KEY).await;
+    Mock::given(method("GET"))
+        .and(path("/v1/charges"))
+        .respond_with(ResponseTemplate::new(500).set_body_json(
+            json!({"error": {"type": "api_error", "message": "An unknown error occurred"}}),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/subscriptions"))
+        .respond_with(ok("subscriptions_empty.json"))
+        .mount(&server)
+        .await;
+    let set = service(&server, KEY)
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(
-        set.notes
-            .iter()
-            .any(|n| n.contains("MRR metrics left out") && n.contains("rak_subscription_read")),
-        "{:?}",
-        set.notes
+        value(&set, "stripe_balance_available", None).is_some(),
+        "{set:?}"
     );
+    assert_eq!(value(&set, "stripe_active_subscriptions", None), Some(0.0));
+    assert_eq!(value(&set, "stripe_charges_30d", None), None);
+    assert_eq!(set.problems.len(), 1, "{:?}", set.problems);
+    assert_eq!(set.problems[0].section, "charges");
+    assert_eq!(set.problems[0].failure, FailureKind::ProviderError);
 }
 
 #[tokio::test]
@@ -515,4 +545,78 @@ async fn a_failing_later_page_keeps_the_first_pages_figures() {
         "{:?}",
         set.notes
     );
+}
+
+// ---- retries decided the way Stripe's SDKs decide (issue 14) ----
+
+fn coded_error(status: u16, code: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(json!({"error": {
+        "type": "invalid_request_error", "code": code, "message": format!("stand-in {code}")}}))
+}
+
+async fn balance_of(server: &MockServer) -> opsdeck_core::Result<opsdeck_core::domain::Balance> {
+    service(server, KEY)
+        .as_billing()
+        .unwrap_or_else(|| panic!("billing verb missing"))
+        .balance()
+        .await
+}
+
+#[tokio::test]
+async fn a_lock_timeout_429_is_retried() {
+    let server = MockServer::start().await;
+    testing::get("/v1/balance", KEY)
+        .respond_with(coded_error(429, "lock_timeout"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_balance(&server, KEY).await;
+    let balance = balance_of(&server).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(!balance.available.is_empty());
+}
+
+#[tokio::test]
+async fn a_rate_limit_429_is_not_retried() {
+    let server = MockServer::start().await;
+    testing::get("/v1/balance", KEY)
+        .respond_with(coded_error(429, "rate_limit"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = balance_of(&server).await.err();
+    assert_eq!(err.map(|e| e.kind()), Some(FailureKind::RateLimited));
+}
+
+#[tokio::test]
+async fn stripe_should_retry_decides_over_the_status() {
+    // `false` on a 5xx: not retried.
+    let server = MockServer::start().await;
+    testing::get("/v1/balance", KEY)
+        .respond_with(coded_error(500, "api_error").insert_header("stripe-should-retry", "false"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = balance_of(&server).await.err();
+    assert_eq!(err.map(|e| e.kind()), Some(FailureKind::ProviderError));
+
+    // `true` on a 409 (normally final): retried, and the second answer counts.
+    let server = MockServer::start().await;
+    testing::get("/v1/balance", KEY)
+        .respond_with(
+            coded_error(409, "idempotency_error").insert_header("stripe-should-retry", "true"),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_balance(&server, KEY).await;
+    assert!(balance_of(&server).await.is_ok());
+}
+
+#[test]
+fn the_stripe_version_is_pinned() {
+    assert_eq!(opsdeck_provider_stripe::STRIPE_VERSION, "2025-10-29.clover");
 }

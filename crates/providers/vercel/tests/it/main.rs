@@ -111,7 +111,7 @@ async fn mount_deployments(server: &MockServer, team: bool) {
     let (p1, p2, cursor) = deployment_pages();
     let teamed = move |req: &Request| param(req, "teamId").as_deref() == team.then_some(TEAM);
     Mock::given(method("GET"))
-        .and(path("/v7/deployments"))
+        .and(path("/v6/deployments"))
         .and(bearer())
         .and(query_param("limit", "100"))
         .and(since_24h)
@@ -122,7 +122,7 @@ async fn mount_deployments(server: &MockServer, team: bool) {
         .mount(server)
         .await;
     Mock::given(method("GET"))
-        .and(path("/v7/deployments"))
+        .and(path("/v6/deployments"))
         .and(bearer())
         .and(query_param("limit", "100"))
         .and(query_param("until", cursor.to_string().as_str()))
@@ -169,6 +169,8 @@ async fn mount_billing(server: &MockServer, response: ResponseTemplate) {
         .expect(1)
         .mount(server)
         .await;
+    // The previous full month is asked for too; no charges unless a test says otherwise.
+    opsdeck_provider_vercel::testing::mount_previous_month_billing(server, Utc::now(), "").await;
 }
 
 fn jsonl() -> ResponseTemplate {
@@ -372,7 +374,7 @@ async fn metrics_page_through_deployments_projects_and_sum_billing() {
 }
 
 #[tokio::test]
-async fn billing_without_a_role_is_a_note_not_a_failure() {
+async fn billing_without_a_role_is_a_problem_not_a_failure() {
     let server = MockServer::start().await;
     mount_deployments(&server, false).await;
     mount_projects(&server).await;
@@ -388,12 +390,11 @@ async fn billing_without_a_role_is_a_note_not_a_failure() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(set.value("vercel_projects", &[]), Some(3.0));
     assert_eq!(set.value("vercel_billed_cost_mtd", &[]), None);
+    opsdeck_testkit::assert_partial(&set, "billing", FailureKind::PermissionDenied);
     assert!(
-        set.notes
-            .iter()
-            .any(|n| n.contains("permission_denied") && n.contains("Billing")),
+        set.problems[0].message.contains("Billing"),
         "{:?}",
-        set.notes
+        set.problems
     );
 }
 
@@ -401,7 +402,7 @@ async fn billing_without_a_role_is_a_note_not_a_failure() {
 async fn empty_account_reports_zeroes() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .and(path("/v7/deployments"))
+        .and(path("/v6/deployments"))
         .respond_with(ok("deployments_empty.json"))
         .expect(1)
         .mount(&server)
@@ -552,7 +553,7 @@ impl opsdeck_testkit::wiremock::Respond for EndlessHistory {
 async fn collect_with_history(history: EndlessHistory) -> opsdeck_core::MetricSet {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .and(path("/v7/deployments"))
+        .and(path("/v6/deployments"))
         .respond_with(history)
         .mount(&server)
         .await;
@@ -646,6 +647,106 @@ async fn a_failing_later_page_keeps_the_first_pages_figures() {
         set.notes
             .iter()
             .any(|n| n.starts_with("Page 4 of deployments of the window failed (provider_error)")),
+        "{:?}",
+        set.notes
+    );
+}
+
+/// Issue 14: one failed section (the projects list) keeps the deployments and the cost.
+#[tokio::test]
+async fn a_failed_projects_list_keeps_the_other_sections() {
+    let server = MockServer::start().await;
+    opsdeck_testkit::fail_section(&server, path("/v10/projects")).await;
+    opsdeck_provider_vercel::testing::mount_all(&server).await;
+    let set = service(&server, false)
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    opsdeck_testkit::assert_partial(&set, "projects", FailureKind::ProviderError);
+    assert!(
+        set.value("vercel_deployments_24h", &[]).is_some(),
+        "{set:?}"
+    );
+    assert!(
+        set.value("vercel_billed_cost_mtd", &[]).is_some(),
+        "{set:?}"
+    );
+    assert_eq!(set.value("vercel_projects", &[]), None);
+}
+
+/// Issue 14: the previous full month is reported, labelled, and on the first day of a month
+/// (month-to-date is 0) the note names last month's figure. The clock is injected.
+#[tokio::test]
+async fn previous_month_is_reported_and_named_on_the_first_day() {
+    let server = MockServer::start().await;
+    let now = Utc
+        .with_ymd_and_hms(2026, 12, 1, 0, 30, 0)
+        .single()
+        .unwrap_or_default();
+    let clock = opsdeck_core::ManualClock::new(now);
+    opsdeck_provider_vercel::testing::mount_previous_month_billing(
+        &server,
+        now,
+        include_str!("fixtures/billing_charges.jsonl"),
+    )
+    .await;
+    // Everything else (deployments, projects, the month-to-date charges): empty answers.
+    Mock::given(method("GET"))
+        .and(path("/v1/billing/charges"))
+        .and(query_param("from", "2026-12-01T00:00:00.000Z"))
+        .and(query_param("to", "2026-12-01T00:30:00.000Z"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw("", "application/jsonl"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v6/deployments"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"deployments": [], "pagination": {"count": 0, "next": null}}),
+            ),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v10/projects"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"projects": [], "pagination": {"count": 0, "next": null}})),
+        )
+        .mount(&server)
+        .await;
+    let svc = opsdeck_testkit::service_at(
+        "vercel",
+        json!({"token": TOKEN, "base_url": server.uri()}),
+        clock,
+    );
+    let set = svc
+        .collect_metrics()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(set.problems.is_empty(), "{:?}", set.problems);
+    let previous = set
+        .metrics
+        .iter()
+        .find(|m| {
+            m.name == "vercel_billed_cost_previous_month"
+                && m.labels.get("currency").map(String::as_str) == Some("usd")
+        })
+        .unwrap_or_else(|| panic!("no previous-month cost: {set:?}"));
+    assert_eq!(
+        previous.labels.get("period").map(String::as_str),
+        Some("previous_month")
+    );
+    assert_eq!(
+        previous.labels.get("month").map(String::as_str),
+        Some("2026-11")
+    );
+    assert!(previous.value > 0.0, "{previous:?}");
+    assert!(
+        set.notes
+            .iter()
+            .any(|n| n.contains("month-to-date is 0; last month: ") && n.contains("(2026-11)")),
         "{:?}",
         set.notes
     );
