@@ -288,12 +288,15 @@ async fn two_instances_share_the_work_and_take_over() {
             "{name} was not taken over: last check at {last}"
         );
         // Once per interval from the first check until the kill: floor(window / interval) + 1
-        // slots, less the one that may be in flight at the kill.
+        // slots, give or take one at either edge — the one in flight at the kill, and a first
+        // check that finished late on a loaded machine (`checked_at` is when a check ends, so
+        // the window measured from it is short by that delay). Double checks are ruled out by
+        // the gap assertion above, not by this count.
         let first = checks.first().map_or(0, |c| c.0);
         let expected = (killed_at - first) / interval_ms + 1;
         let got = checks.iter().filter(|(t, _)| *t < killed_at).count() as i64;
         assert!(
-            (expected - 1..=expected).contains(&got),
+            (expected - 1..=expected + 1).contains(&got),
             "{name}: {got} checks before the kill, expected {expected}"
         );
     }
