@@ -496,6 +496,15 @@ impl Conformance {
             if m.metrics.is_empty() {
                 return Err("metric collection returned no metrics".into());
             }
+            // With every stand-in mounted no section may fail: behind the path prefix this
+            // also proves that every section's request is built under the base URL (a wrong
+            // path would otherwise hide as a partial collection).
+            if let Some(p) = m.problems.first() {
+                return Err(format!(
+                    "section {} failed ({:?}): {}",
+                    p.section, p.failure, p.message
+                ));
+            }
             for metric in &m.metrics {
                 if !is_valid_metric_name(self.provider, &metric.name) {
                     return Err(format!(

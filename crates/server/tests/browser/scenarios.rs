@@ -700,3 +700,51 @@ async fn conflicting_edit_is_explained_not_overwritten() {
     b.close().await;
     app.finish().await;
 }
+
+/// Issue 14: a partial collection shows the metrics it has and, under them, each section that
+/// was not collected, in words (no colour needed).
+#[tokio::test]
+async fn partial_metrics_name_the_section_not_collected() {
+    let Some((app, b)) = setup().await else {
+        return;
+    };
+    let vendor = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::path("/rate_limit"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_raw(
+            include_str!("../../../providers/github/tests/it/fixtures/rate_limit_200.json"),
+            "application/json",
+        ))
+        .mount(&vendor)
+        .await;
+    wiremock::Mock::given(wiremock::matchers::path("/repos/acme/api"))
+        .respond_with(wiremock::ResponseTemplate::new(500))
+        .mount(&vendor)
+        .await;
+    app.create(json!({
+        "name": "gh-partial",
+        "provider": "github",
+        "config": {"token": GOOD, "base_url": vendor.uri(), "repos": ["acme/api"]},
+    }))
+    .await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/services/gh-partial/metrics",
+            ADMIN,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["problems"][0]["section"], "repositories", "{body}");
+
+    sign_in(&b, ADMIN).await;
+    b.js("location.hash = '#/services/gh-partial';", vec![])
+        .await;
+    b.visible("#service-title").await;
+    let metrics = b.text_contains("#metrics", "Not collected").await;
+    assert!(metrics.contains("repositories:"), "{metrics}");
+    assert!(metrics.contains("rate_limit_remaining"), "{metrics}");
+    b.assert_clean(&[]).await;
+    b.close().await;
+    app.finish().await;
+}

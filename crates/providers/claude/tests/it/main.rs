@@ -137,6 +137,12 @@ async fn mount_report(
 }
 
 async fn mount_full_metrics(server: &MockServer) {
+    opsdeck_provider_claude::testing::mount_previous_month_cost(
+        server,
+        chrono::Utc::now(),
+        COST_EMPTY,
+    )
+    .await;
     let bounds = expected_bounds();
     mount_models_all(server).await;
     mount_report(

@@ -200,6 +200,12 @@ fn mount_success(server: &MockServer) -> MountFuture<'_> {
 fn mount_metrics(server: &MockServer) -> MountFuture<'_> {
     Box::pin(async move {
         models_mock(MODELS).expect(1..).mount(server).await;
+        opsdeck_provider_openai::testing::mount_previous_month_costs(
+            server,
+            chrono::Utc::now(),
+            COSTS_EMPTY,
+        )
+        .await;
         mount_reports(server, [COSTS_1, COSTS_2], [USAGE_1, USAGE_2]).await;
     })
 }
