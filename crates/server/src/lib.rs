@@ -134,6 +134,12 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(api::service_checks))
         .routes(routes!(api::test_config))
         .routes(routes!(api::session))
+        .routes(routes!(api::list_incidents))
+        .routes(routes!(api::get_incident))
+        .routes(routes!(api::ack_incident))
+        .routes(routes!(api::resolve_incident))
+        .routes(routes!(api::add_note))
+        .routes(routes!(api::service_incidents))
         .split_for_parts()
 }
 
