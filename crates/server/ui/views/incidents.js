@@ -132,7 +132,7 @@ function mountList(root, route, ctx) {
 
 function vendorBlock(v) {
   if (!v) return null;
-  const box = el("div", { id: "vendor-status", className: "notice info" });
+  const box = el("div", { id: "vendor-status", className: "vendor-status" });
   box.append(el("p", {}, el("strong", { text: "Vendor status: " }), v.description || ""));
   const incidents = Array.isArray(v.incidents) ? v.incidents : [];
   if (incidents.length) {
@@ -170,12 +170,12 @@ function mountOne(root, id, ctx) {
     }
   }
 
-  async function act(button, label, path, payload) {
+  async function act(button, label, path, payload, done) {
     await busy(button, label, async () => {
       try {
         const r = await api("POST", "/api/v1/incidents/" + enc(id) + path, payload || {}, { signal: ctx.signal });
         render(r.body);
-        notify(area, "Done.", "success");
+        notify(area, done, "success");
       } catch (e) {
         if (!isQuiet(e)) notify(area, describeError(e), "error");
       }
@@ -213,7 +213,19 @@ function mountOne(root, id, ctx) {
 
     const timeline = el("ol", { id: "incident-timeline", className: "timeline" });
     for (const e of inc.timeline || []) {
-      timeline.append(el("li", { "data-kind": e.kind }, el("span", { className: "muted small", text: absolute(e.at) + " · " }), el("strong", { text: (KINDS[e.kind] || e.kind) + ": " }), e.text));
+      const label = KINDS[e.kind] || e.kind;
+      // Some entries say what they are already ("Opened: …", "Cause: …").
+      const text = String(e.text || "");
+      const said = text.toLowerCase().startsWith(label.toLowerCase() + ":");
+      timeline.append(
+        el(
+          "li",
+          { "data-kind": e.kind },
+          el("span", { className: "muted small", text: absolute(e.at) + " · " }),
+          said ? el("strong", { text: text.slice(0, label.length + 1) + " " }) : el("strong", { text: label + ": " }),
+          said ? text.slice(label.length + 1).trim() : text
+        )
+      );
     }
     const timelineBox = el("section", { className: "panel", "aria-labelledby": "timeline-title" }, el("h3", { id: "timeline-title", text: "Timeline" }), timeline);
 
@@ -222,12 +234,12 @@ function mountOne(root, id, ctx) {
       const actions = el("div", { className: "actions", id: "incident-actions" });
       if (inc.state === "open") {
         const ack = el("button", { type: "button", id: "incident-ack", text: "Acknowledge" });
-        ack.addEventListener("click", () => act(ack, "Acknowledging…", "/ack"));
+        ack.addEventListener("click", () => act(ack, "Acknowledging…", "/ack", undefined, "Acknowledged: the timeline says so."));
         actions.append(ack);
       }
       if (inc.state !== "resolved") {
         const res = el("button", { type: "button", id: "incident-resolve", className: "secondary", text: "Resolve" });
-        res.addEventListener("click", () => act(res, "Resolving…", "/resolve"));
+        res.addEventListener("click", () => act(res, "Resolving…", "/resolve", undefined, "Resolved."));
         actions.append(res);
       }
       const noteInput = el("textarea", { id: "incident-note", rows: "2", maxlength: "4000", "aria-label": "Note" });
@@ -241,7 +253,7 @@ function mountOne(root, id, ctx) {
           focus(noteInput);
           return;
         }
-        act(noteBtn, "Adding…", "/notes", { text });
+        act(noteBtn, "Adding…", "/notes", { text }, "Note added to the timeline.");
       });
       body.append(el("section", { className: "panel", "aria-label": "Actions" }, actions, form));
     }
