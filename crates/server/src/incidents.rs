@@ -94,7 +94,13 @@ struct Worker {
     state: AppState,
     pages: Option<StatusPages>,
     incidents_on: bool,
+    /// When the page polls and the housekeeping last ran (real time: they read the whole
+    /// service list, so not on every wake-up).
+    last_sweep: Option<tokio::time::Instant>,
 }
+
+/// How often the page polls and the housekeeping run at most.
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// Runs until `stop`: off when both `incidents` and `vendor_status` are off.
 pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
@@ -118,6 +124,7 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
         state: state.clone(),
         pages,
         incidents_on,
+        last_sweep: None,
     };
     let mut tick = tokio::time::interval(state.settings.incidents.tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -161,7 +168,56 @@ impl Worker {
                 }
             }
         }
+        if self.last_sweep.is_some_and(|at| at.elapsed() < SWEEP_EVERY) {
+            return Ok(());
+        }
+        self.last_sweep = Some(tokio::time::Instant::now());
+        if self.incidents_on {
+            self.forget_deleted().await?;
+        }
         self.poll_pages().await
+    }
+
+    /// A deleted service never recovers: it leaves its open incidents (which resolve when it
+    /// was the last one failing).
+    async fn forget_deleted(&mut self) -> Result<(), StoreError> {
+        let open = self.state.store.unresolved_incidents().await?;
+        if open.is_empty() {
+            return Ok(());
+        }
+        let names: BTreeSet<String> = self
+            .state
+            .store
+            .list_services()
+            .await?
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        let now = self.state.clock.now_ms();
+        for s in open {
+            let gone: Vec<String> = s
+                .incident
+                .failing()
+                .filter(|m| !names.contains(&m.service))
+                .map(|m| m.service.clone())
+                .collect();
+            if gone.is_empty() {
+                continue;
+            }
+            let mut inc = s.incident.clone();
+            for name in &gone {
+                inc.add_note("opsdeck", &format!("{name} was deleted"), now)
+                    .ok();
+                inc.service_recovered(name, now);
+            }
+            if !self.state.store.update_incident(&inc, s.version).await? {
+                tracing::debug!(
+                    id = inc.id,
+                    "incident changed meanwhile; retried on the next sweep"
+                );
+            }
+        }
+        Ok(())
     }
 
     fn vendors(&self) -> BTreeMap<String, VendorStatus> {

@@ -540,3 +540,75 @@ fn every_provider_declares_its_status_page() {
     .unwrap_err();
     assert!(bad.0.contains("status_pages.nope") && bad.0.contains("status_pages.github"));
 }
+
+#[tokio::test]
+async fn a_deleted_service_leaves_its_incident() {
+    let clock = ManualClock::at_ms(T0_MS);
+    let page = page_with(&fixture("operational")).await;
+    let Some(app) = spawn(Db::Sqlite, clock.clone(), &page).await else {
+        return;
+    };
+    let gh = MockServer::start().await;
+    github_up(&gh).await;
+    let r = app
+        .post("/api/v1/services", github("gh-bad", &gh, "ghp_revoked"))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    for _ in 0..3 {
+        check_round(&app, &clock, &["gh-bad"]).await;
+    }
+    let list = eventually(&app, "/api/v1/incidents?state=open", |v| {
+        v.as_array().is_some_and(|a| a.len() == 1)
+    })
+    .await;
+    let id = list[0]["id"].as_i64().unwrap();
+    let r = app.delete("/api/v1/services/gh-bad").await;
+    assert!(r.status.is_success(), "{}", r.text);
+    let done = eventually(&app, &format!("/api/v1/incidents/{id}"), |v| {
+        v["state"] == "resolved"
+    })
+    .await;
+    assert!(
+        done["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["text"].as_str().unwrap().contains("gh-bad was deleted"))
+    );
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn status_pages_table_in_the_config_file() {
+    let page = page_with(&fixture("operational")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("opsdeck.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[status_pages]\ngithub = \"{}\"\nopenai = \"off\"\n\n[services.m]\nprovider = \"mock\"\nbase_url = \"http://127.0.0.1:9\"\ntoken = \"t\"\nteam = \"x\"\n",
+            page.uri()
+        ),
+    )
+    .unwrap();
+    let f = file.clone();
+    let Some(app) = spawn_with(Db::Sqlite, move |s| s.config = Some(f)).await else {
+        return;
+    };
+    assert_eq!(app.get("/api/v1/services/m").await.status, StatusCode::OK);
+    app.finish().await;
+
+    std::fs::write(
+        &file,
+        "[status_pages]\ngithub = \"ftp://example.com\"\nnope = \"https://x\"\n",
+    )
+    .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut s = crate::support::settings(&data, None);
+    s.config = Some(file);
+    let err = opsdeck_server::start(s).await.unwrap_err().to_string();
+    assert!(
+        err.contains("status_pages.github") && err.contains("status_pages.nope"),
+        "{err}"
+    );
+}
