@@ -788,6 +788,20 @@ async fn incident_from_a_vendor_outage_is_acknowledged_and_annotated() {
     b.goto("/#/services/gh-api").await;
     b.text_contains("#open-incident", &format!("#{id}")).await;
     b.text_contains("#service-incidents", "MTTA").await;
+
+    // A read-only token sees the incident, not the buttons.
+    let read = app.read_token().await;
+    b.click("#sign-out").await;
+    sign_in(&b, &read).await;
+    b.goto(&format!("/#/incidents/{id}")).await;
+    b.text_contains("#incident-timeline", "nothing to roll back")
+        .await;
+    for hidden in ["#incident-resolve", "#note-form"] {
+        assert!(
+            !b.exists(hidden).await,
+            "{hidden} shown to a read-only token"
+        );
+    }
     b.assert_clean(&[]).await;
     b.close().await;
     app.finish().await;
