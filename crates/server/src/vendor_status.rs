@@ -403,3 +403,37 @@ pub fn page_http_settings(timeout: Duration) -> HttpSettings {
         .with_max_retries(1)
         .with_max_body(1024 * 1024)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_from_the_file_and_the_environment() {
+        let (table, rest) = split_status_pages(
+            "[status_pages]\ngithub = \"https://ghe-status.example.com/\"\nopenai = \"OFF\"\n\n[services.a]\nprovider = \"mock\"\n",
+        )
+        .unwrap();
+        assert!(!rest.contains("status_pages") && rest.contains("[services.a]"));
+        let file = table_overrides(&table.unwrap()).unwrap();
+        let env = env_overrides(" claude=https://status.example.com , ").unwrap();
+        let mut all = file;
+        all.extend(env);
+        let ok = validate_overrides(&all, &["github", "openai", "claude"]).unwrap();
+        assert_eq!(ok["github"], "https://ghe-status.example.com");
+        assert_eq!(ok["openai"], "off");
+        assert_eq!(ok["claude"], "https://status.example.com");
+        assert!(env_overrides("github").is_err());
+        let (t, _) = split_status_pages("[status_pages]\ngithub = 3\n").unwrap();
+        assert!(table_overrides(&t.unwrap()).is_err());
+        assert!(split_status_pages("status_pages = 1\n").is_err());
+        let text = "[services.a]\nprovider = \"mock\"\n";
+        assert_eq!(split_status_pages(text).unwrap(), (None, text.to_owned()));
+        let bad = validate_overrides(
+            &BTreeMap::from([("github".to_owned(), "https://x/?q=1".to_owned())]),
+            &["github"],
+        );
+        assert!(bad.is_err(), "a query string is not a page's base URL");
+    }
+}
