@@ -483,3 +483,27 @@ impl Worker {
         Ok(())
     }
 }
+
+/// Records on the open incident of `service` that a notification about it went out (`what`:
+/// e.g. "alert.firing to team-slack"); does nothing when the service is in no open incident.
+/// For the alerts side's outbox, so the timeline lists the notifications sent.
+pub async fn record_notification(
+    state: &AppState,
+    service: &str,
+    what: &str,
+) -> Result<Option<i64>, StoreError> {
+    for _attempt in 0..5 {
+        let Some((id, _)) = state.store.open_incident_of(service).await? else {
+            return Ok(None);
+        };
+        let Some(stored) = state.store.incident(id).await? else {
+            continue;
+        };
+        let mut inc = stored.incident;
+        inc.record_notification(what, state.clock.now_ms());
+        if state.store.update_incident(&inc, stored.version).await? {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
+}

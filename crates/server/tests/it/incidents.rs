@@ -259,6 +259,22 @@ async fn vendor_outage_groups_and_resolves(db: Db) {
         .collect();
     assert!(kinds.contains(&"acknowledged".to_owned()) && kinds.contains(&"note".to_owned()));
 
+    // The alerts side records what it sent on the incident's timeline.
+    let state = &app.server.as_ref().unwrap().state;
+    assert_eq!(
+        opsdeck_server::incidents::record_notification(state, "gh-b", "alert.firing to team-slack")
+            .await
+            .unwrap(),
+        Some(id)
+    );
+    assert_eq!(
+        opsdeck_server::incidents::record_notification(state, "vercel", "x")
+            .await
+            .unwrap(),
+        None,
+        "a service in no incident"
+    );
+
     // GitHub recovers: after the success threshold (2) every service is back and the incident
     // resolves by itself.
     gh.reset().await;
@@ -270,6 +286,9 @@ async fn vendor_outage_groups_and_resolves(db: Db) {
     })
     .await;
     assert!(done["resolved_at"].is_string());
+    assert!(done["timeline"].as_array().unwrap().iter().any(
+        |e| e["kind"] == "notification" && e["text"] == "Notified: alert.firing to team-slack"
+    ));
     assert!(
         done["services"]
             .as_array()
