@@ -785,6 +785,13 @@ async fn incident_from_a_vendor_outage_is_acknowledged_and_annotated() {
     b.text_contains("#incident-timeline", "nothing to roll back")
         .await;
     b.shot("incident").await;
+    b.goto("/#/incidents?state=resolved").await;
+    b.text_contains("#no-incidents", "No resolved incidents")
+        .await;
+    b.click("#incident-filters a[href='#/incidents?state=acknowledged']")
+        .await;
+    b.text_contains(&format!("tr[data-incident='{id}']"), "Acknowledged")
+        .await;
     b.goto("/#/services/gh-api").await;
     b.text_contains("#open-incident", &format!("#{id}")).await;
     b.text_contains("#service-incidents", "MTTA").await;

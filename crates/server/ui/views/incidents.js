@@ -69,6 +69,15 @@ function mountList(root, route, ctx) {
   ctx.title("Incidents");
   const area = noticeArea();
   const list = el("div", { id: "incident-list" }, el("p", { className: "muted", text: "Loading…" }));
+  const chosen = STATES[route.query.get("state")] ? route.query.get("state") : "";
+  const filters = el(
+    "p",
+    { className: "filters", id: "incident-filters" },
+    [["", "All"], ["open", "Open"], ["acknowledged", "Acknowledged"], ["resolved", "Resolved"]].map(([value, label], i) => [
+      i ? " · " : "",
+      el("a", { href: router.href.incidents(value ? { state: value } : undefined), "aria-current": value === chosen ? "page" : undefined, text: label }),
+    ])
+  );
   root.append(
     el("h2", { id: "incidents-title", tabindex: "-1", text: "Incidents" }),
     el(
@@ -76,13 +85,15 @@ function mountList(root, route, ctx) {
       { className: "help" },
       "Failures that belong together — same provider or host, within minutes — form one incident, with what the evidence points to: the vendor, the credentials, the network or a rate limit."
     ),
+    filters,
     area,
     list
   );
 
   async function load() {
     try {
-      const r = await api("GET", "/api/v1/incidents?limit=200", undefined, { signal: ctx.signal });
+      const q = "/api/v1/incidents?limit=200" + (chosen ? "&state=" + enc(chosen) : "");
+      const r = await api("GET", q, undefined, { signal: ctx.signal });
       render(Array.isArray(r.body) ? r.body : []);
     } catch (e) {
       if (!isQuiet(e)) notify(area, "Could not load the incidents: " + describeError(e), "error");
@@ -92,7 +103,9 @@ function mountList(root, route, ctx) {
   function render(items) {
     clear(list);
     if (items.length === 0) {
-      list.append(el("p", { id: "no-incidents", text: "No incidents. opsdeck opens one when a service fails its checks several times in a row." }));
+      list.append(
+        el("p", { id: "no-incidents", text: chosen ? "No " + STATES[chosen].text.toLowerCase() + " incidents." : "No incidents. opsdeck opens one when a service fails its checks several times in a row." })
+      );
       return;
     }
     const tbody = el("tbody");
