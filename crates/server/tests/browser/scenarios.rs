@@ -766,6 +766,7 @@ async fn incident_from_a_vendor_outage_is_acknowledged_and_annotated() {
     sign_in(&b, ADMIN).await;
     b.text_contains("tr[data-service='gh-api']", &format!("incident #{id}"))
         .await;
+    b.shot_fold("incident-dashboard").await;
     b.click("#nav-incidents").await;
     b.text_contains("#incident-list", "GitHub reports").await;
     b.click(&format!("tr[data-incident='{id}'] a")).await;
@@ -795,6 +796,7 @@ async fn incident_from_a_vendor_outage_is_acknowledged_and_annotated() {
     b.goto("/#/services/gh-api").await;
     b.text_contains("#open-incident", &format!("#{id}")).await;
     b.text_contains("#service-incidents", "MTTA").await;
+    b.shot_fold("incident-service").await;
 
     // A read-only token sees the incident, not the buttons.
     let read = app.read_token().await;
