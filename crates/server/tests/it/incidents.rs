@@ -631,3 +631,63 @@ async fn status_pages_table_in_the_config_file() {
         "{err}"
     );
 }
+
+/// The vendor posts its incident after ours opened: the next poll of its page (the active
+/// interval, since a GitHub service is failing) changes the cause and says so on the timeline.
+#[tokio::test]
+async fn a_later_vendor_update_reaches_the_open_incident() {
+    let clock = ManualClock::at_ms(T0_MS);
+    let page = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/summary.json"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(fixture("operational"), "application/json"),
+        )
+        .mount(&page)
+        .await;
+    let Some(app) = spawn(Db::Sqlite, clock.clone(), &page).await else {
+        return;
+    };
+    let gh = MockServer::start().await;
+    github_down(&gh).await;
+    let r = app
+        .post("/api/v1/services", github("gh-a", &gh, GH_TOKEN))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    for _ in 0..3 {
+        check_round(&app, &clock, &["gh-a"]).await;
+    }
+    let list = eventually(&app, "/api/v1/incidents?state=open", |v| {
+        v.as_array().is_some_and(|a| a.len() == 1)
+    })
+    .await;
+    assert_eq!(list[0]["cause"], "unknown", "{:#}", list[0]);
+    let id = list[0]["id"].as_i64().unwrap();
+
+    page.reset().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/summary.json"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(fixture("degraded"), "application/json"),
+        )
+        .mount(&page)
+        .await;
+    clock.advance(Duration::from_secs(61));
+    let inc = eventually(&app, &format!("/api/v1/incidents/{id}"), |v| {
+        v["cause"] == "vendor_outage"
+    })
+    .await;
+    assert_eq!(
+        inc["title"],
+        "GitHub reports 'Degraded performance: API Requests' — 1 service failing"
+    );
+    assert!(
+        inc["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "vendor_status"
+                && e["text"].as_str().unwrap().contains("Minor Service Outage"))
+    );
+    app.finish().await;
+}
