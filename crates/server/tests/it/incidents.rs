@@ -691,3 +691,40 @@ async fn a_later_vendor_update_reaches_the_open_incident() {
     );
     app.finish().await;
 }
+
+/// Pages are read only for providers that have services: every background interval when all is
+/// well, every active interval while one of them fails or is in an open incident.
+#[tokio::test]
+async fn pages_are_polled_slowly_unless_a_service_is_failing() {
+    opsdeck_core::install_crypto_provider();
+    let page = page_with(&fixture("operational")).await;
+    let clock = ManualClock::at_ms(T0_MS);
+    let pages = StatusPages::new(
+        BTreeMap::from([("github".to_owned(), page.uri())]),
+        &page_http_settings(Duration::from_secs(5)),
+        clock.clone(),
+        Duration::from_secs(60),
+        Duration::from_secs(600),
+    );
+    let reads = || async { page.received_requests().await.unwrap().len() };
+    let none = BTreeSet::new();
+    let github = BTreeSet::from(["github".to_owned()]);
+    pages.poll_due(&none, &none).await;
+    assert_eq!(reads().await, 0, "no GitHub service, no read");
+    pages.poll_due(&none, &github).await;
+    assert_eq!(reads().await, 1, "the first background read");
+    clock.advance(Duration::from_secs(61));
+    pages.poll_due(&none, &github).await;
+    assert_eq!(
+        reads().await,
+        1,
+        "all well: the background interval applies"
+    );
+    pages.poll_due(&github, &github).await;
+    assert_eq!(reads().await, 2, "failing: the active interval applies");
+    pages.poll_due(&github, &github).await;
+    assert_eq!(reads().await, 2, "one read per interval, whoever asks");
+    clock.advance(Duration::from_secs(600));
+    pages.poll_due(&none, &github).await;
+    assert_eq!(reads().await, 3);
+}
