@@ -811,6 +811,29 @@ async fn incident_from_a_vendor_outage_is_acknowledged_and_annotated() {
             "{hidden} shown to a read-only token"
         );
     }
+
+    // At phone width neither page scrolls sideways.
+    b.viewport(390, 844).await;
+    for (what, url, ready) in [
+        (
+            "incident",
+            format!("/#/incidents/{id}"),
+            "#incident-timeline",
+        ),
+        (
+            "incidents",
+            "/#/incidents".to_owned(),
+            "#incident-list table",
+        ),
+    ] {
+        b.goto(&url).await;
+        b.visible(ready).await;
+        let (doc, vp) = b.widths().await;
+        assert!(
+            vp <= 390.5 && doc <= vp,
+            "{what}: document {doc} px wide in a {vp} px viewport"
+        );
+    }
     b.assert_clean(&[]).await;
     b.close().await;
     app.finish().await;
