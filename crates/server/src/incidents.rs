@@ -258,13 +258,16 @@ impl Worker {
         } else {
             Observation::no_data(r.message.clone())
         };
-        let (next, transitions) = alert_state::step(
+        let (mut next, transitions) = alert_state::step(
             &self.state.settings.incidents.policy(),
             &previous,
             &obs,
             None,
             r.checked_at,
         );
+        // The latest message is not needed between results; without it a healthy service's
+        // state does not change, and costs no write.
+        next.message = None;
         if next != previous {
             let value = serde_json::to_value(&next).unwrap_or_default();
             self.state
