@@ -36,7 +36,7 @@ pub use manager::{
 };
 pub use metrics::{Metric, MetricProblem, MetricSet, Sections, Unit};
 pub use registry::{BuildContext, ProviderRegistration, ServiceFactory};
-pub use schema::{Category, FieldKind, FieldSpec, ProviderDescriptor};
+pub use schema::{Category, FieldKind, FieldSpec, ProviderDescriptor, StatusPage};
 pub use service::{
     Ability, AiService, AiUsageSource, BaseService, BillingService, Capability, CostSource,
     DeploymentSource, DevelopmentService, InfrastructureService, ObservabilityService,

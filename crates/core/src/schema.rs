@@ -366,6 +366,35 @@ pub struct ProviderDescriptor {
     pub docs_url: &'static str,
     /// Config fields.
     pub fields: &'static [FieldSpec],
+    /// The vendor's public status page, or why there is none to read.
+    #[serde(skip)]
+    pub status_page: StatusPage,
+}
+
+/// A vendor's public status page, as a provider declares it.
+///
+/// opsdeck reads pages in the Atlassian Statuspage v2 format (`GET <page>/api/v2/summary.json`),
+/// which GitHub, Anthropic, Vercel, Datadog, Atlassian and many others serve. The page is read
+/// without any of the service's credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StatusPage {
+    /// The provider has not said (third-party providers written before status pages existed).
+    Undeclared,
+    /// A Statuspage v2 page at this base URL (`https://www.githubstatus.com`).
+    Statuspage(&'static str),
+    /// No feed opsdeck can read is known; the reason, in words.
+    NoFeed(&'static str),
+}
+
+impl StatusPage {
+    /// The page's base URL, when there is one.
+    pub fn url(&self) -> Option<&'static str> {
+        match self {
+            StatusPage::Statuspage(url) => Some(url),
+            _ => None,
+        }
+    }
 }
 
 impl ProviderDescriptor {
@@ -379,7 +408,21 @@ impl ProviderDescriptor {
             description: "",
             docs_url: "",
             fields: &[],
+            status_page: StatusPage::Undeclared,
         }
+    }
+
+    /// The vendor's public status page in the Atlassian Statuspage v2 format (its base URL;
+    /// opsdeck appends `/api/v2/summary.json`).
+    pub const fn status_page(mut self, url: &'static str) -> Self {
+        self.status_page = StatusPage::Statuspage(url);
+        self
+    }
+
+    /// The vendor publishes no status feed opsdeck can read; `reason` says why, in words.
+    pub const fn no_status_page(mut self, reason: &'static str) -> Self {
+        self.status_page = StatusPage::NoFeed(reason);
+        self
     }
 
     /// One sentence on what the provider checks and collects.

@@ -248,10 +248,11 @@ impl Checks {
                 ConnectionReport::from_error(&Error::invalid_config(e.to_string()), Duration::ZERO)
             }
         };
-        Checked {
-            meta,
-            report: clean_report(report),
-        }
+        let mut report = clean_report(report);
+        // Core stamps reports with the system time; the server's time is its injected clock
+        // (the same instant in production, the test's time under a manual clock).
+        report.checked_at = self.clock.now();
+        Checked { meta, report }
     }
 
     /// Collects a stored service's metrics under a global permit and the service's lock.

@@ -79,6 +79,8 @@ pub enum ApiError {
     TestAllRunning,
     #[error("the {0} feature is turned off on this server ([features] {0} = false, or OPSDECK_FEATURE_{upper}=off)", upper = .0.to_ascii_uppercase())]
     FeatureDisabled(&'static str),
+    #[error("{0}")]
+    IncidentState(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -105,6 +107,7 @@ impl ApiError {
             Self::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             Self::TestAllRunning => (StatusCode::CONFLICT, "test_all_running"),
             Self::FeatureDisabled(_) => (StatusCode::NOT_FOUND, "feature_disabled"),
+            Self::IncidentState(_) => (StatusCode::CONFLICT, "incident_state"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

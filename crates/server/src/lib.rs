@@ -15,6 +15,7 @@ pub mod checks;
 pub mod error;
 pub mod events;
 pub mod features;
+pub mod incidents;
 pub mod json;
 pub mod limits;
 #[cfg(feature = "test-provider")]
@@ -28,6 +29,7 @@ pub mod snapshot;
 pub mod state;
 pub mod ui;
 pub mod validate;
+pub mod vendor_status;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -74,6 +76,9 @@ pub enum StartError {
     /// The `[features]` table or an `OPSDECK_FEATURE_*` variable is wrong.
     #[error(transparent)]
     Features(#[from] features::FeaturesError),
+    /// The `[status_pages]` table or `OPSDECK_STATUS_PAGES` is wrong.
+    #[error(transparent)]
+    StatusPages(#[from] vendor_status::StatusPagesError),
     /// The listen address cannot be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -129,6 +134,12 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(api::service_checks))
         .routes(routes!(api::test_config))
         .routes(routes!(api::session))
+        .routes(routes!(api::list_incidents))
+        .routes(routes!(api::get_incident))
+        .routes(routes!(api::ack_incident))
+        .routes(routes!(api::resolve_incident))
+        .routes(routes!(api::add_note))
+        .routes(routes!(api::service_incidents))
         .split_for_parts()
 }
 
@@ -298,6 +309,12 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let mut settings = settings;
     if let Some(path) = settings.config.clone() {
         let (_, table) = provision::read(&path)?;
+        if let Some(pages) = provision::status_pages(&path)? {
+            // The environment (already in the settings) wins over the file.
+            let mut merged = vendor_status::table_overrides(&pages)?;
+            merged.extend(std::mem::take(&mut settings.status_pages.overrides));
+            settings.status_pages.overrides = merged;
+        }
         if table.is_some() {
             let env = |k: &str| std::env::var(k).ok();
             settings.features = features::Features::resolve(table.as_ref(), &env)?;
@@ -306,6 +323,8 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         tracing::info!(file = %path.display(), created = n.created, updated = n.updated, unchanged = n.unchanged, released = n.released, "provisioned services");
     }
     tracing::info!(features = ?settings.features, "features");
+    settings.status_pages.overrides =
+        vendor_status::validate_overrides(&settings.status_pages.overrides, &factory.ids())?;
 
     let options = ManagerOptions {
         concurrency: settings.check_concurrency.max(1),
@@ -332,6 +351,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         settings: settings.clone(),
     });
     snapshot::rebuild_now(&state).await?;
+    incidents::init(&state).await?;
 
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -359,6 +379,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     if settings.scheduler {
         tasks.push(tokio::spawn(scheduler::run(state.clone(), stop_rx.clone())));
     }
+    tasks.push(tokio::spawn(incidents::run(state.clone(), stop_rx.clone())));
     tasks.push(tokio::spawn(snapshot::run(state.clone(), stop_rx)));
     tracing::info!(%addr, "opsdeckd listening");
     Ok(Server {

@@ -43,6 +43,14 @@ pub enum ProvisionError {
         /// What is wrong.
         source: crate::features::FeaturesError,
     },
+    /// The `[status_pages]` table is wrong.
+    #[error("{path}: {source}")]
+    StatusPages {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        source: crate::vendor_status::StatusPagesError,
+    },
     /// The database refused a write.
     #[error(transparent)]
     Store(#[from] opsdeck_store::StoreError),
@@ -57,10 +65,32 @@ pub fn read(path: &Path) -> Result<(String, Option<toml::Table>), ProvisionError
     })?;
     let (table, rest) =
         crate::features::split_features(&text).map_err(|source| ProvisionError::Features {
-            path: shown,
+            path: shown.clone(),
             source,
         })?;
+    let (_, rest) = crate::vendor_status::split_status_pages(&rest).map_err(|source| {
+        ProvisionError::StatusPages {
+            path: shown,
+            source,
+        }
+    })?;
     Ok((rest, table))
+}
+
+/// The file's `[status_pages]` table, if it has one.
+pub fn status_pages(path: &Path) -> Result<Option<toml::Table>, ProvisionError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ProvisionError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    let (table, _) = crate::vendor_status::split_status_pages(&text).map_err(|source| {
+        ProvisionError::StatusPages {
+            path: shown,
+            source,
+        }
+    })?;
+    Ok(table)
 }
 
 /// Counts for the startup log.

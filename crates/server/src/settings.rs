@@ -53,6 +53,10 @@ pub struct Settings {
     pub features: Features,
     /// Wall-clock time (tests inject a manual clock).
     pub clock: SharedClock,
+    /// Incident grouping: flap control and windows (`docs/incidents.md`).
+    pub incidents: crate::incidents::IncidentSettings,
+    /// Vendor status pages: overrides, poll intervals, timeout.
+    pub status_pages: crate::vendor_status::StatusPageSettings,
 }
 
 impl Settings {
@@ -78,6 +82,8 @@ impl Settings {
             test_all_timeout: Duration::from_secs(600),
             features: Features::default(),
             clock: opsdeck_core::clock::system(),
+            incidents: crate::incidents::IncidentSettings::default(),
+            status_pages: crate::vendor_status::StatusPageSettings::default(),
         }
     }
 }
@@ -155,6 +161,28 @@ pub struct Cli {
     /// Deadline of one POST /test-all run.
     #[arg(long, env = "OPSDECK_TEST_ALL_TIMEOUT", default_value = "10m", value_parser = humantime_duration)]
     pub test_all_timeout: Duration,
+    /// Consecutive failed checks of a service that open (or join) an incident.
+    #[arg(long, env = "OPSDECK_INCIDENT_FAILURE_THRESHOLD", default_value_t = 3)]
+    pub incident_failure_threshold: u32,
+    /// Consecutive successful checks after which a service in an incident counts as recovered.
+    #[arg(long, env = "OPSDECK_INCIDENT_SUCCESS_THRESHOLD", default_value_t = 2)]
+    pub incident_success_threshold: u32,
+    /// Failures this close to an incident's latest failure may join it.
+    #[arg(long, env = "OPSDECK_INCIDENT_GROUP_WINDOW", default_value = "5m", value_parser = humantime_duration)]
+    pub incident_group_window: Duration,
+    /// Deployments this long before an incident opened go on its timeline.
+    #[arg(long, env = "OPSDECK_INCIDENT_DEPLOYMENT_WINDOW", default_value = "30m", value_parser = humantime_duration)]
+    pub incident_deployment_window: Duration,
+    /// Vendor status page overrides: `github=https://www.githubstatus.com,openai=off` (wins over
+    /// the config file's [status_pages] table).
+    #[arg(long, env = "OPSDECK_STATUS_PAGES")]
+    pub status_pages: Option<String>,
+    /// Background poll of the vendor status pages.
+    #[arg(long, env = "OPSDECK_STATUS_POLL_INTERVAL", default_value = "10m", value_parser = humantime_duration)]
+    pub status_poll_interval: Duration,
+    /// Poll of a vendor's page while one of its services is failing or in an open incident.
+    #[arg(long, env = "OPSDECK_STATUS_POLL_ACTIVE", default_value = "1m", value_parser = humantime_duration)]
+    pub status_poll_active: Duration,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -284,6 +312,24 @@ impl Cli {
             features,
             clock: opsdeck_core::clock::system(),
             data_dir,
+            incidents: crate::incidents::IncidentSettings {
+                failure_threshold: self.incident_failure_threshold.max(1),
+                success_threshold: self.incident_success_threshold.max(1),
+                group_window: self.incident_group_window,
+                deployment_window: self.incident_deployment_window,
+                ..crate::incidents::IncidentSettings::default()
+            },
+            status_pages: crate::vendor_status::StatusPageSettings {
+                overrides: match &self.status_pages {
+                    Some(text) => {
+                        crate::vendor_status::env_overrides(text).map_err(|e| e.to_string())?
+                    }
+                    None => Default::default(),
+                },
+                poll_interval: self.status_poll_interval,
+                poll_active: self.status_poll_active,
+                ..crate::vendor_status::StatusPageSettings::default()
+            },
         })
     }
 }

@@ -42,6 +42,8 @@ export function clearToken() {
     // nothing stored
   }
   session.role = null;
+  session.features = {};
+  openIncidents.byService.clear();
   statusCache.doc = null;
   statusCache.etag = null;
   providerCache.list = null;
@@ -147,7 +149,7 @@ export function describeError(e) {
 
 // ---------- the caller ----------
 
-export const session = { role: null };
+export const session = { role: null, features: {} };
 
 // Asks the server what the token may do; throws ApiError (401 for a refused token). The sign-in
 // form passes `keepSession` so a refused token is its own error message, not a sign-out.
@@ -155,11 +157,18 @@ export async function loadSession(opts) {
   const r = await api("GET", "/api/v1/session", undefined, { keepSession: !!(opts && opts.keepSession) });
   const role = r.body && r.body.role === "admin" ? "admin" : "read";
   session.role = role;
+  session.features = r.body && r.body.features && typeof r.body.features === "object" ? r.body.features : {};
   return role;
 }
 
 export function isAdmin() {
   return session.role === "admin";
+}
+
+// Whether a run-time feature is on (`/session` lists them; an older server that does not is
+// taken to have them all on).
+export function featureOn(name) {
+  return session.features[name] !== false;
 }
 
 // ---------- shared caches ----------
@@ -203,6 +212,26 @@ export async function provider(id, signal) {
     providerCache.byId.set(id, r.body);
   }
   return providerCache.byId.get(id);
+}
+
+// Unresolved incidents by service name ({id, title, state}), for the dashboard's badges.
+const openIncidents = { byService: new Map() };
+
+export async function loadOpenIncidents(signal) {
+  if (!featureOn("incidents")) return openIncidents.byService;
+  const r = await api("GET", "/api/v1/incidents?limit=200", undefined, { signal });
+  openIncidents.byService.clear();
+  for (const inc of Array.isArray(r.body) ? r.body : []) {
+    if (inc.state === "resolved") continue;
+    for (const s of inc.services || []) {
+      if (!openIncidents.byService.has(s.service)) openIncidents.byService.set(s.service, { id: inc.id, title: inc.title, state: inc.state });
+    }
+  }
+  return openIncidents.byService;
+}
+
+export function openIncidentOf(name) {
+  return openIncidents.byService.get(name) || null;
 }
 
 // ---------- actions several views share ----------

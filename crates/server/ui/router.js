@@ -5,6 +5,8 @@
 //   #/services/NAME/edit    edit form
 //   #/new                   add-service wizard
 //   #/tokens                API tokens (admins)
+//   #/incidents             incidents (open first)
+//   #/incidents/ID          one incident with its timeline
 
 export function current() {
   return parse(location.hash);
@@ -31,6 +33,8 @@ export function parse(hash) {
   }
   if (segments[0] === "new" && segments.length === 1) return { name: "wizard", params: {}, query };
   if (segments[0] === "tokens" && segments.length === 1) return { name: "tokens", params: {}, query };
+  if (segments[0] === "incidents" && segments.length === 1) return { name: "incidents", params: {}, query };
+  if (segments[0] === "incidents" && segments.length === 2) return { name: "incidents", params: { id: segments[1] }, query };
   return { name: "notfound", params: {}, query };
 }
 
@@ -41,6 +45,8 @@ export const href = {
   edit: (name) => "#/services/" + encodeURIComponent(name) + "/edit",
   wizard: () => "#/new",
   tokens: () => "#/tokens",
+  incidents: (query) => "#/incidents" + queryString(query),
+  incident: (id) => "#/incidents/" + encodeURIComponent(id),
 };
 
 function queryString(query) {

@@ -40,6 +40,7 @@ pub const ID: &str = "aws";
 pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor::new(ID, "AWS", Category::Infrastructure)
     .description("AWS credentials (STS GetCallerIdentity) and cost from Cost Explorer: month-to-date by service, daily cost, month-end forecast.")
     .docs_url("https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_Operations_AWS_Cost_Explorer_Service.html")
-    .fields(FIELDS);
+    .fields(FIELDS)
+    .no_status_page("AWS Health publishes RSS and its own JSON at health.aws.amazon.com, not a Statuspage v2 feed");
 
 opsdeck_core::register_provider!(DESCRIPTOR, AwsService::build);

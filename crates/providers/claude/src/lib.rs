@@ -35,6 +35,7 @@ pub const ID: &str = "claude";
 pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor::new(ID, "Claude (Anthropic)", Category::Ai)
     .description("Checks an Anthropic API key and lists models; with an Admin API key, reports token usage by model and exact cost.")
     .docs_url("https://github.com/opsdeck/opsdeck/blob/main/docs/providers/claude.md")
-    .fields(FIELDS);
+    .fields(FIELDS)
+    .status_page("https://status.anthropic.com");
 
 opsdeck_core::register_provider!(DESCRIPTOR, ClaudeService::build);

@@ -31,6 +31,7 @@ pub const ID: &str = "datadog";
 pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor::new(ID, "Datadog", Category::Observability)
     .description("Validates Datadog API and application keys on their site; monitors by state, muted monitors and estimated month-to-date cost.")
     .docs_url("https://github.com/opsdeck/opsdeck/blob/main/docs/providers/datadog.md")
-    .fields(FIELDS);
+    .fields(FIELDS)
+    .status_page("https://status.datadoghq.com");
 
 opsdeck_core::register_provider!(DESCRIPTOR, DatadogService::build);

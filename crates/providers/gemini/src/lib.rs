@@ -32,6 +32,7 @@ pub const ID: &str = "gemini";
 pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor::new(ID, "Gemini (Google AI)", Category::Ai)
     .description("Checks a Gemini API key and lists the models it can use with their token limits; usage and cost are not readable with an API key.")
     .docs_url("https://github.com/opsdeck/opsdeck/blob/main/docs/providers/gemini.md")
-    .fields(FIELDS);
+    .fields(FIELDS)
+    .no_status_page("Google publishes status.cloud.google.com/incidents.json and the AI Studio status page in their own formats, not a Statuspage v2 feed");
 
 opsdeck_core::register_provider!(DESCRIPTOR, GeminiService::build);

@@ -35,6 +35,7 @@ pub const ID: &str = "github";
 pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor::new(ID, "GitHub", Category::Development)
     .description("GitHub.com or GitHub Enterprise Server: token check (login, scopes, expiry), open issues and pull requests, Actions runs, deployments and rate-limit headroom.")
     .docs_url("https://docs.github.com/rest")
-    .fields(FIELDS);
+    .fields(FIELDS)
+    .status_page("https://www.githubstatus.com");
 
 opsdeck_core::register_provider!(DESCRIPTOR, GithubService::build);

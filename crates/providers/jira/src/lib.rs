@@ -39,6 +39,7 @@ pub const ID: &str = "jira";
 pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor::new(ID, "Jira Cloud", Category::ProjectManagement)
     .description("Jira Cloud site: credentials check, open issues by status category and project, created/resolved in the last 7 days, and a board's active sprint.")
     .docs_url("https://developer.atlassian.com/cloud/jira/platform/rest/v3/")
-    .fields(FIELDS);
+    .fields(FIELDS)
+    .status_page("https://jira-software.status.atlassian.com");
 
 opsdeck_core::register_provider!(DESCRIPTOR, JiraService::build);

@@ -34,6 +34,7 @@ pub const ID: &str = "openai";
 pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor::new(ID, "OpenAI", Category::Ai)
     .description("OpenAI API key check and available models; organization cost and token usage with an Admin key.")
     .docs_url("https://platform.openai.com/docs/api-reference")
-    .fields(FIELDS);
+    .fields(FIELDS)
+    .status_page("https://status.openai.com");
 
 opsdeck_core::register_provider!(DESCRIPTOR, OpenAiService::build);

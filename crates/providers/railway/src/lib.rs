@@ -31,6 +31,7 @@ pub const ID: &str = "railway";
 pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor::new(ID, "Railway", Category::Infrastructure)
     .description("Railway projects, services, deployments in the last 24 h by status, and usage cost for the current billing period.")
     .docs_url("https://docs.railway.com/integrations/api")
-    .fields(FIELDS);
+    .fields(FIELDS)
+    .no_status_page("status.railway.com is Railway's in-house page without a Statuspage v2 feed");
 
 opsdeck_core::register_provider!(DESCRIPTOR, RailwayService::build);

@@ -40,6 +40,7 @@ pub const STRIPE_VERSION: &str = "2025-10-29.clover";
 pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor::new(ID, "Stripe", Category::Billing)
     .description("Balance, 30-day gross volume, refunds and failed payments, active subscriptions and MRR of a Stripe account.")
     .docs_url("https://github.com/opsdeck/opsdeck/blob/main/docs/providers/stripe.md")
-    .fields(FIELDS);
+    .fields(FIELDS)
+    .no_status_page("status.stripe.com is Stripe's own page without a Statuspage v2 feed");
 
 opsdeck_core::register_provider!(DESCRIPTOR, StripeService::build);

@@ -30,6 +30,7 @@ pub const ID: &str = "vercel";
 pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor::new(ID, "Vercel", Category::Infrastructure)
     .description("Deployments of the last 24 hours by state, projects, and month-to-date billed cost of a Vercel account or team.")
     .docs_url("https://github.com/opsdeck/opsdeck/blob/main/docs/providers/vercel.md")
-    .fields(FIELDS);
+    .fields(FIELDS)
+    .status_page("https://www.vercel-status.com");
 
 opsdeck_core::register_provider!(DESCRIPTOR, VercelService::build);

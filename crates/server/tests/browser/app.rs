@@ -28,6 +28,12 @@ pub struct App {
 }
 
 pub async fn start() -> App {
+    start_with(|_| {}).await
+}
+
+/// [`start`] with changed settings. Vendor status polling is off unless `tweak` turns it on
+/// with a stand-in page: GitHub's real page must not be polled from a test.
+pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> App {
     opsdeck_core::install_crypto_provider();
     let dir = tempfile::tempdir().expect("data dir");
     let mut s = Settings::new(dir.path().to_owned());
@@ -36,6 +42,9 @@ pub async fn start() -> App {
     // The UI tests a new service itself right after saving; the scheduler would race it.
     s.scheduler = false;
     s.check_timeout = Duration::from_secs(5);
+    s.features
+        .set(opsdeck_server::features::Feature::VendorStatus, false);
+    tweak(&mut s);
     let server = opsdeck_server::start(s).await.expect("server");
     App {
         base: format!("http://{}", server.addr),

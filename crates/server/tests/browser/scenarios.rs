@@ -5,6 +5,8 @@ use serde_json::json;
 
 use crate::app::{self, ADMIN, App, BAD, GOOD, ROTATED, requests_with};
 use crate::driver::{self, Browser};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 async fn setup() -> Option<(App, Browser)> {
     let app = app::start().await;
@@ -614,7 +616,7 @@ async fn tokens_page_creates_shows_once_and_revokes() {
     // It works, with the role chosen.
     let (status, who) = app.call(Method::GET, "/api/v1/session", &token, None).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(who, json!({"role": "read"}));
+    assert_eq!(who["role"], "read");
 
     b.click("button[aria-label='Revoke grafana']").await;
     b.text_contains("dialog[open]", "Revoke “grafana”?").await;
@@ -744,6 +746,140 @@ async fn partial_metrics_name_the_section_not_collected() {
     let metrics = b.text_contains("#metrics", "Not collected").await;
     assert!(metrics.contains("repositories:"), "{metrics}");
     assert!(metrics.contains("rate_limit_remaining"), "{metrics}");
+    app.finish().await;
+}
+
+/// GitHub fails while its status page reports an incident: the dashboard row carries the
+/// incident, the incidents page lists it, its page shows the vendor's words and the timeline,
+/// an admin acknowledges it and adds a note, and the service page shows the open incident.
+#[tokio::test]
+async fn incident_from_a_vendor_outage_is_acknowledged_and_annotated() {
+    let page = MockServer::start().await;
+    let summary = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../monitor/tests/fixtures/statuspage/major_outage.json"
+    ))
+    .unwrap();
+    Mock::given(method("GET"))
+        .and(path("/api/v2/summary.json"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(summary, "application/json"))
+        .mount(&page)
+        .await;
+    let down = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(503).set_body_json(json!({"message": "Unicorn!"})))
+        .mount(&down)
+        .await;
+    let page_uri = page.uri();
+    let app = app::start_with(move |s| {
+        s.features
+            .set(opsdeck_server::features::Feature::VendorStatus, true);
+        s.status_pages.overrides =
+            std::collections::BTreeMap::from([("github".to_owned(), page_uri)]);
+        s.incidents.tick = std::time::Duration::from_millis(50);
+    })
+    .await;
+    let Some(b) = driver::start(&app.base).await else {
+        app.finish().await;
+        return;
+    };
+    app.create(app.github_service("gh-platform", GOOD, &["platform"]))
+        .await;
+    app.test("gh-platform").await;
+    for name in ["gh-api", "gh-web"] {
+        app.create(json!({"name": name, "provider": "github",
+            "config": {"token": GOOD, "base_url": down.uri()}, "tags": ["prod"]}))
+            .await;
+    }
+    for _ in 0..3 {
+        app.test("gh-api").await;
+        app.test("gh-web").await;
+    }
+    // The loop groups in the background: wait for it through the API.
+    let mut id = 0;
+    for _ in 0..200 {
+        let (_, list) = app
+            .call(Method::GET, "/api/v1/incidents", ADMIN, None)
+            .await;
+        if list[0]["services"].as_array().is_some_and(|s| s.len() == 2) {
+            id = list[0]["id"].as_i64().unwrap();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(id > 0, "no incident for the two failing services");
+
+    sign_in(&b, ADMIN).await;
+    b.text_contains("tr[data-service='gh-api']", &format!("incident #{id}"))
+        .await;
+    b.shot_fold("incident-dashboard").await;
+    b.click("#nav-incidents").await;
+    b.text_contains("#incident-list", "GitHub reports").await;
+    b.click(&format!("tr[data-incident='{id}'] a")).await;
+    b.text_contains("#incident-cause", "Vendor outage").await;
+    b.text_contains(
+        "#vendor-status",
+        "Incident with API Requests and Git Operations",
+    )
+    .await;
+    b.text_contains("#incident-timeline", "gh-web failed").await;
+    b.click("#incident-ack").await;
+    b.text_contains("#incident-timeline", "Acknowledged by")
+        .await;
+    b.fill("#incident-note", "Waiting on GitHub; nothing to roll back.")
+        .await;
+    b.click("#incident-note-add").await;
+    b.text_contains("#incident-timeline", "nothing to roll back")
+        .await;
+    b.shot("incident").await;
+    b.goto("/#/incidents?state=resolved").await;
+    b.text_contains("#no-incidents", "No resolved incidents")
+        .await;
+    b.click("#incident-filters a[href='#/incidents?state=acknowledged']")
+        .await;
+    b.text_contains(&format!("tr[data-incident='{id}']"), "Acknowledged")
+        .await;
+    b.goto("/#/services/gh-api").await;
+    b.text_contains("#open-incident", &format!("#{id}")).await;
+    b.text_contains("#service-incidents", "MTTA").await;
+    b.shot_fold("incident-service").await;
+
+    // A read-only token sees the incident, not the buttons.
+    let read = app.read_token().await;
+    b.click("#sign-out").await;
+    sign_in(&b, &read).await;
+    b.goto(&format!("/#/incidents/{id}")).await;
+    b.text_contains("#incident-timeline", "nothing to roll back")
+        .await;
+    for hidden in ["#incident-resolve", "#note-form"] {
+        assert!(
+            !b.exists(hidden).await,
+            "{hidden} shown to a read-only token"
+        );
+    }
+
+    // At phone width neither page scrolls sideways.
+    b.viewport(390, 844).await;
+    for (what, url, ready) in [
+        (
+            "incident",
+            format!("/#/incidents/{id}"),
+            "#incident-timeline",
+        ),
+        (
+            "incidents",
+            "/#/incidents".to_owned(),
+            "#incident-list table",
+        ),
+    ] {
+        b.goto(&url).await;
+        b.visible(ready).await;
+        let (doc, vp) = b.widths().await;
+        assert!(
+            vp <= 390.5 && doc <= vp,
+            "{what}: document {doc} px wide in a {vp} px viewport"
+        );
+    }
     b.assert_clean(&[]).await;
     b.close().await;
     app.finish().await;

@@ -16,6 +16,8 @@ import {
   providers as loadProviders,
   testService,
   rememberReport,
+  loadOpenIncidents,
+  openIncidentOf,
 } from "../api.js";
 import { el, clear, focus, richText } from "../dom.js";
 import { statusBadge, statusKey, failureText, latency, timeEl, categoryText, STATUS, CATEGORY_ORDER } from "../format.js";
@@ -37,6 +39,13 @@ export const columns = [
         el("a", { href: router.href.service(s.service), text: s.service })
       );
       if (s.enabled === false) cell.append(" ", el("span", { className: "tag", text: "disabled" }));
+      const inc = openIncidentOf(s.service);
+      if (inc) {
+        cell.append(
+          " ",
+          el("a", { className: "tag incident-badge", href: router.href.incident(inc.id), title: inc.title, text: "⚠ incident #" + inc.id })
+        );
+      }
       if (Array.isArray(s.tags) && s.tags.length) {
         cell.append(el("span", { className: "tags" }, s.tags.map((t) => el("span", { className: "chip", text: t }))));
       }
@@ -414,6 +423,10 @@ export function mount(root, route, ctx) {
   async function refresh(force) {
     try {
       await loadStatus({ force, signal: ctx.signal });
+      // The open-incident badges; a failure here must not hide the status.
+      await loadOpenIncidents(ctx.signal).catch((e) => {
+        if (isQuiet(e)) throw e;
+      });
       state.updated = new Date();
       render();
     } catch (e) {

@@ -40,6 +40,7 @@ import { statusStrip, latencySparkline } from "../charts.js";
 import { detailsView } from "../report.js";
 import { noticeArea, notify, flash, takeFlash } from "../notices.js";
 import * as router from "../router.js";
+import { incidentPanel } from "./incidents.js";
 
 const sections = [];
 
@@ -71,6 +72,7 @@ export function mount(root, route, ctx) {
     el("div", { className: "section-head" }, el("div", {}, title, subtitle), actions),
     area,
     el("div", { className: "grid" }, statusBox, detailsBox),
+    incidentPanel(name, ctx.signal),
     historyBox,
     metricsBox,
     configBox
