@@ -78,9 +78,9 @@ pub(crate) async fn connect(url: &str, backend: Backend) -> Result<AnyPool> {
 
 /// The embedded migrations of one backend: (version, name, SQL). Applied migrations are never
 /// edited; a change is a new file in both folders.
-pub(crate) fn migration_sources(backend: Backend) -> [(i64, &'static str, &'static str); 2] {
+pub(crate) fn migration_sources(backend: Backend) -> Vec<(i64, &'static str, &'static str)> {
     match backend {
-        Backend::Sqlite => [
+        Backend::Sqlite => vec![
             (
                 1,
                 "init",
@@ -91,8 +91,13 @@ pub(crate) fn migration_sources(backend: Backend) -> [(i64, &'static str, &'stat
                 "scheduler and views",
                 include_str!("../migrations/sqlite/0002_scheduler_and_views.sql"),
             ),
+            (
+                20,
+                "alerts",
+                include_str!("../migrations/sqlite/0020_alerts.sql"),
+            ),
         ],
-        Backend::Postgres => [
+        Backend::Postgres => vec![
             (
                 1,
                 "init",
@@ -102,6 +107,11 @@ pub(crate) fn migration_sources(backend: Backend) -> [(i64, &'static str, &'stat
                 2,
                 "scheduler and views",
                 include_str!("../migrations/postgres/0002_scheduler_and_views.sql"),
+            ),
+            (
+                20,
+                "alerts",
+                include_str!("../migrations/postgres/0020_alerts.sql"),
             ),
         ],
     }
