@@ -9,6 +9,7 @@
 //! model comes from `opsdeck-core` (providers from the `opsdeck` facade) and persistence from
 //! `opsdeck-store`.
 
+pub mod alerting;
 pub mod api;
 pub mod auth;
 pub mod checks;
@@ -304,6 +305,8 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         }
         let n = provision::apply(&store, &factory, &path).await?;
         tracing::info!(file = %path.display(), created = n.created, updated = n.updated, unchanged = n.unchanged, released = n.released, "provisioned services");
+        let changed = provision::apply_alerting(&store, &path).await?;
+        tracing::info!(file = %path.display(), changed, "provisioned channels, alerts, silences and budgets");
     }
     tracing::info!(features = ?settings.features, "features");
 
@@ -358,6 +361,11 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     )));
     if settings.scheduler {
         tasks.push(tokio::spawn(scheduler::run(state.clone(), stop_rx.clone())));
+    }
+    if settings.features.enabled(features::Feature::Alerts)
+        || settings.features.enabled(features::Feature::CostAlerts)
+    {
+        tasks.push(tokio::spawn(alerting::run(state.clone(), stop_rx.clone())));
     }
     tasks.push(tokio::spawn(snapshot::run(state.clone(), stop_rx)));
     tracing::info!(%addr, "opsdeckd listening");

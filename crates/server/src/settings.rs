@@ -53,6 +53,8 @@ pub struct Settings {
     pub features: Features,
     /// Wall-clock time (tests inject a manual clock).
     pub clock: SharedClock,
+    /// Alerts: `public_url` for links, loop tick, channel retry policy, evidence sources.
+    pub alerting: crate::alerting::AlertSettings,
 }
 
 impl Settings {
@@ -78,6 +80,7 @@ impl Settings {
             test_all_timeout: Duration::from_secs(600),
             features: Features::default(),
             clock: opsdeck_core::clock::system(),
+            alerting: crate::alerting::AlertSettings::default(),
         }
     }
 }
@@ -102,6 +105,10 @@ pub struct Cli {
     /// marked provisioned and can only be changed in the file.
     #[arg(long, env = "OPSDECK_CONFIG")]
     pub config: Option<PathBuf>,
+    /// The address users open the web UI at (e.g. https://opsdeck.example.com); links in
+    /// alert notifications point there.
+    #[arg(long, env = "OPSDECK_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Address to listen on.
     #[arg(long, env = "OPSDECK_LISTEN", default_value = "127.0.0.1:7878")]
     pub listen: SocketAddr,
@@ -223,6 +230,7 @@ impl std::fmt::Debug for Settings {
             .field("scheduler", &self.scheduler)
             .field("http", &self.http)
             .field("features", &self.features)
+            .field("public_url", &self.alerting.public_url)
             .finish_non_exhaustive()
     }
 }
@@ -283,6 +291,13 @@ impl Cli {
             test_all_timeout: self.test_all_timeout,
             features,
             clock: opsdeck_core::clock::system(),
+            alerting: crate::alerting::AlertSettings {
+                public_url: self
+                    .public_url
+                    .clone()
+                    .map(|u| u.trim_end_matches('/').to_owned()),
+                ..crate::alerting::AlertSettings::default()
+            },
             data_dir,
         })
     }
