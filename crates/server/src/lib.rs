@@ -130,6 +130,25 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(api::service_checks))
         .routes(routes!(api::test_config))
         .routes(routes!(api::session))
+        .routes(routes!(api::list_channels, api::create_channel))
+        .routes(routes!(
+            api::get_channel,
+            api::patch_channel,
+            api::delete_channel
+        ))
+        .routes(routes!(api::test_channel))
+        .routes(routes!(api::list_alerts, api::create_alert))
+        .routes(routes!(api::alert_history))
+        .routes(routes!(api::alert_states))
+        .routes(routes!(api::get_alert, api::put_alert, api::delete_alert))
+        .routes(routes!(api::list_silences, api::create_silence))
+        .routes(routes!(
+            api::get_silence,
+            api::put_silence,
+            api::delete_silence
+        ))
+        .routes(routes!(api::list_budgets, api::create_budget))
+        .routes(routes!(api::get_budget, api::put_budget, api::delete_budget))
         .split_for_parts()
 }
 

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`, one module per resource. Handlers are thin: validation comes
 //! from core, persistence from the store.
 
+pub mod alerts;
 pub mod checks;
 pub mod providers;
 pub mod services;
@@ -9,6 +10,7 @@ pub mod status;
 pub mod tests;
 pub mod tokens;
 
+pub use alerts::*;
 pub use checks::*;
 pub use providers::*;
 pub use services::*;
