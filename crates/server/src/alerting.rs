@@ -66,7 +66,8 @@ const MIN_READINGS_MS: i64 = 24 * HOUR_MS;
 #[async_trait]
 pub trait LatencyWindows: Send + Sync + std::fmt::Debug {
     /// The two digests of a service at `now_ms`, or `None` when there is no history.
-    async fn windows(&self, service_id: i64, now_ms: i64) -> Option<(LatencyDigest, LatencyDigest)>;
+    async fn windows(&self, service_id: i64, now_ms: i64)
+    -> Option<(LatencyDigest, LatencyDigest)>;
 }
 
 /// No latency history: `latency_trend` rules see no data (until the monitoring history backs
@@ -273,8 +274,8 @@ pub fn build_channel(
     let secrets = store
         .decrypt_channel_secrets(rec)
         .map_err(|e| e.to_string())?;
-    let config = ChannelConfig::from_parts(&rec.name, &rec.config, &secrets)
-        .map_err(|e| e.to_string())?;
+    let config =
+        ChannelConfig::from_parts(&rec.name, &rec.config, &secrets).map_err(|e| e.to_string())?;
     Channel::new(&rec.name, &config, options).map_err(|e| e.to_string())
 }
 
@@ -474,30 +475,27 @@ pub async fn init_cursor(store: &Store) -> Result<(), StoreError> {
 }
 
 /// Evaluates every stored result after the cursor against the rules.
-pub async fn evaluate_results(
-    state: &AppState,
-    recent: &mut Recent,
-    defs: &Definitions,
-) -> Result<Pass, StoreError> {
+pub async fn evaluate_results(state: &AppState, recent: &mut Recent) -> Result<Pass, StoreError> {
     let alert = &state.settings.alerting;
     let mut pass = Pass::default();
     loop {
         let (mut tx, cursor) = state.store.begin_alert_eval(RESULTS_CURSOR).await?;
-        let after = match cursor {
-            Some(c) => c,
-            None => 0,
-        };
+        let after: i64 = cursor.unwrap_or_default();
         let rows = tx.results_after(after, BATCH).await?;
         let Some(last) = rows.last().map(|r| r.result.id) else {
             tx.rollback().await?;
             return Ok(pass);
         };
+        // Read after the results: a rule saved before a result was stored judges it.
+        let defs = &load_definitions(&state.store).await?;
         for row in &rows {
             let report = recent
                 .reports
                 .remove(&row.result.id)
                 .unwrap_or_else(|| report_of(&row.result));
-            let now_ms = row.result.result.checked_at;
+            // The observation is judged now (the injected clock): a result caught up after a
+            // restart is still evidence of the service's current streak.
+            let now_ms = state.clock.now_ms();
             let service_id = row.result.result.service_id;
             let svc = ServiceRef {
                 name: &row.service,
@@ -505,8 +503,11 @@ pub async fn evaluate_results(
                 tags: &row.tags,
                 category: None,
             };
-            let rules: Vec<&AlertRule> =
-                defs.rules.iter().filter(|r| r.scope.matches(&svc)).collect();
+            let rules: Vec<&AlertRule> = defs
+                .rules
+                .iter()
+                .filter(|r| r.scope.matches(&svc))
+                .collect();
             let mut points: Option<Vec<RateLimitPoint>> = None;
             if let Some(p) = RateLimitPoint::from_report(&report) {
                 let keep = defs
@@ -532,7 +533,9 @@ pub async fn evaluate_results(
             };
             for rule in rules {
                 let obs = match rule.condition.evidence() {
-                    EvidenceKind::Check => rule.condition.observe(&Evidence::Check(&report), now_ms),
+                    EvidenceKind::Check => {
+                        rule.condition.observe(&Evidence::Check(&report), now_ms)
+                    }
                     EvidenceKind::Metrics => continue,
                     EvidenceKind::RateLimitHistory => {
                         if points.is_none() {
@@ -586,7 +589,7 @@ pub async fn evaluate_results(
 }
 
 /// Evaluates metric rules and budgets over collections newer than each service's cursor.
-pub async fn evaluate_metrics(state: &AppState, defs: &Definitions) -> Result<Pass, StoreError> {
+pub async fn evaluate_metrics(state: &AppState) -> Result<Pass, StoreError> {
     let alert = &state.settings.alerting;
     let features = &state.settings.features;
     let mut pass = Pass::default();
@@ -608,6 +611,8 @@ pub async fn evaluate_metrics(state: &AppState, defs: &Definitions) -> Result<Pa
     if fresh.is_empty() {
         return Ok(pass);
     }
+    // Read after the collections: a rule or budget saved before a collection judges it.
+    let defs = &load_definitions(&state.store).await?;
     let budgets_on = features.enabled(Feature::CostAlerts) && !defs.budgets.is_empty();
     // Cost figures are fetched outside any transaction (they may call the vendor).
     let mut budget_touched = false;
@@ -672,9 +677,8 @@ pub async fn evaluate_metrics(state: &AppState, defs: &Definitions) -> Result<Pa
                 .filter(|r| r.condition.evidence() == EvidenceKind::Metrics)
                 .filter(|r| r.scope.matches(&svc))
             {
-                let obs = rule
-                    .condition
-                    .observe(&Evidence::Metrics(&samples), saved.collected_at);
+                let now_ms = state.clock.now_ms();
+                let obs = rule.condition.observe(&Evidence::Metrics(&samples), now_ms);
                 pass.queued += step_rule(
                     &mut tx,
                     rule,
@@ -682,7 +686,7 @@ pub async fn evaluate_metrics(state: &AppState, defs: &Definitions) -> Result<Pa
                     &subject,
                     &obs,
                     alert.public_url.as_deref(),
-                    saved.collected_at,
+                    now_ms,
                 )
                 .await?;
             }
@@ -870,7 +874,10 @@ pub async fn deliver_due(state: &AppState) -> Result<usize, StoreError> {
     let mut attempted = 0;
     loop {
         let now_ms = state.clock.now_ms();
-        let rows = state.store.claim_outbox(owner, now_ms, lease_ms, 20).await?;
+        let rows = state
+            .store
+            .claim_outbox(owner, now_ms, lease_ms, 20)
+            .await?;
         if rows.is_empty() {
             return Ok(attempted);
         }
@@ -953,28 +960,21 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
         let features = &state.settings.features;
         let alerts_on = features.enabled(Feature::Alerts);
         let costs_on = features.enabled(Feature::CostAlerts);
-        if (results_due && alerts_on) || (metrics_due && (alerts_on || costs_on)) {
-            match load_definitions(&state.store).await {
-                Ok(defs) => {
-                    let mut queued = 0;
-                    if results_due && alerts_on {
-                        match evaluate_results(&state, &mut recent, &defs).await {
-                            Ok(p) => queued += p.queued,
-                            Err(e) => tracing::warn!(error = %e, "alerts: evaluation failed; retrying"),
-                        }
-                    }
-                    if metrics_due {
-                        match evaluate_metrics(&state, &defs).await {
-                            Ok(p) => queued += p.queued,
-                            Err(e) => tracing::warn!(error = %e, "alerts: metrics evaluation failed; retrying"),
-                        }
-                    }
-                    if queued > 0 {
-                        wake.0.notify_one();
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "alerts: cannot read the rules"),
+        let mut queued = 0;
+        if results_due && alerts_on {
+            match evaluate_results(&state, &mut recent).await {
+                Ok(p) => queued += p.queued,
+                Err(e) => tracing::warn!(error = %e, "alerts: evaluation failed; retrying"),
             }
+        }
+        if metrics_due && (alerts_on || costs_on) {
+            match evaluate_metrics(&state).await {
+                Ok(p) => queued += p.queued,
+                Err(e) => tracing::warn!(error = %e, "alerts: metrics evaluation failed; retrying"),
+            }
+        }
+        if queued > 0 {
+            wake.0.notify_one();
         }
         results_due = false;
         metrics_due = false;

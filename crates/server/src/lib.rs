@@ -148,7 +148,11 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             api::delete_silence
         ))
         .routes(routes!(api::list_budgets, api::create_budget))
-        .routes(routes!(api::get_budget, api::put_budget, api::delete_budget))
+        .routes(routes!(
+            api::get_budget,
+            api::put_budget,
+            api::delete_budget
+        ))
         .split_for_parts()
 }
 

@@ -124,7 +124,9 @@ fn channel_errors(e: &ChannelErrors) -> ApiError {
 fn body_object(body: Value) -> Result<Map<String, Value>, ApiError> {
     match body {
         Value::Object(m) => Ok(m),
-        _ => Err(ApiError::BadRequest("the body must be a JSON object".into())),
+        _ => Err(ApiError::BadRequest(
+            "the body must be a JSON object".into(),
+        )),
     }
 }
 
@@ -159,7 +161,9 @@ fn channel_data(config: &ChannelConfig) -> ChannelData {
 pub async fn list_channels(State(state): State<AppState>) -> ApiResult<ApiJson<Vec<ChannelView>>> {
     channels_on(&state)?;
     let list = state.store.list_channels().await?;
-    Ok(ApiJson(list.iter().map(|c| channel_view(&state.store, c)).collect()))
+    Ok(ApiJson(
+        list.iter().map(|c| channel_view(&state.store, c)).collect(),
+    ))
 }
 
 /// Creates a channel: `{"name", "kind", …settings}` (see docs/alerts.md).
@@ -178,7 +182,11 @@ pub async fn create_channel(
         .create_channel(&name, &channel_data(&config))
         .await?;
     tracing::info!(channel = %name, kind = %rec.kind, "channel created");
-    Ok((StatusCode::CREATED, ApiJson(channel_view(&state.store, &rec))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(channel_view(&state.store, &rec)),
+    )
+        .into_response())
 }
 
 async fn find_channel(state: &AppState, name: &str) -> Result<ChannelRecord, ApiError> {
@@ -236,7 +244,9 @@ pub async fn patch_channel(
         secrets.clear();
     }
     for (k, v) in m {
-        if v.as_object().is_some_and(|o| o.get("set") == Some(&json!(true))) {
+        if v.as_object()
+            .is_some_and(|o| o.get("set") == Some(&json!(true)))
+        {
             continue;
         }
         secrets.remove(&k);
@@ -294,15 +304,12 @@ pub async fn test_channel(
 ) -> ApiResult<ApiJson<ChannelTestView>> {
     channels_on(&state)?;
     let rec = find_channel(&state, &name).await?;
-    let channel = alerting::build_channel(
-        &state.store,
-        &rec,
-        &state.settings.alerting.channel_options,
-    )
-    .map_err(|message| ApiError::InvalidConfig {
-        message,
-        details: Vec::new(),
-    })?;
+    let channel =
+        alerting::build_channel(&state.store, &rec, &state.settings.alerting.channel_options)
+            .map_err(|message| ApiError::InvalidConfig {
+                message,
+                details: Vec::new(),
+            })?;
     let r = channel.send_test(state.clock.now()).await;
     Ok(ApiJson(ChannelTestView {
         ok: r.ok,
