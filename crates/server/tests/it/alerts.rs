@@ -656,3 +656,132 @@ async fn sent(hook: &MockServer) -> Vec<(String, u64)> {
         })
         .collect()
 }
+
+const KEY: &str = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
+
+fn alert_settings(
+    dir: &tempfile::TempDir,
+    db_url: Option<String>,
+    clock: Arc<ManualClock>,
+) -> opsdeck_server::Settings {
+    let mut s = settings(dir, db_url);
+    s.secret_key = Some(KEY.to_owned().into());
+    s.clock = clock;
+    s.alerting.tick = Duration::from_millis(25);
+    s
+}
+
+mod restart {
+    #[tokio::test]
+    async fn sqlite() {
+        super::restart_between_transition_and_delivery(crate::support::Db::Sqlite).await
+    }
+}
+
+/// The transition is committed with its outbox row; the server stops before the receiver
+/// accepted it; after the restart it is sent once, and the alert does not fire again.
+async fn restart_between_transition_and_delivery(db: Db) {
+    let clock = clock();
+    let c = clock.clone();
+    let Some(mut app) = spawn_with(db, move |s| {
+        s.secret_key = Some(KEY.to_owned().into());
+        s.clock = c;
+        s.alerting.tick = Duration::from_millis(25);
+    })
+    .await
+    else {
+        return;
+    };
+    let hook = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503).insert_header("retry-after", "3600"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&hook)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .with_priority(2)
+        .mount(&hook)
+        .await;
+    app.create("svc").await;
+    setup_rule(&app, &hook, json!({"failure_threshold": 1})).await;
+    check(&app, "svc", false).await;
+    assert_eq!(hook.received_requests().await.unwrap().len(), 1);
+    let row = state(&app).store.outbox(10).await.unwrap()[0].clone();
+    assert_eq!(row.state, OutboxState::Pending);
+    app.server.take().unwrap().shutdown().await;
+
+    clock.advance(Duration::from_secs(2 * 3600));
+    let server = opsdeck_server::start(alert_settings(&app.dir, app.db_url.clone(), clock.clone()))
+        .await
+        .unwrap();
+    app.base = format!("http://{}", server.addr);
+    app.server = Some(server);
+    settle(&app).await;
+    check(&app, "svc", false).await;
+    let got = hook.received_requests().await.unwrap();
+    assert_eq!(verify(&got[0]), verify(&got[1]), "same delivery, same body");
+    assert_eq!(verify(&got[0])["event"], "alert.firing");
+    // The state survived the restart: still failing 2 h later is a reminder, not a new firing.
+    assert_eq!(got.len(), 3);
+    assert_eq!(verify(&got[2])["event"], "alert.reminder");
+    let rows = state(&app).store.outbox(10).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r.state == OutboxState::Delivered));
+    app.finish().await;
+}
+
+mod two_instances {
+    #[tokio::test]
+    async fn postgres() {
+        super::two_instances_deliver_once(crate::support::Db::Postgres).await
+    }
+}
+
+/// Two instances on one PostgreSQL database: each result is evaluated once and each
+/// notification delivered by one instance.
+async fn two_instances_deliver_once(db: Db) {
+    let clock = clock();
+    let c = clock.clone();
+    let Some(app) = spawn_with(db, move |s| {
+        s.secret_key = Some(KEY.to_owned().into());
+        s.clock = c;
+        s.alerting.tick = Duration::from_millis(25);
+    })
+    .await
+    else {
+        return;
+    };
+    let dir_b = tempfile::tempdir().unwrap();
+    let b = opsdeck_server::start(alert_settings(&dir_b, app.db_url.clone(), clock.clone()))
+        .await
+        .unwrap();
+    let base_b = format!("http://{}", b.addr);
+    let hook = receiver().await;
+    app.create("svc").await;
+    setup_rule(&app, &hook, json!({"failure_threshold": 3})).await;
+    set_vendor(&app, false).await;
+    for i in 0..6 {
+        let base = if i % 2 == 0 { &app.base } else { &base_b };
+        let r = app
+            .client
+            .post(format!("{base}/api/v1/services/svc/test"))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    settle(&app).await;
+    // Let the other instance's loops have their turn too.
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    settle(&app).await;
+    assert_eq!(hook.received_requests().await.unwrap().len(), 1);
+    let h = app.get("/api/v1/alerts/history?since=0").await;
+    assert_eq!(h.body.as_array().unwrap().len(), 1, "{}", h.text);
+    b.shutdown().await;
+    app.finish().await;
+}
