@@ -785,3 +785,98 @@ async fn two_instances_deliver_once(db: Db) {
     b.shutdown().await;
     app.finish().await;
 }
+
+on_both!(forecasts_warn_ahead_of_the_failure);
+
+/// Issue 12's predictive conditions on the evaluator: a token that expires in 5 days and a
+/// quota that runs out before its reset each fire a warning while the checks still pass. The
+/// loops are off (both features) so the test drives the evaluator with the reports' details,
+/// as the results hook hands them over.
+async fn forecasts_warn_ahead_of_the_failure(db: Db) {
+    use opsdeck_core::{RateLimitInfo, Status};
+    use opsdeck_server::alerting::{Recent, evaluate_results, init_cursor};
+    use opsdeck_server::features::Feature;
+    use opsdeck_store::{ConfigKind, NewCheckResult, RecordOutcome};
+    let clock = clock();
+    let c = clock.clone();
+    let Some(app) = spawn_with(db, move |s| {
+        s.clock = c;
+        s.features.set(Feature::Alerts, false);
+        s.features.set(Feature::CostAlerts, false);
+    })
+    .await
+    else {
+        return;
+    };
+    let st = state(&app);
+    app.create("gh-main").await;
+    let svc = st.store.find_service("gh-main").await.unwrap().unwrap();
+    for (name, body) in [
+        (
+            "token-expiry",
+            json!({"condition": "credential_expiry_forecast", "within_days": 7, "services": ["*"], "channels": []}),
+        ),
+        (
+            "quota",
+            json!({"condition": "rate_limit_forecast", "window": "1h", "services": ["*"], "channels": []}),
+        ),
+    ] {
+        st.store
+            .create_alert_config(ConfigKind::Alert, name, &body, false)
+            .await
+            .unwrap();
+    }
+    init_cursor(&st.store).await.unwrap();
+    let t0 = clock.now();
+    let mut recent = Recent::default();
+    // Two connected checks 10 minutes apart: 1000 requests used in 10 minutes, 2000 left,
+    // reset 50 minutes after the first — the quota runs out 20 minutes after the second.
+    for (minutes, remaining) in [(0, 3000), (10, 2000)] {
+        clock.set(t0 + chrono::Duration::minutes(minutes));
+        let mut report = opsdeck_core::ConnectionReport::disabled();
+        report.status = Status::Connected;
+        report.message = "Authenticated as octo".into();
+        report.checked_at = clock.now();
+        let mut rl = RateLimitInfo::new(Some("core".into()));
+        rl.limit = Some(5000);
+        rl.remaining = Some(remaining);
+        rl.reset_at = Some(t0 + chrono::Duration::minutes(50));
+        report.details.rate_limit = Some(rl);
+        report.details.token_expires_at = Some(t0 + chrono::Duration::days(5));
+        let outcome = st
+            .store
+            .record_result(&NewCheckResult {
+                service_id: svc.id,
+                config_version: None,
+                checked_at: clock.now_ms(),
+                status: Status::Connected,
+                failure: None,
+                latency_ms: 80,
+                message: report.message.clone(),
+                identity: None,
+                instance: None,
+            })
+            .await
+            .unwrap();
+        let RecordOutcome::Stored { result_id, .. } = outcome else {
+            panic!("{outcome:?}");
+        };
+        recent.remember(result_id, report);
+        evaluate_results(&st, &mut recent).await.unwrap();
+    }
+    let h = st.store.alert_history(0, None, 10).await.unwrap();
+    let fired: BTreeMap<String, String> = h
+        .iter()
+        .map(|r| (r.entry.rule.clone(), r.entry.message.clone()))
+        .collect();
+    assert_eq!(h.len(), 2, "{fired:?}");
+    assert!(
+        fired["token-expiry"].contains("2026-03-16"),
+        "the expiry date: {}",
+        fired["token-expiry"]
+    );
+    assert!(h.iter().all(|r| r.entry.event == "alert.firing"));
+    let quota = &fired["quota"];
+    assert!(quota.contains("2026-03-11T00:30:00"), "the run-out time: {quota}");
+    app.finish().await;
+}
