@@ -877,6 +877,123 @@ async fn forecasts_warn_ahead_of_the_failure(db: Db) {
     );
     assert!(h.iter().all(|r| r.entry.event == "alert.firing"));
     let quota = &fired["quota"];
-    assert!(quota.contains("2026-03-11T00:30:00"), "the run-out time: {quota}");
+    assert!(
+        quota.contains("2026-03-11T00:30:00"),
+        "the run-out time: {quota}"
+    );
+    app.finish().await;
+}
+
+/// The issue's contract, verbatim.
+const CONTRACT: &str = r#"
+[channels.ops-hook]
+kind = "webhook"
+url = "https://hooks.example.com/opsdeck"
+secret = "${OPSDECK_HOOK_SECRET}"
+
+[channels.team-slack]
+kind = "slack"
+webhook_url = "${SLACK_WEBHOOK_URL}"
+
+[channels.oncall-mail]
+kind = "email"
+smtp_url = "smtp://mailer.example.com:587"   # smtps:// for implicit TLS
+username = "opsdeck"
+password = "${SMTP_PASSWORD}"
+from = "opsdeck@example.com"
+to = ["oncall@example.com"]
+
+[alerts.connection-down]
+condition = "status"          # status | latency | credential_expiry | rate_limit | metric
+services = ["*"]              # globs; or tags = [...], providers = [...]
+failure_threshold = 3
+success_threshold = 2
+remind_every = "4h"           # optional
+send_resolved = true
+channels = ["ops-hook", "team-slack"]
+
+[budgets.ai-spend]
+category = "ai"               # or providers = [...], services = [...] (globs), tags = [...]
+monthly_limit = 500
+currency = "USD"
+thresholds = [50, 80, 100]
+forecast_thresholds = [100]
+channels = ["team-slack"]
+"#;
+
+#[test]
+fn provisioning_contract_parses_with_env_and_reports_every_problem() {
+    use opsdeck_server::provision::parse_alerting;
+    let env = |k: &str| match k {
+        "OPSDECK_HOOK_SECRET" => Some("hook-secret-0123456789".to_owned()),
+        "SLACK_WEBHOOK_URL" => Some("https://hooks.slack.com/services/T/B/X".to_owned()),
+        "SMTP_PASSWORD" => Some("pw".to_owned()),
+        _ => None,
+    };
+    let file = parse_alerting(CONTRACT, &env, &Default::default()).unwrap();
+    let names: Vec<&str> = file.channels.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["oncall-mail", "ops-hook", "team-slack"]);
+    assert_eq!(file.entries.len(), 2);
+    // Every problem at once: missing variables, an unknown channel, a bad threshold.
+    let bad = CONTRACT
+        .replace("failure_threshold = 3", "failure_threshold = 0")
+        .replace("channels = [\"team-slack\"]", "channels = [\"nope\"]");
+    let problems = parse_alerting(&bad, &|_: &str| None, &Default::default()).unwrap_err();
+    let text = problems.join("\n");
+    for needle in [
+        "OPSDECK_HOOK_SECRET",
+        "SLACK_WEBHOOK_URL",
+        "SMTP_PASSWORD",
+        "failure_threshold",
+        "unknown channel \"nope\"",
+    ] {
+        assert!(text.contains(needle), "{needle} in:\n{text}");
+    }
+}
+
+on_both!(provisioned_entries_are_read_only);
+
+async fn provisioned_entries_are_read_only(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("opsdeck.toml");
+    let text = CONTRACT
+        .replace("${OPSDECK_HOOK_SECRET}", "hook-secret-0123456789")
+        .replace(
+            "${SLACK_WEBHOOK_URL}",
+            "https://hooks.slack.com/services/T/B/X",
+        )
+        .replace("${SMTP_PASSWORD}", "pw");
+    std::fs::write(&file, text).unwrap();
+    let f = file.clone();
+    let Some(app) = spawn_with(db, move |s| s.config = Some(f)).await else {
+        return;
+    };
+    let ch = app.get("/api/v1/channels").await;
+    assert_eq!(ch.body.as_array().unwrap().len(), 3, "{}", ch.text);
+    assert!(
+        ch.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["provisioned"] == true)
+    );
+    assert!(!ch.text.contains("hook-secret") && !ch.text.contains("services/T/B/X"));
+    let a = app.get("/api/v1/alerts/connection-down").await;
+    assert_eq!(a.body["provisioned"], true, "{}", a.text);
+    assert_eq!(a.body["remind_every"], "4h");
+    let r = app
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/alerts/connection-down",
+            Some(ADMIN),
+            Some(json!({"condition": "status", "services": ["*"], "channels": []})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    assert_eq!(r.body["code"], "provisioned");
+    let r = app.delete("/api/v1/channels/ops-hook").await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    let b = app.get("/api/v1/budgets/ai-spend").await;
+    assert_eq!(b.body["status"]["limit"], "500", "{}", b.text);
     app.finish().await;
 }
