@@ -147,7 +147,7 @@ export function describeError(e) {
 
 // ---------- the caller ----------
 
-export const session = { role: null };
+export const session = { role: null, features: {} };
 
 // Asks the server what the token may do; throws ApiError (401 for a refused token). The sign-in
 // form passes `keepSession` so a refused token is its own error message, not a sign-out.
@@ -155,7 +155,13 @@ export async function loadSession(opts) {
   const r = await api("GET", "/api/v1/session", undefined, { keepSession: !!(opts && opts.keepSession) });
   const role = r.body && r.body.role === "admin" ? "admin" : "read";
   session.role = role;
+  session.features = (r.body && r.body.features) || {};
   return role;
+}
+
+// Whether a run-time feature is on (unknown features count as on: an older server has them all).
+export function featureOn(name) {
+  return session.features[name] !== false;
 }
 
 export function isAdmin() {

@@ -5,7 +5,7 @@
 // focus can move there), loads what it needs with `ctx.signal` (aborted when the user leaves) and
 // may return a cleanup function (timers).
 
-import { token, clearToken, setUnauthorizedHandler, loadSession, session, isAdmin, describeError } from "./api.js";
+import { token, clearToken, setUnauthorizedHandler, loadSession, session, isAdmin, featureOn, describeError } from "./api.js";
 import * as router from "./router.js";
 import { $, el, clear, focus } from "./dom.js";
 import { noticeArea, notify } from "./notices.js";
@@ -15,9 +15,10 @@ import * as service from "./views/service.js";
 import * as wizard from "./views/wizard.js";
 import * as edit from "./views/edit.js";
 import * as tokens from "./views/tokens.js";
+import * as alerts from "./views/alerts.js";
 
-const VIEWS = { dashboard, service, wizard, edit, tokens, notfound: { mount: notFound } };
-const NAV = { dashboard: "nav-dashboard", wizard: "nav-add", tokens: "nav-tokens" };
+const VIEWS = { dashboard, service, wizard, edit, tokens, alerts, notfound: { mount: notFound } };
+const NAV = { dashboard: "nav-dashboard", wizard: "nav-add", tokens: "nav-tokens", alerts: "nav-alerts" };
 
 let active = null;
 let moveFocus = false;
@@ -32,6 +33,7 @@ function teardown() {
 function updateNav(routeName) {
   $("nav").hidden = false;
   for (const li of document.querySelectorAll("#nav [data-admin]")) li.hidden = !isAdmin();
+  $("nav-alerts").parentElement.hidden = !featureOn("alerts") && !featureOn("cost_alerts");
   for (const [name, id] of Object.entries(NAV)) {
     if (name === routeName) $(id).setAttribute("aria-current", "page");
     else $(id).removeAttribute("aria-current");

@@ -5,6 +5,7 @@
 //   #/services/NAME/edit    edit form
 //   #/new                   add-service wizard
 //   #/tokens                API tokens (admins)
+//   #/alerts                alerts: recent, rules, channels, silences, budgets
 
 export function current() {
   return parse(location.hash);
@@ -31,6 +32,7 @@ export function parse(hash) {
   }
   if (segments[0] === "new" && segments.length === 1) return { name: "wizard", params: {}, query };
   if (segments[0] === "tokens" && segments.length === 1) return { name: "tokens", params: {}, query };
+  if (segments[0] === "alerts" && segments.length === 1) return { name: "alerts", params: {}, query };
   return { name: "notfound", params: {}, query };
 }
 
@@ -41,6 +43,7 @@ export const href = {
   edit: (name) => "#/services/" + encodeURIComponent(name) + "/edit",
   wizard: () => "#/new",
   tokens: () => "#/tokens",
+  alerts: () => "#/alerts",
 };
 
 function queryString(query) {
