@@ -500,7 +500,8 @@ function budgetSummary(it) {
   const parts = [(it.category ? "category " + it.category : (it.services || it.tags || it.providers || []).join(", ")) + " · limit " + it.monthly_limit + " " + it.currency];
   if (s) {
     parts.push(el("br"), "Spent " + s.spent + " " + s.currency + " in " + s.month);
-    parts.push(" · forecast " + (s.forecast === null || s.forecast === undefined ? "not yet (first two days of the month)" : s.forecast));
+    const noForecast = Array.isArray(s.counted) && s.counted.length === 0 ? "none (no service's cost is counted yet)" : "not yet (first two days of the month)";
+    parts.push(" · forecast " + (s.forecast === null || s.forecast === undefined ? noForecast : s.forecast + " " + s.currency));
     parts.push(" · reached " + (s.reach_date || "not this month at the current rate"));
     if (Array.isArray(s.not_counted) && s.not_counted.length > 0) {
       parts.push(el("br"), el("span", { className: "warn", text: "Not counted: " + s.not_counted.map((n) => n.service + " (" + n.reason + ")").join("; ") }));
