@@ -803,6 +803,10 @@ async fn forecasts_warn_ahead_of_the_failure(db: Db) {
         s.clock = c;
         s.features.set(Feature::Alerts, false);
         s.features.set(Feature::CostAlerts, false);
+        s.alerting.sources = Sources {
+            latency: Arc::new(SlowerWeek),
+            ..Sources::default()
+        };
     })
     .await
     else {
@@ -819,6 +823,10 @@ async fn forecasts_warn_ahead_of_the_failure(db: Db) {
         (
             "quota",
             json!({"condition": "rate_limit_forecast", "window": "1h", "services": ["*"], "channels": []}),
+        ),
+        (
+            "slower",
+            json!({"condition": "latency_trend", "percent": 50, "min_checks": 5, "services": ["*"], "channels": []}),
         ),
     ] {
         st.store
@@ -869,7 +877,12 @@ async fn forecasts_warn_ahead_of_the_failure(db: Db) {
         .iter()
         .map(|r| (r.entry.rule.clone(), r.entry.message.clone()))
         .collect();
-    assert_eq!(h.len(), 2, "{fired:?}");
+    assert_eq!(h.len(), 3, "{fired:?}");
+    assert!(
+        fired["slower"].contains("response time up"),
+        "{}",
+        fired["slower"]
+    );
     assert!(
         fired["token-expiry"].contains("2026-03-16"),
         "the expiry date: {}",
@@ -995,5 +1008,59 @@ async fn provisioned_entries_are_read_only(db: Db) {
     assert_eq!(r.status, StatusCode::CONFLICT);
     let b = app.get("/api/v1/budgets/ai-spend").await;
     assert_eq!(b.body["status"]["limit"], "500", "{}", b.text);
+    app.finish().await;
+}
+
+/// p95 of 300 ms this week against 100 ms the week before.
+#[derive(Debug)]
+struct SlowerWeek;
+
+#[async_trait::async_trait]
+impl opsdeck_server::alerting::LatencyWindows for SlowerWeek {
+    async fn windows(
+        &self,
+        _: i64,
+        _: i64,
+    ) -> Option<(
+        opsdeck_monitor::digest::LatencyDigest,
+        opsdeck_monitor::digest::LatencyDigest,
+    )> {
+        use opsdeck_monitor::digest::LatencyDigest;
+        Some((
+            LatencyDigest::from_values([300; 10]),
+            LatencyDigest::from_values([100; 10]),
+        ))
+    }
+}
+
+on_both!(metric_rules_fire_on_collections);
+
+async fn metric_rules_fire_on_collections(db: Db) {
+    let Some(app) = spawn_alerting(db, clock(), 3).await else {
+        return;
+    };
+    app.create("svc").await;
+    let r = app
+        .post(
+            "/api/v1/alerts",
+            json!({"name": "too-many", "condition": "metric", "metric": "mock_value",
+                   "labels": {"kind": "test"}, "op": ">", "value": 10, "services": ["*"], "channels": []}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let r = app.post("/api/v1/services/svc/metrics", json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    settle_budget(&app).await;
+    let h = app.get("/api/v1/alerts/history?since=0").await;
+    assert_eq!(h.body.as_array().unwrap().len(), 1, "{}", h.text);
+    assert_eq!(h.body[0]["event"], "alert.firing");
+    assert!(
+        h.body[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("mock_value{kind=\"test\"} = 42"),
+        "{}",
+        h.text
+    );
     app.finish().await;
 }
