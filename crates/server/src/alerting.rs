@@ -478,6 +478,9 @@ pub async fn init_cursor(store: &Store) -> Result<(), StoreError> {
 pub async fn evaluate_results(state: &AppState, recent: &mut Recent) -> Result<Pass, StoreError> {
     let alert = &state.settings.alerting;
     let mut pass = Pass::default();
+    if !state.store.results_pending(RESULTS_CURSOR).await? {
+        return Ok(pass);
+    }
     loop {
         let (mut tx, cursor) = state.store.begin_alert_eval(RESULTS_CURSOR).await?;
         let after: i64 = cursor.unwrap_or_default();
@@ -872,6 +875,16 @@ pub async fn deliver_due(state: &AppState) -> Result<usize, StoreError> {
     let owner = state.instance.as_str();
     let mut channels: HashMap<String, Result<Channel, String>> = HashMap::new();
     let mut attempted = 0;
+    // A read first: an idle outbox costs no write per tick.
+    if state
+        .store
+        .next_outbox_due()
+        .await?
+        .is_none_or(|due| due > state.clock.now_ms())
+    {
+        // Rows whose lease expired are due again too; they keep their next_attempt_at.
+        return Ok(0);
+    }
     loop {
         let now_ms = state.clock.now_ms();
         let rows = state
@@ -956,6 +969,10 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     let mut recent = Recent::default();
     let mut results_due = true;
     let mut metrics_due = true;
+    // The tick re-reads the results cursor (one cheap read) every time and the metrics cursors
+    // (one read per service) about once a minute; events trigger both at once.
+    let metrics_every = (Duration::from_secs(60).as_millis() / tick.as_millis().max(1)).max(1);
+    let mut ticks: u128 = 0;
     loop {
         let features = &state.settings.features;
         let alerts_on = features.enabled(Feature::Alerts);
@@ -994,8 +1011,9 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
                 Err(broadcast::error::RecvError::Closed) => break,
             },
             _ = tokio::time::sleep(tick) => {
+                ticks += 1;
                 results_due = true;
-                metrics_due = true;
+                metrics_due = ticks % metrics_every == 0;
             }
         }
         // Drain what else arrived, so a burst is one pass.

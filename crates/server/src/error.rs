@@ -54,6 +54,8 @@ pub enum ApiError {
     )]
     ReadOnly(String),
     #[error("{0}")]
+    InUse(String),
+    #[error("{0}")]
     MalformedJson(String),
     #[error("{message}")]
     InvalidBody {
@@ -97,6 +99,7 @@ impl ApiError {
             Self::AlreadyExists(_) => (StatusCode::CONFLICT, "already_exists"),
             Self::StaleVersion { .. } => (StatusCode::CONFLICT, "stale_version"),
             Self::Provisioned(_) | Self::ReadOnly(_) => (StatusCode::CONFLICT, "provisioned"),
+            Self::InUse(_) => (StatusCode::CONFLICT, "in_use"),
             Self::MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
             Self::InvalidBody { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
             Self::UnknownProvider(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_provider"),

@@ -751,6 +751,24 @@ impl Store {
 
     // ---- evaluation transaction -----------------------------------------------------------
 
+    /// Whether results were stored after the `name` cursor (a read, so an idle evaluator does
+    /// not take the write lock on every tick). `true` when the cursor does not exist yet.
+    pub async fn results_pending(&self, name: &str) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT (SELECT MAX(id) FROM check_results), \
+             (SELECT value FROM alert_cursors WHERE name = $1)",
+        )
+        .bind(db_text(name))
+        .fetch_one(&self.pool)
+        .await?;
+        let max: Option<i64> = row.try_get(0)?;
+        let cursor: Option<i64> = row.try_get(1)?;
+        Ok(match cursor {
+            None => true,
+            Some(c) => max.unwrap_or(0) > c,
+        })
+    }
+
     /// Starts an evaluation: a write transaction holding the `name` cursor row locked, so
     /// instances sharing a PostgreSQL database evaluate one after the other and each result
     /// once. Returns the transaction and the cursor (`None` the first time).

@@ -278,6 +278,22 @@ pub async fn delete_channel(
     if find_channel(&state, &name).await?.provisioned {
         return Err(read_only(format!("channel {name:?}")));
     }
+    // A rule or budget naming a missing channel would no longer load: refuse instead.
+    let mut users = Vec::new();
+    for kind in [ConfigKind::Alert, ConfigKind::Budget] {
+        for rec in state.store.list_alert_configs(kind).await? {
+            let names = rec.body.get("channels").and_then(Value::as_array);
+            if names.is_some_and(|a| a.iter().any(|c| c.as_str() == Some(name.as_str()))) {
+                users.push(format!("{} {:?}", noun(kind), rec.name));
+            }
+        }
+    }
+    if !users.is_empty() {
+        return Err(ApiError::InUse(format!(
+            "channel {name:?} is used by {}; remove it from them first",
+            users.join(", ")
+        )));
+    }
     state.store.delete_channel(&name).await?;
     tracing::info!(channel = %name, "channel deleted");
     Ok(StatusCode::NO_CONTENT)

@@ -620,6 +620,20 @@ async fn api_contract(db: Db) {
             "{p} in the OpenAPI document"
         );
     }
+    // A channel a rule names cannot be deleted from under it.
+    let r = app
+        .post(
+            "/api/v1/alerts",
+            json!({"name": "down", "condition": "status", "services": ["*"], "channels": ["team-slack"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let r = app.delete("/api/v1/channels/team-slack").await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    assert_eq!(r.body["code"], "in_use");
+    assert!(r.text.contains("alert \\\"down\\\""), "{}", r.text);
+    let r = app.delete("/api/v1/alerts/down").await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
     let r = app.delete("/api/v1/channels/team-slack").await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     app.finish().await;
@@ -1061,6 +1075,43 @@ async fn metric_rules_fire_on_collections(db: Db) {
             .contains("mock_value{kind=\"test\"} = 42"),
         "{}",
         h.text
+    );
+    app.finish().await;
+}
+
+on_both!(slack_message_links_to_the_service_page);
+
+async fn slack_message_links_to_the_service_page(db: Db) {
+    let Some(app) = spawn_alerting(db, clock(), 3).await else {
+        return;
+    };
+    let slack = receiver().await;
+    app.create("gh-main").await;
+    let r = app
+        .post(
+            "/api/v1/channels",
+            json!({"name": "team-slack", "kind": "slack", "webhook_url": format!("{}/hook", slack.uri())}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let r = app
+        .post(
+            "/api/v1/alerts",
+            json!({"name": "down", "condition": "status", "services": ["*"], "failure_threshold": 1, "channels": ["team-slack"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    check(&app, "gh-main", false).await;
+    let got = slack.received_requests().await.unwrap();
+    assert_eq!(got.len(), 1);
+    let body: Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert!(body["text"].as_str().unwrap().contains("gh-main"), "{body}");
+    let blocks = body["blocks"].as_array().unwrap();
+    assert_eq!(blocks[0]["type"], "header");
+    let text = body.to_string();
+    assert!(
+        text.contains("https://opsdeck.example.com/#/services/gh-main"),
+        "a link to the service page: {text}"
     );
     app.finish().await;
 }
