@@ -1013,7 +1013,7 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
             _ = tokio::time::sleep(tick) => {
                 ticks += 1;
                 results_due = true;
-                metrics_due = ticks % metrics_every == 0;
+                metrics_due = ticks.is_multiple_of(metrics_every);
             }
         }
         // Drain what else arrived, so a burst is one pass.
