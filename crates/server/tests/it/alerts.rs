@@ -1115,3 +1115,67 @@ async fn slack_message_links_to_the_service_page(db: Db) {
     );
     app.finish().await;
 }
+
+on_both!(email_alert_reaches_the_smtp_server);
+
+/// An email channel through the outbox: STARTTLS with a test CA, login, one multipart message
+/// with the delivery id in its headers.
+async fn email_alert_reaches_the_smtp_server(db: Db) {
+    use opsdeck_notify::testing::{Behaviour, Mode, SmtpServer};
+    let smtp = SmtpServer::start(Behaviour::new(Mode::StartTls))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ca = smtp.ca_pem.clone();
+    let Some(app) = spawn_with(db, move |s| {
+        s.clock = clock();
+        s.alerting.tick = Duration::from_millis(25);
+        s.alerting.channel_options.extra_root_certificates = vec![ca];
+    })
+    .await
+    else {
+        return;
+    };
+    app.create("gh-main").await;
+    let r = app
+        .post(
+            "/api/v1/channels",
+            json!({"name": "oncall-mail", "kind": "email",
+                   "smtp_url": format!("smtp://localhost:{}", smtp.port),
+                   "username": "opsdeck", "password": "smtp-pass-s3cret",
+                   "from": "opsdeck@example.com", "to": ["oncall@example.com"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert!(!r.text.contains("smtp-pass-s3cret"));
+    let r = app
+        .post(
+            "/api/v1/alerts",
+            json!({"name": "down", "condition": "status", "services": ["*"], "failure_threshold": 1, "channels": ["oncall-mail"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    check(&app, "gh-main", false).await;
+    let row = &state(&app).store.outbox(1).await.unwrap()[0];
+    assert_eq!(row.state, OutboxState::Delivered, "{row:?}");
+    let sessions: Vec<_> = smtp
+        .sessions()
+        .into_iter()
+        .filter(|s| s.data.is_some())
+        .collect();
+    assert_eq!(sessions.len(), 1);
+    let s = &sessions[0];
+    assert!(s.tls, "STARTTLS before anything else");
+    assert_eq!(
+        s.login,
+        Some(("opsdeck".to_owned(), "smtp-pass-s3cret".to_owned()))
+    );
+    assert_eq!(s.rcpt_to, ["<oncall@example.com>"]);
+    let data = String::from_utf8_lossy(s.data.as_deref().unwrap()).to_string();
+    assert!(
+        data.contains(&row.delivery),
+        "the delivery id is in the headers"
+    );
+    assert!(data.contains("X-Opsdeck-Event: alert.firing"), "{data}");
+    assert!(data.contains("multipart/alternative"), "{data}");
+    app.finish().await;
+}
