@@ -1062,6 +1062,13 @@ async fn metric_rules_fire_on_collections(db: Db) {
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let r = app
+        .post(
+            "/api/v1/budgets",
+            json!({"name": "all", "services": ["*"], "monthly_limit": 10, "currency": "USD", "channels": []}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let r = app.post("/api/v1/services/svc/metrics", json!({})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     settle_budget(&app).await;
