@@ -59,6 +59,8 @@ const RESULTS_CURSOR: &str = "results";
 const METRICS_CURSOR: &str = "metrics";
 /// Results per evaluation transaction.
 const BATCH: i64 = 500;
+/// How long a result this instance has no report for is left to the instance that checked it.
+const OTHER_INSTANCE_GRACE_MS: i64 = 3_000;
 /// Rate-limit readings are kept this long at least.
 const MIN_READINGS_MS: i64 = 24 * HOUR_MS;
 
@@ -492,7 +494,18 @@ pub async fn evaluate_results(state: &AppState, recent: &mut Recent) -> Result<P
     loop {
         let (mut tx, cursor) = state.store.begin_alert_eval(RESULTS_CURSOR).await?;
         let after: i64 = cursor.unwrap_or_default();
-        let rows = tx.results_after(after, BATCH).await?;
+        let mut rows = tx.results_after(after, BATCH).await?;
+        let fetched = rows.len();
+        // A fresh result whose report this instance has not seen was most likely checked by
+        // another instance, whose evaluator has the report's details (rate limit, expiry) and
+        // is about to run: leave it to that one for a moment rather than judge it without them.
+        let wall_now = opsdeck_store::now_ms();
+        if let Some(cut) = rows.iter().position(|r| {
+            !recent.reports.contains_key(&r.result.id)
+                && r.result.result.checked_at > wall_now - OTHER_INSTANCE_GRACE_MS
+        }) {
+            rows.truncate(cut);
+        }
         let Some(last) = rows.last().map(|r| r.result.id) else {
             tx.rollback().await?;
             return Ok(pass);
@@ -593,7 +606,7 @@ pub async fn evaluate_results(state: &AppState, recent: &mut Recent) -> Result<P
         tx.commit().await?;
         // Reports of results another pass already covered are no longer needed.
         recent.reports.retain(|id, _| *id > last);
-        if (rows.len() as i64) < BATCH {
+        if (fetched as i64) < BATCH || rows.len() < fetched {
             return Ok(pass);
         }
     }
