@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Schemathesis (property-based tests generated from the OpenAPI document) against opsdeckd:
 # every check, the stateful phase included, on every operation that makes no outbound call.
-# The operations that call a vendor (POST …/test, /test, /test-all, POST …/metrics) are left out.
+# The operations that call a vendor (POST …/test, /test, /test-all, POST …/metrics) or a
+# notification channel (POST /channels/{name}/test) are left out.
 # Exit status: Schemathesis's (non-zero on any failure).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,11 +48,19 @@ curl -fsS -H "Authorization: Bearer ${TOKEN}" "http://${ADDR}/api/v1/openapi.jso
 # The provider config of a service write is checked by the provider (URLs that parse, fields
 # that go together, addresses that may be called): JSON Schema cannot say all of that, so a
 # schema-valid write may still be refused with 422 invalid_config — for those two operations
-# only, 422 counts as an expected answer to valid data.
+# only, 422 counts as an expected answer to valid data. The same holds for the alert writes
+# (issue 11): channels, rules, silences and budgets are validated by opsdeck-notify and
+# opsdeck-monitor (conditions with their own parameters, globs, durations, channel names that
+# must exist), which the documents' open `Object` bodies do not describe.
 cat > "${WORK}/schemathesis.toml" <<TOML
 [[operations]]
-include-operation-id = ["create_service", "patch_service"]
+include-operation-id = ["create_service", "patch_service", "create_channel", "patch_channel", "create_alert", "put_alert", "create_silence", "put_silence", "create_budget", "put_budget"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
+
+# `since` is an RFC 3339 time or unix milliseconds; a string that is neither is a 400.
+[[operations]]
+include-operation-id = ["alert_history"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "429"]
 TOML
 
 status=0
@@ -64,6 +73,7 @@ status=0
   --exclude-operation-id test_unsaved \
   --exclude-operation-id test_all \
   --exclude-operation-id collect_metrics \
+  --exclude-operation-id test_channel \
   --max-examples "${ST_MAX_EXAMPLES:-50}" \
   --seed 1 \
   --workers 2 \

@@ -28,6 +28,8 @@ pub mod message;
 pub mod policy;
 pub mod signature;
 mod slack;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod text;
 mod webhook;
 

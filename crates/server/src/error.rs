@@ -48,6 +48,13 @@ pub enum ApiError {
          opsdeckd (or remove it from the file to manage it through the API)"
     )]
     Provisioned(String),
+    #[error(
+        "{0} is provisioned from the server's config file; change it there and restart opsdeckd \
+         (or remove it from the file to manage it through the API)"
+    )]
+    ReadOnly(String),
+    #[error("{0}")]
+    InUse(String),
     #[error("{0}")]
     MalformedJson(String),
     #[error("{message}")]
@@ -93,7 +100,8 @@ impl ApiError {
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::AlreadyExists(_) => (StatusCode::CONFLICT, "already_exists"),
             Self::StaleVersion { .. } => (StatusCode::CONFLICT, "stale_version"),
-            Self::Provisioned(_) => (StatusCode::CONFLICT, "provisioned"),
+            Self::Provisioned(_) | Self::ReadOnly(_) => (StatusCode::CONFLICT, "provisioned"),
+            Self::InUse(_) => (StatusCode::CONFLICT, "in_use"),
             Self::MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
             Self::InvalidBody { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
             Self::UnknownProvider(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_provider"),

@@ -9,6 +9,7 @@
 //! model comes from `opsdeck-core` (providers from the `opsdeck` facade) and persistence from
 //! `opsdeck-store`.
 
+pub mod alerting;
 pub mod api;
 pub mod auth;
 pub mod checks;
@@ -140,6 +141,29 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(api::resolve_incident))
         .routes(routes!(api::add_note))
         .routes(routes!(api::service_incidents))
+        .routes(routes!(api::list_channels, api::create_channel))
+        .routes(routes!(
+            api::get_channel,
+            api::patch_channel,
+            api::delete_channel
+        ))
+        .routes(routes!(api::test_channel))
+        .routes(routes!(api::list_alerts, api::create_alert))
+        .routes(routes!(api::alert_history))
+        .routes(routes!(api::alert_states))
+        .routes(routes!(api::get_alert, api::put_alert, api::delete_alert))
+        .routes(routes!(api::list_silences, api::create_silence))
+        .routes(routes!(
+            api::get_silence,
+            api::put_silence,
+            api::delete_silence
+        ))
+        .routes(routes!(api::list_budgets, api::create_budget))
+        .routes(routes!(
+            api::get_budget,
+            api::put_budget,
+            api::delete_budget
+        ))
         .split_for_parts()
 }
 
@@ -321,6 +345,8 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         }
         let n = provision::apply(&store, &factory, &path).await?;
         tracing::info!(file = %path.display(), created = n.created, updated = n.updated, unchanged = n.unchanged, released = n.released, "provisioned services");
+        let changed = provision::apply_alerting(&store, &path).await?;
+        tracing::info!(file = %path.display(), changed, "provisioned channels, alerts, silences and budgets");
     }
     tracing::info!(features = ?settings.features, "features");
     settings.status_pages.overrides =
@@ -380,6 +406,11 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         tasks.push(tokio::spawn(scheduler::run(state.clone(), stop_rx.clone())));
     }
     tasks.push(tokio::spawn(incidents::run(state.clone(), stop_rx.clone())));
+    if settings.features.enabled(features::Feature::Alerts)
+        || settings.features.enabled(features::Feature::CostAlerts)
+    {
+        tasks.push(tokio::spawn(alerting::run(state.clone(), stop_rx.clone())));
+    }
     tasks.push(tokio::spawn(snapshot::run(state.clone(), stop_rx)));
     tracing::info!(%addr, "opsdeckd listening");
     Ok(Server {

@@ -57,6 +57,8 @@ pub struct Settings {
     pub incidents: crate::incidents::IncidentSettings,
     /// Vendor status pages: overrides, poll intervals, timeout.
     pub status_pages: crate::vendor_status::StatusPageSettings,
+    /// Alerts: `public_url` for links, loop tick, channel retry policy, evidence sources.
+    pub alerting: crate::alerting::AlertSettings,
 }
 
 impl Settings {
@@ -84,6 +86,7 @@ impl Settings {
             clock: opsdeck_core::clock::system(),
             incidents: crate::incidents::IncidentSettings::default(),
             status_pages: crate::vendor_status::StatusPageSettings::default(),
+            alerting: crate::alerting::AlertSettings::default(),
         }
     }
 }
@@ -108,6 +111,10 @@ pub struct Cli {
     /// marked provisioned and can only be changed in the file.
     #[arg(long, env = "OPSDECK_CONFIG")]
     pub config: Option<PathBuf>,
+    /// The address users open the web UI at (e.g. https://opsdeck.example.com); links in
+    /// alert notifications point there.
+    #[arg(long, env = "OPSDECK_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Address to listen on.
     #[arg(long, env = "OPSDECK_LISTEN", default_value = "127.0.0.1:7878")]
     pub listen: SocketAddr,
@@ -251,6 +258,7 @@ impl std::fmt::Debug for Settings {
             .field("scheduler", &self.scheduler)
             .field("http", &self.http)
             .field("features", &self.features)
+            .field("public_url", &self.alerting.public_url)
             .finish_non_exhaustive()
     }
 }
@@ -311,6 +319,13 @@ impl Cli {
             test_all_timeout: self.test_all_timeout,
             features,
             clock: opsdeck_core::clock::system(),
+            alerting: crate::alerting::AlertSettings {
+                public_url: self
+                    .public_url
+                    .clone()
+                    .map(|u| u.trim_end_matches('/').to_owned()),
+                ..crate::alerting::AlertSettings::default()
+            },
             data_dir,
             incidents: crate::incidents::IncidentSettings {
                 failure_threshold: self.incident_failure_threshold.max(1),

@@ -66,6 +66,7 @@ pub const ASSETS: &[Asset] = &[
     module!("views/edit.js"),
     module!("views/tokens.js"),
     module!("views/incidents.js"),
+    module!("views/alerts.js"),
 ];
 
 /// Sent with every UI file. `connect-src 'self'` keeps the API calls (and the token) on this

@@ -161,6 +161,11 @@ export async function loadSession(opts) {
   return role;
 }
 
+// Whether a run-time feature is on (unknown features count as on: an older server has them all).
+export function featureOn(name) {
+  return session.features[name] !== false;
+}
+
 export function isAdmin() {
   return session.role === "admin";
 }

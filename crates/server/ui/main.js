@@ -16,9 +16,10 @@ import * as wizard from "./views/wizard.js";
 import * as edit from "./views/edit.js";
 import * as tokens from "./views/tokens.js";
 import * as incidents from "./views/incidents.js";
+import * as alerts from "./views/alerts.js";
 
-const VIEWS = { dashboard, service, wizard, edit, tokens, incidents, notfound: { mount: notFound } };
-const NAV = { dashboard: "nav-dashboard", incidents: "nav-incidents", wizard: "nav-add", tokens: "nav-tokens" };
+const VIEWS = { dashboard, service, wizard, edit, tokens, incidents, alerts, notfound: { mount: notFound } };
+const NAV = { dashboard: "nav-dashboard", incidents: "nav-incidents", wizard: "nav-add", tokens: "nav-tokens", alerts: "nav-alerts" };
 
 let active = null;
 let moveFocus = false;
@@ -34,6 +35,7 @@ function updateNav(routeName) {
   $("nav").hidden = false;
   for (const li of document.querySelectorAll("#nav [data-admin]")) li.hidden = !isAdmin();
   for (const li of document.querySelectorAll("#nav [data-feature]")) li.hidden = !featureOn(li.getAttribute("data-feature"));
+  $("nav-alerts").parentElement.hidden = !featureOn("alerts") && !featureOn("cost_alerts");
   for (const [name, id] of Object.entries(NAV)) {
     if (name === routeName) $(id).setAttribute("aria-current", "page");
     else $(id).removeAttribute("aria-current");

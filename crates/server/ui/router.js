@@ -7,6 +7,7 @@
 //   #/tokens                API tokens (admins)
 //   #/incidents             incidents (open first)
 //   #/incidents/ID          one incident with its timeline
+//   #/alerts                alerts: recent, rules, channels, silences, budgets
 
 export function current() {
   return parse(location.hash);
@@ -35,6 +36,7 @@ export function parse(hash) {
   if (segments[0] === "tokens" && segments.length === 1) return { name: "tokens", params: {}, query };
   if (segments[0] === "incidents" && segments.length === 1) return { name: "incidents", params: {}, query };
   if (segments[0] === "incidents" && segments.length === 2) return { name: "incidents", params: { id: segments[1] }, query };
+  if (segments[0] === "alerts" && segments.length === 1) return { name: "alerts", params: {}, query };
   return { name: "notfound", params: {}, query };
 }
 
@@ -47,6 +49,7 @@ export const href = {
   tokens: () => "#/tokens",
   incidents: (query) => "#/incidents" + queryString(query),
   incident: (id) => "#/incidents/" + encodeURIComponent(id),
+  alerts: () => "#/alerts",
 };
 
 function queryString(query) {

@@ -6,6 +6,7 @@
 //! boundary as core's [`Status`](opsdeck_core::Status) and
 //! [`FailureKind`](opsdeck_core::FailureKind), never as strings.
 
+mod alerts;
 pub mod crypto;
 mod db;
 mod error;
@@ -24,6 +25,10 @@ use std::path::PathBuf;
 use opsdeck_core::clock::SharedClock;
 use sqlx::{AnyPool, Row};
 
+pub use alerts::{
+    AlertStateRecord, AlertTx, AttemptResult, ChannelData, ChannelRecord, ConfigKind, ConfigRecord,
+    HistoryRecord, NewHistory, NewOutbox, OutboxRecord, OutboxState, ResultForRules,
+};
 pub use crypto::{SecretKey, generate_token, hash_token};
 pub use db::{Backend, db_text, now_ms, sqlite_url};
 pub use error::{Result, StoreError};

@@ -332,7 +332,7 @@ impl Store {
     pub async fn rotate_key(&mut self, new_key: SecretKey) -> Result<usize> {
         let mut tx = self.begin_write().await?;
         if self.backend == Backend::Postgres {
-            sqlx::query("LOCK TABLE services IN EXCLUSIVE MODE")
+            sqlx::query("LOCK TABLE services, alert_channels IN EXCLUSIVE MODE")
                 .execute(&mut *tx)
                 .await?;
         }
@@ -350,6 +350,7 @@ impl Store {
                 .await?;
             count += plain.len();
         }
+        count += crate::alerts::reseal_channels(&mut tx, &self.key, &new_key).await?;
         sqlx::query("UPDATE meta SET value = $1 WHERE key = 'key_check'")
             .bind(new_key.key_check()?)
             .execute(&mut *tx)

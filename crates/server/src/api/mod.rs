@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`, one module per resource. Handlers are thin: validation comes
 //! from core, persistence from the store.
 
+pub mod alerts;
 pub mod checks;
 pub mod incidents;
 pub mod providers;
@@ -10,6 +11,7 @@ pub mod status;
 pub mod tests;
 pub mod tokens;
 
+pub use alerts::*;
 pub use checks::*;
 pub use incidents::*;
 pub use providers::*;

@@ -884,3 +884,105 @@ async fn incident_from_a_vendor_outage_is_acknowledged_and_annotated() {
     b.close().await;
     app.finish().await;
 }
+
+/// Alerts (issue 11): add a webhook channel and send it a test, add a rule in the form, see a
+/// failing service fire it — on the service page and in the recent alerts — with the budget's
+/// standing beside.
+#[tokio::test]
+async fn alerts_page_adds_a_channel_tests_it_and_a_rule_that_fires() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let Some((app, b)) = setup().await else {
+        return;
+    };
+    app.populate().await;
+    let hook = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&hook)
+        .await;
+    let (status, r) = app
+        .call(
+            Method::POST,
+            "/api/v1/budgets",
+            ADMIN,
+            Some(json!({"name": "ai-spend", "category": "ai", "monthly_limit": 500, "currency": "USD",
+                        "thresholds": [50, 80, 100], "forecast_thresholds": [100], "channels": []})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{r}");
+    let (status, r) = app
+        .call(
+            Method::POST,
+            "/api/v1/silences",
+            ADMIN,
+            Some(json!({"name": "db-upgrade", "services": ["ghe-*"], "until": "2030-01-01T06:00:00Z", "reason": "planned database upgrade"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{r}");
+    sign_in(&b, ADMIN).await;
+    b.click("#nav-alerts").await;
+    b.visible("#alerts-title").await;
+
+    b.click("#channels-add").await;
+    b.fill("#channel-form input[name='name']", "ops-hook").await;
+    b.fill(
+        "#channel-form input[name='url']",
+        &format!("{}/hook", hook.uri()),
+    )
+    .await;
+    b.fill(
+        "#channel-form input[name='secret']",
+        "whsec-0123456789abcdef",
+    )
+    .await;
+    b.click("#channel-save").await;
+    b.text_contains("#channels-table", "ops-hook").await;
+    b.click("button[data-channel='ops-hook']").await;
+    b.text_contains("#channels-table", "Sent.").await;
+    let got = hook.received_requests().await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].headers.get("x-opsdeck-event").unwrap(), "test");
+    assert!(!b.text("#channels-table").await.contains("whsec"));
+
+    b.click("#rules-add").await;
+    b.fill("#rules-form input[name='name']", "connection-down")
+        .await;
+    b.fill("#rules-form input[name='services']", "gh-*").await;
+    b.fill("#rules-form input[name='failure_threshold']", "1")
+        .await;
+    b.fill("#rules-form input[name='channels']", "ops-hook")
+        .await;
+    b.click("#rules-save").await;
+    b.text_contains("#rules-table", "connection-down").await;
+    b.text_contains("#rules-table", "ops-hook").await;
+
+    // The bad-token service fails again: the rule fires and the receiver hears of it.
+    app.test("gh-oss").await;
+    b.goto("/#/services/gh-oss").await;
+    b.text_contains("#service-alert-state", "Firing: connection-down")
+        .await;
+    b.text_contains("#service-alert-history", "Firing").await;
+    b.goto("/#/alerts").await;
+    b.text_contains("#alert-history", "gh-oss").await;
+    b.text_contains("#budgets-table", "Not counted").await;
+    b.shot("alerts").await;
+    // The firing reached the receiver too (the test notification was the first request).
+    let mut heard = 0;
+    for _ in 0..400 {
+        heard = hook.received_requests().await.unwrap().len();
+        if heard >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(heard, 2);
+    let got = hook.received_requests().await.unwrap();
+    assert_eq!(
+        got[1].headers.get("x-opsdeck-event").unwrap(),
+        "alert.firing"
+    );
+    b.assert_clean(&[]).await;
+    b.close().await;
+    app.finish().await;
+}

@@ -5,6 +5,7 @@
 // Tests fail by panicking on unexpected values.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod alerts;
 mod api;
 mod auth;
 mod hardening;

@@ -751,4 +751,5 @@ async fn file_modes_and_pending_key(url: Option<String>) {
     store.close().await;
 }
 
+mod alerts;
 mod incidents;
