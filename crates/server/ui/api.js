@@ -170,12 +170,6 @@ export function isAdmin() {
   return session.role === "admin";
 }
 
-// Whether a run-time feature is on (`/session` lists them; an older server that does not is
-// taken to have them all on).
-export function featureOn(name) {
-  return session.features[name] !== false;
-}
-
 // ---------- shared caches ----------
 
 const statusCache = { doc: null, etag: null, at: 0 };
