@@ -52,15 +52,35 @@ struct Claims<'a> {
     iss: Iss<'a>,
 }
 
-/// PEM text as users paste it: environment variables and web forms often carry the newlines
-/// as the two characters `\n`.
+/// PEM text as users paste it, made parseable: environment files carry the newlines as the two
+/// characters `\n`, and single-line form fields drop them or turn them into spaces. The body
+/// between the `BEGIN`/`END` lines is rewrapped at 64 characters.
 fn pem_text(key: &SecretString) -> String {
-    let raw = key.expose_secret().trim();
-    if raw.contains("\\n") && !raw.contains('\n') {
-        raw.replace("\\n", "\n")
-    } else {
-        raw.to_owned()
+    let raw = key.expose_secret().trim().replace("\\n", "\n");
+    let Some(begin_end) = raw.find("-----BEGIN ").and_then(|b| {
+        let after = b + "-----BEGIN ".len();
+        raw[after..].find("-----").map(|e| (b, after + e + 5))
+    }) else {
+        return raw;
+    };
+    let (begin, header_end) = begin_end;
+    let Some(footer) = raw[header_end..].find("-----END ").map(|f| header_end + f) else {
+        return raw;
+    };
+    let body: String = raw[header_end..footer]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let mut out = String::with_capacity(raw.len() + body.len() / 64 + 4);
+    out.push_str(&raw[begin..header_end]);
+    out.push('\n');
+    for chunk in body.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
     }
+    out.push_str(raw[footer..].trim());
+    out.push('\n');
+    out
 }
 
 fn encoding_key(key: &SecretString) -> std::result::Result<EncodingKey, String> {
@@ -486,4 +506,34 @@ pub(crate) async fn probe(
         None => slug,
     };
     Ok(opsdeck_core::Connected::new(Some(identity), message).with_details(details))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pasted_pem_is_rewrapped() {
+        let body = "QUJD".repeat(40);
+        let pem = format!(
+            "-----BEGIN RSA PRIVATE KEY-----\n{}\n{}\n{}\n-----END RSA PRIVATE KEY-----\n",
+            &body[..64],
+            &body[64..128],
+            &body[128..]
+        );
+        let expect = pem.clone();
+        for pasted in [
+            pem.clone(),
+            pem.replace('\n', ""),
+            pem.replace('\n', " "),
+            pem.replace('\n', "\\n"),
+        ] {
+            assert_eq!(
+                pem_text(&SecretString::from(pasted.clone())),
+                expect,
+                "{pasted:?}"
+            );
+        }
+        assert_eq!(pem_text(&SecretString::from("not a key")), "not a key");
+    }
 }

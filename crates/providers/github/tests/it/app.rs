@@ -497,14 +497,17 @@ fn credentials_are_exactly_one_way_with_every_problem_at_once() {
         assert!(partial.contains(part), "{part:?} missing: {partial}");
     }
     let key = test_key();
-    // A client ID is accepted as the issuer, and `\n`-escaped PEM (as env files carry it) too.
-    let escaped = key.private_pem.trim().replace('\n', "\\n");
-    assert!(
-        opsdeck_testkit::try_service(
+    // A client ID is accepted as the issuer, and PEM as env files (`\n`) and single-line form
+    // fields (no newlines) carry it.
+    for pasted in [
+        key.private_pem.trim().replace('\n', "\\n"),
+        key.private_pem.replace('\n', ""),
+    ] {
+        let built = opsdeck_testkit::try_service(
             "github",
-            json!({ "app_id": "Iv23liAbCdEf", "private_key": escaped, "installation_id": 7 }),
+            json!({ "app_id": "Iv23liAbCdEf", "private_key": pasted, "installation_id": 7 }),
             &settings,
-        )
-        .is_ok()
-    );
+        );
+        assert!(built.is_ok(), "{:?}", built.err());
+    }
 }
