@@ -430,7 +430,8 @@ fn features() -> Result<()> {
             "--features",
             &id,
         ])?;
-        let package = format!("opsdeck-provider-{id}");
+        // Crate names use '-' where provider ids use '_' (azure_openai).
+        let package = format!("opsdeck-provider-{}", id.replace('_', "-"));
         if nextest {
             cargo(&["nextest", "run", "-p", &package])?;
         } else {
