@@ -383,7 +383,9 @@ impl DevelopmentService for GithubService {
     }
 
     fn deployment_source(&self) -> Ability<'_, dyn DeploymentSource> {
-        if self.config.repos.is_empty() && self.config.org.is_none() {
+        // An App installation lists its own repositories.
+        if self.config.repos.is_empty() && self.config.org.is_none() && self.client.app().is_none()
+        {
             return Err(opsdeck_core::Unavailable::because(
                 "no repositories configured: set `repos` or `org`",
             ));
