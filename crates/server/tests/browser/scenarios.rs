@@ -72,6 +72,8 @@ async fn new_user_adds_tests_edits_and_deletes_a_service() {
         b.attr("#nav-add", "aria-current").await.as_deref(),
         Some("page")
     );
+    // Azure OpenAI has a card of its own among the AI providers.
+    b.visible("[data-provider=azure_openai]").await;
     let groups = b.text("#step-1").await;
     for heading in ["DEVELOPMENT", "AI", "BILLING"] {
         assert!(groups.contains(heading), "category {heading} in\n{groups}");
@@ -111,6 +113,15 @@ async fn new_user_adds_tests_edits_and_deletes_a_service() {
     );
     assert_eq!(
         b.attr("[data-field=token]", "type").await.as_deref(),
+        Some("password")
+    );
+    // GitHub App credentials are offered beside the token, the private key masked.
+    assert!(
+        form.contains("GitHub App ID") && form.contains("GitHub App installation ID"),
+        "{form}"
+    );
+    assert_eq!(
+        b.attr("[data-field=private_key]", "type").await.as_deref(),
         Some("password")
     );
     assert_eq!(
