@@ -42,7 +42,8 @@ pub const FIELDS: &[FieldSpec] = &[
     .env("GITHUB_APP_PRIVATE_KEY"),
     FieldSpec::new(
         "installation_id",
-        FieldKind::Integer { min: 1, max: i64::MAX },
+        // At most 2^53 − 1, so the value survives JavaScript clients (the web UI) exactly.
+        FieldKind::Integer { min: 1, max: 9_007_199_254_740_991 },
         "GitHub App: the installation to act as (the number at the end of the installation's settings URL).",
     )
     .label("GitHub App installation ID")
