@@ -13,7 +13,9 @@ use opsdeck_core::{BaseService, FailureKind, Status};
 use opsdeck_provider_github::{GithubConfig, GithubService};
 use opsdeck_testkit::wiremock::matchers::{header, method, path, query_param};
 use opsdeck_testkit::wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
-use opsdeck_testkit::{FAST_RETRIES, QueryKeys, assert_no_secrets};
+use opsdeck_testkit::{
+    Conformance, FAST_RETRIES, MountFuture, QueryKeys, Scenario, assert_no_secrets,
+};
 use serde_json::{Value, json};
 
 const APP_ID: u64 = 123_456;
@@ -190,6 +192,41 @@ async fn mount_app(server: &MockServer, jwt: &AppJwt, clock: Option<Arc<ManualCl
         )
         .mount(server)
         .await;
+}
+
+/// One key for the conformance suite, whose mount functions cannot capture.
+fn shared_key() -> &'static TestKey {
+    static KEY: std::sync::OnceLock<TestKey> = std::sync::OnceLock::new();
+    KEY.get_or_init(test_key)
+}
+
+fn mount_app_success(server: &MockServer) -> MountFuture<'_> {
+    Box::pin(async move {
+        let jwt = AppJwt {
+            public_pem: shared_key().public_pem.clone(),
+            now: None,
+        };
+        mount_app(server, &jwt, None).await;
+    })
+}
+
+/// The shared scenarios through the App flow. A 404 on the App endpoints means the App or the
+/// installation is gone, which is `invalid_credentials` (docs/decisions.md).
+#[tokio::test]
+async fn app_conformance() {
+    Conformance::new("github", |base| {
+        json!({
+            "base_url": base,
+            "app_id": APP_ID.to_string(),
+            "private_key": shared_key().private_pem,
+            "installation_id": INSTALLATION,
+        })
+    })
+    .secret(shared_key().private_pem.trim())
+    .success(mount_app_success)
+    .expect(Scenario::NotFound, FailureKind::InvalidCredentials)
+    .run()
+    .await;
 }
 
 fn app_config(server: &MockServer, key: &TestKey) -> Value {
