@@ -420,7 +420,7 @@ fn provider_features(root: &Path) -> Result<Vec<String>> {
 fn features() -> Result<()> {
     let root = workspace_root();
     let nextest = has_nextest();
-    cargo(&["check", "-p", "opsdeck", "--no-default-features"])?;
+    cargo(&["check", "-p", "opsdeck-sdk", "--no-default-features"])?;
     for id in provider_features(&root)? {
         cargo(&[
             "check",
@@ -430,7 +430,8 @@ fn features() -> Result<()> {
             "--features",
             &id,
         ])?;
-        let package = format!("opsdeck-provider-{id}");
+        // Crate names use '-' where provider ids use '_' (azure_openai).
+        let package = format!("opsdeck-provider-{}", id.replace('_', "-"));
         if nextest {
             cargo(&["nextest", "run", "-p", &package])?;
         } else {

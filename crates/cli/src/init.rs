@@ -13,15 +13,23 @@ use opsdeck::{FieldKind, FieldSpec, ProviderDescriptor};
 
 use crate::suggest;
 
-/// Providers whose credential fields are all optional and which then act with ambient
-/// credentials. Their starter names the credentials explicitly; removing the lines opts in to
-/// the ambient source, which the comment says.
-const AMBIENT_CREDENTIALS: &[(&str, &[&str], &str)] = &[(
-    "aws",
-    &["access_key_id", "secret_access_key"],
-    "Delete both key lines to use the AWS credential chain instead; opsdeck then acts with \
-     whatever credentials this machine has.",
-)];
+/// Providers whose credential fields are all optional: they act with ambient credentials
+/// (AWS) or accept one of several credential kinds (GitHub: a token or a GitHub App). Their
+/// starter names the usual credentials explicitly; the comment says what else works.
+const AMBIENT_CREDENTIALS: &[(&str, &[&str], &str)] = &[
+    (
+        "aws",
+        &["access_key_id", "secret_access_key"],
+        "Delete both key lines to use the AWS credential chain instead; opsdeck then acts with \
+         whatever credentials this machine has.",
+    ),
+    (
+        "github",
+        &["token"],
+        "To authenticate as a GitHub App instead, replace the token line with app_id, \
+         private_key and installation_id (below).",
+    ),
+];
 
 /// Width the starter's comments are wrapped to.
 const COMMENT_WIDTH: usize = 96;

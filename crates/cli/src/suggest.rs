@@ -4,7 +4,17 @@
 /// Provider ids opsdeck ships (one Cargo feature each, named like the id). A build may leave
 /// some out; naming one of those gets "rebuild with the feature" instead of "unknown".
 const SHIPPED_PROVIDERS: &[&str] = &[
-    "aws", "claude", "datadog", "gemini", "github", "jira", "openai", "railway", "stripe", "vercel",
+    "aws",
+    "azure_openai",
+    "claude",
+    "datadog",
+    "gemini",
+    "github",
+    "jira",
+    "openai",
+    "railway",
+    "stripe",
+    "vercel",
 ];
 
 /// The candidate closest to `given`, if it is close enough to be a likely typo.

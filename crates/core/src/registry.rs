@@ -22,7 +22,17 @@ use crate::service::BaseService;
 /// Ids of opsdeck's own providers. Each is a Cargo feature of the `opsdeck-sdk` facade and of
 /// both binaries, so a config naming one that this build lacks can say which feature enables it.
 pub const FIRST_PARTY_PROVIDERS: &[&str] = &[
-    "aws", "claude", "datadog", "gemini", "github", "jira", "openai", "railway", "stripe", "vercel",
+    "aws",
+    "azure_openai",
+    "claude",
+    "datadog",
+    "gemini",
+    "github",
+    "jira",
+    "openai",
+    "railway",
+    "stripe",
+    "vercel",
 ];
 
 /// Everything a provider needs to build one service instance.

@@ -73,6 +73,8 @@ pub use opsdeck_core::*;
 pub mod providers {
     #[cfg(feature = "aws")]
     pub use opsdeck_provider_aws as aws;
+    #[cfg(feature = "azure_openai")]
+    pub use opsdeck_provider_azure_openai as azure_openai;
     #[cfg(feature = "claude")]
     pub use opsdeck_provider_claude as claude;
     #[cfg(feature = "datadog")]
@@ -97,6 +99,8 @@ pub mod providers {
 pub const ENABLED_PROVIDERS: &[&str] = &[
     #[cfg(feature = "aws")]
     "aws",
+    #[cfg(feature = "azure_openai")]
+    "azure_openai",
     #[cfg(feature = "claude")]
     "claude",
     #[cfg(feature = "datadog")]

@@ -27,6 +27,7 @@ fn config(id: &str, base: &str) -> Value {
         "datadog" => {
             json!({"api_key": "0123456789abcdef", "app_key": "0123456789abcdef0123", "base_url": base})
         }
+        "azure_openai" => json!({"endpoint": base, "api_key": "0123456789abcdef"}),
         "gemini" => json!({"api_key": "AIza-x", "base_url": base}),
         "github" => json!({"token": "ghp_x", "org": "acme", "base_url": base}),
         "jira" => json!({"base_url": base, "email": "ops@example.com", "api_token": "x"}),

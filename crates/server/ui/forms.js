@@ -92,7 +92,11 @@ export function schemaForm(p, opts) {
     // The fields a failed check points at, with what to say next to each.
     fieldsForFailure(kind, providerName) {
       const vendor = providerName || p.name || "The vendor";
-      const secrets = fields.filter((f) => f.kind === "secret");
+      // The credentials that were sent: a provider may take one of several (a token or App
+      // fields), and an empty one was not judged. None given or kept: all of them.
+      const allSecrets = fields.filter((f) => f.kind === "secret");
+      const given = allSecrets.filter((f) => f.input.value.trim() !== "" || f.isSet);
+      const secrets = given.length ? given : allSecrets;
       const urls = fields.filter((f) => f.kind === "url");
       const filled = fields.filter(
         (f) => (f.kind === "string" || f.kind === "array") && f.input.value.trim() !== ""

@@ -265,5 +265,46 @@ fn github_token_is_listed_as_secret() {
         .find(|f| f["name"] == "token")
         .unwrap_or_else(|| panic!("no token field"));
     assert_eq!(token["secret"], true);
-    assert_eq!(token["required"], true);
+    // `token` or the three GitHub App fields: neither is required on its own.
+    assert_eq!(token["required"], false);
+    let key = gh["fields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["name"] == "private_key")
+        .unwrap_or_else(|| panic!("no private_key field"));
+    assert_eq!(key["secret"], true);
+}
+
+/// The new credentials are shown by `providers show`, in the table and in JSON.
+#[cfg(all(feature = "github", feature = "azure_openai"))]
+#[test]
+fn providers_show_lists_github_app_and_azure_openai_fields() {
+    let text = |args: &[&str]| {
+        let out = opsdeck()
+            .args(args)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    let gh = text(&["providers", "show", "github"]);
+    for field in ["token", "app_id", "private_key", "installation_id"] {
+        assert!(gh.contains(field), "{field} missing:\n{gh}");
+    }
+    let az = text(&["providers", "show", "azure_openai"]);
+    for field in [
+        "endpoint",
+        "api_key",
+        "api_version",
+        "deployment",
+        "2024-10-21",
+    ] {
+        assert!(az.contains(field), "{field} missing:\n{az}");
+    }
+    let v = json(text(&["providers", "show", "azure_openai", "--json"]).as_bytes());
+    assert_eq!(v["properties"]["api_key"]["writeOnly"], true);
+    assert!(v["properties"]["deployment"].is_object(), "{v}");
 }

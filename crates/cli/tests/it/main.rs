@@ -16,6 +16,7 @@ mod cross;
 #[cfg(feature = "github")]
 mod github;
 #[cfg(any(
+    feature = "azure_openai",
     feature = "claude",
     feature = "datadog",
     feature = "gemini",

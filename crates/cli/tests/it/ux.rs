@@ -221,7 +221,7 @@ mod full_build {
 
     /// A value a field of this name would accept.
     fn placeholder(var: &str) -> &'static str {
-        if var.ends_with("_URL") {
+        if var.ends_with("_URL") || var.ends_with("_ENDPOINT") {
             "https://example.com"
         } else {
             "placeholder-value-0123456789"

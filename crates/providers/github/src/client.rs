@@ -7,6 +7,7 @@
 //! GitHub-compatible servers omitting, fields that do not matter to us.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
@@ -18,7 +19,8 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::config::{GithubConfig, RepoName};
+use crate::app::{AppAuth, AppErrors};
+use crate::config::{GithubAuth, GithubConfig, RepoName};
 use crate::error::GithubErrors;
 
 /// The REST API version we speak. GHES 3.x supports only this one.
@@ -164,6 +166,8 @@ const MAX_PAGES: usize = 10;
 pub struct GithubClient {
     http: HttpClient,
     scopes_apply: bool,
+    /// GitHub App credentials; `None` for a token, which the HTTP client sends itself.
+    app: Option<Arc<AppAuth>>,
 }
 
 /// Whether `X-OAuth-Scopes` says anything about a token: it is an OAuth-scope header, absent
@@ -174,16 +178,33 @@ pub fn scopes_apply_to(token: &str) -> bool {
 }
 
 impl GithubClient {
-    /// Build the client (no I/O).
-    pub fn new(config: &GithubConfig, settings: &HttpSettings) -> Result<Self> {
-        let http = HttpClient::builder("GitHub", &config.base_url, settings)
-            .bearer(&config.token)
+    /// Build the client (no I/O). `clock` times the App JWT and the installation-token cache.
+    pub fn new(
+        config: &GithubConfig,
+        settings: &HttpSettings,
+        clock: opsdeck_core::clock::SharedClock,
+    ) -> Result<Self> {
+        let builder = HttpClient::builder("GitHub", &config.base_url, settings)
             .header("accept", "application/vnd.github+json")
-            .header("x-github-api-version", API_VERSION)
-            .vendor(GithubErrors)
-            .build()?;
-        let scopes_apply = scopes_apply_to(config.token.expose_secret());
-        Ok(GithubClient { http, scopes_apply })
+            .header("x-github-api-version", API_VERSION);
+        let (http, app, scopes_apply) = match &config.auth {
+            GithubAuth::Token(token) => (
+                builder.bearer(token).vendor(GithubErrors).build()?,
+                None,
+                scopes_apply_to(token.expose_secret()),
+            ),
+            // Installation tokens (`ghs_`) carry no OAuth scopes.
+            GithubAuth::App(app) => (
+                builder.vendor(AppErrors).build()?,
+                Some(AppAuth::new(app, clock)?),
+                false,
+            ),
+        };
+        Ok(GithubClient {
+            http,
+            app,
+            scopes_apply,
+        })
     }
 
     /// The token's OAuth scopes from `resp`, or `None` when the header is absent or the token
@@ -196,12 +217,82 @@ impl GithubClient {
         }
     }
 
+    /// The shared HTTP client (app-level calls use it with their own `Authorization`).
+    pub(crate) fn http(&self) -> &HttpClient {
+        &self.http
+    }
+
+    /// App credentials, when the service uses them.
+    pub(crate) fn app(&self) -> Option<&Arc<AppAuth>> {
+        self.app.as_ref()
+    }
+
     async fn get<T: DeserializeOwned>(
         &self,
         path: &str,
         query: &[(&str, String)],
     ) -> Result<(T, HttpResponse)> {
-        self.http.get_json(path, query).await
+        let Some(app) = &self.app else {
+            return self.http.get_json(path, query).await;
+        };
+        let request = app
+            .as_installation(&self.http, self.http.get(path)?.query(query))
+            .await?;
+        match self.http.send(request).await {
+            Ok(resp) => Ok((resp.json()?, resp)),
+            Err(e) => {
+                if e.kind() == FailureKind::InvalidCredentials {
+                    app.forget().await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// `GET /installation/repositories` (App credentials), following `link: rel="next"`, keeping
+    /// at most `cap` active repositories. Takes the place of an organisation listing when
+    /// neither `repos` nor `org` is configured.
+    pub async fn installation_repos(&self, cap: usize) -> Result<Paged<Repo>> {
+        #[derive(Deserialize)]
+        struct Listing {
+            #[serde(default)]
+            repositories: Vec<Repo>,
+        }
+        let query = [("per_page", PER_PAGE.to_owned())];
+        let paging = Paging::new(
+            "repositories of the GitHub App installation",
+            cap.div_ceil(100).max(1) + MAX_PAGES,
+        )
+        .max_items(cap);
+        paginate(&paging, |next: Option<String>| {
+            let query = &query;
+            async move {
+                let (listing, next) = self
+                    .page::<Listing>("/installation/repositories", query, next.as_deref())
+                    .await?;
+                let active = listing
+                    .repositories
+                    .into_iter()
+                    .filter(|r| !r.archived && !r.disabled)
+                    .collect();
+                Ok(Page::new(active, next))
+            }
+        })
+        .await
+    }
+
+    /// How many repositories the installation can reach: `GET /installation/repositories?per_page=1`.
+    pub async fn installation_repo_count(&self) -> Result<(Option<u64>, HttpResponse)> {
+        #[derive(Deserialize)]
+        struct Count {
+            #[serde(default)]
+            total_count: Option<u64>,
+        }
+        let query = [("per_page", "1".to_owned())];
+        let (count, resp) = self
+            .get::<Count>("/installation/repositories", &query)
+            .await?;
+        Ok((count.total_count, resp))
     }
 
     /// `GET /user`.

@@ -19,12 +19,36 @@ pub const FIELDS: &[FieldSpec] = &[
     FieldSpec::new(
         "token",
         FieldKind::String,
-        "Personal access token (classic or fine-grained) sent as `Authorization: Bearer`. Read-only access is enough; see the docs for the scopes.",
+        "Personal access token (classic or fine-grained) sent as `Authorization: Bearer`. Read-only access is enough; see the docs for the scopes. Give either this or the three GitHub App fields.",
     )
     .label("Access token")
-    .required()
     .secret()
     .env("GITHUB_TOKEN"),
+    FieldSpec::new(
+        "app_id",
+        FieldKind::String,
+        "GitHub App: the app's ID (a number) or its client ID (Iv…), from the app's settings page. Used with `private_key` and `installation_id` instead of `token`.",
+    )
+    .label("GitHub App ID")
+    .env("GITHUB_APP_ID")
+    .example("123456"),
+    FieldSpec::new(
+        "private_key",
+        FieldKind::String,
+        "GitHub App: the app's private key in PEM (-----BEGIN RSA PRIVATE KEY-----…), downloaded from the app's settings page.",
+    )
+    .label("GitHub App private key")
+    .secret()
+    .env("GITHUB_APP_PRIVATE_KEY"),
+    FieldSpec::new(
+        "installation_id",
+        // At most 2^53 − 1, so the value survives JavaScript clients (the web UI) exactly.
+        FieldKind::Integer { min: 1, max: 9_007_199_254_740_991 },
+        "GitHub App: the installation to act as (the number at the end of the installation's settings URL).",
+    )
+    .label("GitHub App installation ID")
+    .env("GITHUB_APP_INSTALLATION_ID")
+    .example("45678901"),
     base_url_field(
         DEFAULT_BASE_URL,
         "API root. For GitHub Enterprise Server use https://HOST/api/v3.",
@@ -94,11 +118,62 @@ impl std::fmt::Display for RepoName {
     }
 }
 
+/// How a GitHub service authenticates. `Debug` shows no secret: `SecretString` redacts itself.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum GithubAuth {
+    /// A personal access token (classic or fine-grained), sent as `Authorization: Bearer`.
+    Token(SecretString),
+    /// A GitHub App installation: an app JWT buys short-lived installation tokens.
+    App(GithubApp),
+}
+
+/// Who signs the app JWT: GitHub accepts the app's numeric ID or its client ID as `iss`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppIssuer {
+    /// The app's numeric ID.
+    Id(octocrab::models::AppId),
+    /// The app's client ID (`Iv1.…`, `Iv23…`).
+    ClientId(String),
+}
+
+impl std::fmt::Display for AppIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AppIssuer::Id(id) => write!(f, "{id}"),
+            AppIssuer::ClientId(id) => f.write_str(id),
+        }
+    }
+}
+
+/// GitHub App credentials.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct GithubApp {
+    /// The JWT's `iss`.
+    pub app_id: AppIssuer,
+    /// The app's RSA private key, PEM (PKCS#1 as GitHub issues it, or PKCS#8).
+    pub private_key: SecretString,
+    /// The installation whose token the service uses.
+    pub installation_id: octocrab::models::InstallationId,
+}
+
+impl GithubApp {
+    /// App credentials; the key is checked when the service is built.
+    pub fn new(app_id: AppIssuer, private_key: SecretString, installation_id: u64) -> Self {
+        GithubApp {
+            app_id,
+            private_key,
+            installation_id: octocrab::models::InstallationId(installation_id),
+        }
+    }
+}
+
 /// Configuration of one GitHub service. `Debug` shows no secret: `SecretString` redacts itself.
 #[derive(Debug, Clone)]
 pub struct GithubConfig {
-    /// The token.
-    pub token: SecretString,
+    /// The credentials.
+    pub auth: GithubAuth,
     /// API root without a trailing slash requirement (both forms work).
     pub base_url: Url,
     /// Organisation to discover repositories from.
@@ -115,7 +190,7 @@ impl GithubConfig {
         let base_url = Url::parse(DEFAULT_BASE_URL)
             .map_err(|e| Error::invalid_config(format!("bad default base_url: {e}")))?;
         Ok(GithubConfig {
-            token,
+            auth: GithubAuth::Token(token),
             base_url,
             org: None,
             repos: Vec::new(),
@@ -125,7 +200,8 @@ impl GithubConfig {
 
     /// From validated values (the registry path). Reports every bad `repos` entry at once.
     pub fn from_values(values: &ConfigValues) -> Result<Self> {
-        let token = values.require("token", ConfigValues::secret)?.clone();
+        let mut problems = Vec::new();
+        let auth = auth_from_values(values, &mut problems);
         let base_url = values.require("base_url", ConfigValues::url)?.clone();
         let org = values
             .string("org")
@@ -133,7 +209,6 @@ impl GithubConfig {
             .filter(|s| !s.is_empty())
             .map(str::to_owned);
         let mut repos = Vec::new();
-        let mut problems = Vec::new();
         for raw in values.list("repos") {
             match RepoName::parse(raw) {
                 Ok(r) if !repos.contains(&r) => repos.push(r),
@@ -141,22 +216,97 @@ impl GithubConfig {
                 Err(e) => problems.push(e.message().to_owned()),
             }
         }
-        if !problems.is_empty() {
-            return Err(Error::invalid_config(problems.join(" ")));
-        }
+        let auth = match auth {
+            Some(auth) if problems.is_empty() => auth,
+            _ => return Err(Error::invalid_config(problems.join(" "))),
+        };
         let max_repos = values
             .integer("max_repos")
             .and_then(|n| usize::try_from(n).ok())
             .filter(|n| *n > 0)
             .unwrap_or(DEFAULT_MAX_REPOS);
         Ok(GithubConfig {
-            token,
+            auth,
             base_url,
             org,
             repos,
             max_repos,
         })
     }
+}
+
+/// The credentials: exactly one of `token` or the three App fields. Every problem is pushed, so
+/// the user sees them all at once.
+fn auth_from_values(values: &ConfigValues, problems: &mut Vec<String>) -> Option<GithubAuth> {
+    let token = values.secret("token");
+    let app_id = values.string("app_id").map(str::trim);
+    let key = values.secret("private_key");
+    let installation = values.integer("installation_id");
+    let any_app = app_id.is_some() || key.is_some() || installation.is_some();
+    match (token, any_app) {
+        (Some(_), true) => {
+            problems.push("Both `token` and GitHub App fields are set; use one way to authenticate: `token`, or `app_id` + `private_key` + `installation_id`.".to_owned());
+            None
+        }
+        (Some(token), false) => Some(GithubAuth::Token(token.clone())),
+        (None, false) => {
+            problems.push("No credentials: set `token` (a personal access token), or `app_id` + `private_key` + `installation_id` (a GitHub App installation).".to_owned());
+            None
+        }
+        (None, true) => {
+            let missing: Vec<&str> = [
+                ("app_id", app_id.is_none()),
+                ("private_key", key.is_none()),
+                ("installation_id", installation.is_none()),
+            ]
+            .into_iter()
+            .filter_map(|(name, absent)| absent.then_some(name))
+            .collect();
+            if !missing.is_empty() {
+                problems.push(format!(
+                    "GitHub App credentials need `app_id`, `private_key` and `installation_id`; missing: {}.",
+                    missing.join(", ")
+                ));
+            }
+            let issuer = app_id.and_then(|raw| match parse_issuer(raw) {
+                Ok(issuer) => Some(issuer),
+                Err(msg) => {
+                    problems.push(msg);
+                    None
+                }
+            });
+            if let Some(key) = key
+                && let Err(msg) = crate::app::check_private_key(key)
+            {
+                problems.push(msg);
+            }
+            let installation = installation.and_then(|n| u64::try_from(n).ok());
+            match (issuer, key, installation) {
+                (Some(issuer), Some(key), Some(installation)) => Some(GithubAuth::App(
+                    GithubApp::new(issuer, key.clone(), installation),
+                )),
+                _ => None,
+            }
+        }
+    }
+}
+
+/// `app_id`: a positive number, or a client ID (`Iv` followed by letters, digits and dots).
+fn parse_issuer(raw: &str) -> std::result::Result<AppIssuer, String> {
+    if let Ok(id) = raw.parse::<u64>()
+        && id > 0
+    {
+        return Ok(AppIssuer::Id(octocrab::models::AppId(id)));
+    }
+    let client_id_like = raw.starts_with("Iv")
+        && raw.len() > 4
+        && raw.chars().all(|c| c.is_ascii_alphanumeric() || c == '.');
+    if client_id_like {
+        return Ok(AppIssuer::ClientId(raw.to_owned()));
+    }
+    Err(format!(
+        "`app_id` \"{raw}\" is neither a GitHub App ID (a number such as 123456) nor a client ID (Iv1.… or Iv23…); both are on the app's settings page."
+    ))
 }
 
 /// Builds a [`GithubConfig`] in code with the same checks as `opsdeck.toml` (every problem at once);
@@ -177,7 +327,9 @@ impl GithubConfig {
     /// assert_eq!(config.max_repos, 20);
     ///
     /// // Refused like the same value in opsdeck.toml:
-    /// assert_eq!(GithubConfig::builder().base_url("ftp://x").build().unwrap_err().problems.len(), 2);
+    /// assert_eq!(GithubConfig::builder().base_url("ftp://x").build().unwrap_err().problems.len(), 1);
+    /// // A token or GitHub App credentials, exactly one of them:
+    /// assert!(GithubConfig::builder().org("acme").build().is_err());
     /// # Ok::<(), opsdeck_core::ConfigErrors>(())
     /// ```
     pub fn builder() -> GithubConfigBuilder {
@@ -189,6 +341,22 @@ impl GithubConfigBuilder {
     /// Personal access token. Secret: kept out of `Debug`.
     pub fn token(self, value: impl Into<SecretString>) -> Self {
         Self(self.0.secret("token", value))
+    }
+
+    /// GitHub App credentials instead of a token: the app ID (or client ID), its PEM private key
+    /// (secret) and the installation to act as.
+    pub fn app(
+        self,
+        app_id: impl Into<String>,
+        private_key: impl Into<SecretString>,
+        installation_id: u64,
+    ) -> Self {
+        Self(
+            self.0
+                .set("app_id", app_id.into())
+                .secret("private_key", private_key)
+                .set("installation_id", installation_id),
+        )
     }
 
     /// API root (GitHub Enterprise: `https://HOST/api/v3`). Checked when built, like the config file's value.

@@ -13,6 +13,7 @@
 
 #![deny(missing_docs)]
 
+mod app;
 mod client;
 mod config;
 mod error;
@@ -21,8 +22,12 @@ mod service;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use app::{JWT_BACKDATE_SECS, JWT_LIFETIME_SECS};
 pub use client::API_VERSION;
-pub use config::{DEFAULT_BASE_URL, FIELDS, GithubConfig, GithubConfigBuilder, RepoName};
+pub use config::{
+    AppIssuer, DEFAULT_BASE_URL, FIELDS, GithubApp, GithubAuth, GithubConfig, GithubConfigBuilder,
+    RepoName,
+};
 pub use error::GithubErrors;
 pub use service::GithubService;
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use futures::stream::{self, StreamExt};
+use opsdeck_core::clock::SharedClock;
 use opsdeck_core::domain::{
     Deployment, DeploymentState, DevActivity, RepoActivity, Repository, TimeWindow,
 };
@@ -48,12 +49,22 @@ impl GithubService {
     /// Build from a registry context (no I/O).
     pub fn build(ctx: BuildContext) -> Result<Arc<dyn BaseService>> {
         let config = GithubConfig::from_values(&ctx.config)?;
-        Ok(Arc::new(Self::new(config, &ctx.http)?))
+        Ok(Arc::new(Self::with_clock(config, &ctx.http, ctx.clock)?))
     }
 
-    /// Build from a typed config (library use). No I/O.
+    /// Build from a typed config (library use), on the system clock. No I/O.
     pub fn new(config: GithubConfig, http: &HttpSettings) -> Result<Self> {
-        let client = GithubClient::new(&config, http)?;
+        Self::with_clock(config, http, opsdeck_core::clock::system())
+    }
+
+    /// Build from a typed config with the clock that times GitHub App JWTs and the
+    /// installation-token cache. No I/O.
+    pub fn with_clock(
+        config: GithubConfig,
+        http: &HttpSettings,
+        clock: SharedClock,
+    ) -> Result<Self> {
+        let client = GithubClient::new(&config, http, clock)?;
         Ok(GithubService { config, client })
     }
 
@@ -91,6 +102,26 @@ impl GithubService {
                 None => {}
                 Some(StopReason::ItemCap { .. }) => notes.push(format!(
                     "Only the first {} active repositories of {org} (by name) were examined; raise max_repos or list them in `repos`.",
+                    paged.items.len()
+                )),
+                Some(_) => notes.extend(paged.note()),
+            }
+            return Ok(Targets {
+                truncated: !paged.is_complete(),
+                repos: paged.items,
+                notes,
+            });
+        }
+        if self.client.app().is_some() {
+            let paged = self
+                .client
+                .installation_repos(self.config.max_repos)
+                .await?;
+            let mut notes = Vec::new();
+            match &paged.stopped {
+                None => {}
+                Some(StopReason::ItemCap { .. }) => notes.push(format!(
+                    "Only the first {} active repositories of the GitHub App installation were examined; raise max_repos or list them in `repos`.",
                     paged.items.len()
                 )),
                 Some(_) => notes.extend(paged.note()),
@@ -232,6 +263,9 @@ impl BaseService for GithubService {
     }
 
     async fn probe(&self) -> Result<Connected> {
+        if let Some(app) = self.client.app() {
+            return crate::app::probe(&self.client, app, &self.config).await;
+        }
         let who = self.client.whoami().await?;
         let resp = &who.response;
         let scopes = self.client.scopes(resp);
@@ -359,7 +393,9 @@ impl DevelopmentService for GithubService {
     }
 
     fn deployment_source(&self) -> Ability<'_, dyn DeploymentSource> {
-        if self.config.repos.is_empty() && self.config.org.is_none() {
+        // An App installation lists its own repositories.
+        if self.config.repos.is_empty() && self.config.org.is_none() && self.client.app().is_none()
+        {
             return Err(opsdeck_core::Unavailable::because(
                 "no repositories configured: set `repos` or `org`",
             ));

@@ -74,6 +74,8 @@ async fn new_user_adds_tests_edits_and_deletes_a_service() {
         b.attr("#nav-add", "aria-current").await.as_deref(),
         Some("page")
     );
+    // Azure OpenAI has a card of its own among the AI providers.
+    b.visible("[data-provider=azure_openai]").await;
     let groups = b.text("#step-1").await;
     for heading in ["DEVELOPMENT", "AI", "BILLING"] {
         assert!(groups.contains(heading), "category {heading} in\n{groups}");
@@ -115,6 +117,15 @@ async fn new_user_adds_tests_edits_and_deletes_a_service() {
         b.attr("[data-field=token]", "type").await.as_deref(),
         Some("password")
     );
+    // GitHub App credentials are offered beside the token, the private key masked.
+    assert!(
+        form.contains("GitHub App ID") && form.contains("GitHub App installation ID"),
+        "{form}"
+    );
+    assert_eq!(
+        b.attr("[data-field=private_key]", "type").await.as_deref(),
+        Some("password")
+    );
     assert_eq!(
         b.attr("[data-field=base_url]", "placeholder")
             .await
@@ -123,21 +134,15 @@ async fn new_user_adds_tests_edits_and_deletes_a_service() {
         "defaults as placeholders"
     );
 
-    // A missing required field is refused in the browser: nothing reaches the vendor.
+    // No credentials at all (GitHub takes a token or GitHub App fields, so no single field is
+    // required): the server refuses the config and says what to set; nothing reaches the vendor.
     b.click("#wizard-test").await;
-    b.until(
-        "the token field to be marked",
-        "return document.querySelector('[data-field=token]').getAttribute('aria-invalid') === 'true'",
-    )
-    .await;
-    assert!(b.text("#config-form").await.contains("Required."));
-    assert_eq!(
-        b.js("return document.activeElement.dataset.field", vec![])
-            .await,
-        json!("token")
-    );
-    assert!(b.exists("#step-2:not([hidden])").await);
+    let refused = b.text_contains("#wizard-result", "No credentials").await;
+    assert!(refused.contains("installation_id"), "{refused}");
     assert_eq!(app.github.received_requests().await.unwrap().len(), 0);
+    b.click_text("Back to settings").await;
+    b.visible("#config-form").await;
+    assert!(b.exists("#step-2:not([hidden])").await);
 
     // ----- step 3 with a bad token: invalid credentials, token field marked, focus on result.
     b.fill("[data-field=base_url]", &gh).await;
@@ -260,7 +265,7 @@ async fn new_user_adds_tests_edits_and_deletes_a_service() {
         "focus moves after save"
     );
 
-    // The server refuses a missing required field too.
+    // The server refuses a config without credentials too, naming what to set.
     let (status, body) = app
         .call(
             Method::POST,
@@ -271,7 +276,9 @@ async fn new_user_adds_tests_edits_and_deletes_a_service() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(
-        body["details"].to_string().contains("config.token"),
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("`token`") && m.contains("`installation_id`")),
         "{body}"
     );
 
@@ -441,9 +448,11 @@ async fn new_user_adds_tests_edits_and_deletes_a_service() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
-    // The refused sign-in is the only error answer the browser saw.
+    // The refused sign-in and the test without credentials are the only error answers the
+    // browser saw.
     b.assert_clean(&[
         "/api/v1/session - Failed to load resource: the server responded with a status of 401",
+        "/api/v1/test - Failed to load resource: the server responded with a status of 422",
     ])
     .await;
     b.close().await;

@@ -470,6 +470,33 @@ async fn every_enabled_provider_is_served() {
     app.finish().await;
 }
 
+/// The UI builds its add/edit forms from `GET /api/v1/providers/{id}`'s schema: the GitHub App
+/// fields and the Azure OpenAI provider are there, secrets write-only (masked inputs).
+#[cfg(all(feature = "github", feature = "azure_openai"))]
+#[tokio::test]
+async fn credential_forms_come_from_the_provider_schemas() {
+    let Some(app) = spawn_app(Db::Sqlite).await else {
+        return;
+    };
+    let gh = app.get("/api/v1/providers/github").await;
+    let props = &gh.body["schema"]["properties"];
+    for field in ["token", "app_id", "private_key", "installation_id"] {
+        assert!(props[field].is_object(), "{field}: {}", gh.text);
+    }
+    assert_eq!(props["private_key"]["writeOnly"], true);
+    assert_eq!(props["installation_id"]["type"], "integer");
+    let az = app.get("/api/v1/providers/azure_openai").await;
+    let props = &az.body["schema"]["properties"];
+    assert_eq!(props["api_key"]["writeOnly"], true);
+    assert_eq!(props["api_version"]["default"], "2024-10-21");
+    assert!(props["deployment"].is_object(), "{}", az.text);
+    assert_eq!(
+        az.body["schema"]["required"],
+        serde_json::json!(["endpoint", "api_key"])
+    );
+    app.finish().await;
+}
+
 /// Two instances starting at once on one PostgreSQL database, provisioning the same file: both
 /// start, every service exists once.
 #[tokio::test(flavor = "multi_thread")]

@@ -27,6 +27,8 @@ use serde_json::Value;
 
 use crate::{json, opsdeck};
 
+#[cfg(feature = "azure_openai")]
+mod azure_openai;
 #[cfg(feature = "claude")]
 mod claude;
 #[cfg(feature = "datadog")]

@@ -13,6 +13,8 @@ use opsdeck_testkit::wiremock::{Mock, MockServer, Request, Respond, ResponseTemp
 use opsdeck_testkit::{Conformance, MountFuture, QueryKeys, assert_no_secrets};
 use serde_json::{Value, json};
 
+mod app;
+
 fn fixture(name: &str) -> &'static str {
     match name {
         "user" => include_str!("fixtures/user_200.json"),
@@ -141,7 +143,16 @@ fn registered_with_a_secret_token_and_a_json_schema() {
     assert_eq!(d.name, "GitHub");
     let schema = d.json_schema();
     assert_eq!(schema["properties"]["token"]["writeOnly"], json!(true));
-    assert_eq!(schema["required"], json!(["token"]));
+    // `token` or the three App fields: the choice is checked when the config is built.
+    assert_eq!(schema["required"], json!([]));
+    assert_eq!(
+        schema["properties"]["private_key"]["writeOnly"],
+        json!(true)
+    );
+    assert_eq!(
+        schema["properties"]["installation_id"]["type"],
+        json!("integer")
+    );
     assert_eq!(
         schema["properties"]["base_url"]["default"],
         json!("https://api.github.com")
