@@ -38,6 +38,7 @@ pub const ID: &str = "azure_openai";
 pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor::new(ID, "Azure OpenAI", Category::Ai)
     .description("Checks an Azure OpenAI resource's key, endpoint and API version, lists the models it can use and confirms a deployment; usage and cost live in Azure Cost Management, not in this API.")
     .docs_url("https://github.com/opsdeck/opsdeck/blob/main/docs/providers/azure_openai.md")
-    .fields(FIELDS);
+    .fields(FIELDS)
+    .no_status_page("Azure status (azure.status.microsoft) publishes RSS and its own pages, not a Statuspage v2 feed");
 
 opsdeck_core::register_provider!(DESCRIPTOR, AzureOpenAiService::build);

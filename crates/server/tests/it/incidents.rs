@@ -134,7 +134,7 @@ async fn vendor_outage_groups_and_resolves(db: Db) {
                "createdAt": T0_MS - ago_ms, "state": "READY", "readyState": "READY", "target": "production"})
     };
     Mock::given(method("GET"))
-        .and(path("/v7/deployments"))
+        .and(path("/v6/deployments"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "deployments": [deployment("dpl_near", 600_000), deployment("dpl_far", 7_200_000)],
             "pagination": {"count": 2, "next": null, "prev": null}
