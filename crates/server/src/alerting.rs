@@ -931,6 +931,7 @@ pub async fn deliver_due(state: &AppState) -> Result<usize, StoreError> {
                         DeliveryId::new(row.delivery.clone()),
                     ) {
                         (Ok(n), Ok(d)) => {
+                            let n = with_incident(state, n).await;
                             let attempt = u32::try_from(row.attempts).unwrap_or(u32::MAX);
                             match channel.send_once(&n, &d, attempt, state.clock.now()).await {
                                 Outcome::Delivered => AttemptResult::Delivered,
@@ -971,6 +972,62 @@ pub async fn deliver_due(state: &AppState) -> Result<usize, StoreError> {
                 tracing::warn!(delivery = %row.delivery, "the outbox lease expired during the attempt; another instance owns the row now");
             }
         }
+    }
+}
+
+/// Names the service's open incident (issue 12) — id, title and what the vendor's status page
+/// says — in an alert that does not name one yet. Looked up when the notification is sent, not
+/// when it is queued: the incidents loop judges the same results on its own, so the incident may
+/// open a moment after the alert fires. A lookup failure sends the alert without it.
+async fn with_incident(state: &AppState, n: Notification) -> Notification {
+    let Notification::Alert(mut a) = n else {
+        return n;
+    };
+    if a.incident.is_some() || !state.settings.features.enabled(Feature::Incidents) {
+        return Notification::Alert(a);
+    }
+    match state.store.open_incident_of(&a.service).await {
+        Ok(Some((id, title))) => {
+            if a.vendor_status.is_none() {
+                match state.store.incident(id).await {
+                    Ok(Some(inc)) => {
+                        a.vendor_status = inc.incident.vendor_status.as_ref().map(vendor_notice);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(incident = id, error = %e, "alerts: cannot read the incident's vendor status")
+                    }
+                }
+            }
+            a.incident = Some(opsdeck_notify::IncidentRef { id, title });
+        }
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(service = %a.service, error = %e, "alerts: cannot look up the service's open incident");
+        }
+    }
+    Notification::Alert(a)
+}
+
+/// A status page summary as notifications carry it.
+fn vendor_notice(v: &opsdeck_monitor::statuspage::VendorStatus) -> opsdeck_notify::VendorStatus {
+    let indicator = match serde_json::to_value(&v.indicator) {
+        Ok(Value::String(s)) => s,
+        _ => String::new(),
+    };
+    opsdeck_notify::VendorStatus {
+        indicator,
+        description: v.description.clone(),
+        page_url: v.url.clone(),
+        incidents: v
+            .incidents
+            .iter()
+            .map(|i| opsdeck_notify::VendorIncident {
+                name: i.name.clone(),
+                status: i.status.clone(),
+                url: i.shortlink.clone(),
+            })
+            .collect(),
     }
 }
 

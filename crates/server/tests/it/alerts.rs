@@ -1188,3 +1188,46 @@ async fn email_alert_reaches_the_smtp_server(db: Db) {
     assert!(data.contains("multipart/alternative"), "{data}");
     app.finish().await;
 }
+
+/// Issue 12: an alert about a service in an open incident names the incident (id and title) in
+/// the signed webhook body. The incidents loop opens it on the third failure; the rule here
+/// fires on the fourth, so the incident exists by the time the alert is sent.
+#[tokio::test]
+async fn alert_names_the_open_incident() {
+    let Some(app) = spawn_with(Db::Sqlite, |s| {
+        s.clock = clock();
+        s.alerting.tick = Duration::from_millis(25);
+        s.incidents.tick = Duration::from_millis(25);
+    })
+    .await
+    else {
+        return;
+    };
+    let hook = receiver().await;
+    setup_rule(&app, &hook, json!({"failure_threshold": 4})).await;
+    app.create("svc").await;
+    for _ in 0..3 {
+        check(&app, "svc", false).await;
+    }
+    let mut open = Value::Null;
+    for _ in 0..400 {
+        open = app.get("/api/v1/incidents?state=open").await.body;
+        if open.as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let incident = open[0].clone();
+    assert!(incident["id"].is_i64(), "an incident opened: {open}");
+    check(&app, "svc", false).await;
+    let got = hook.received_requests().await.unwrap();
+    let firing: Vec<Value> = got
+        .iter()
+        .map(verify)
+        .filter(|b| b["event"] == "alert.firing")
+        .collect();
+    assert_eq!(firing.len(), 1, "{firing:?}");
+    assert_eq!(firing[0]["incident"]["id"], incident["id"], "{}", firing[0]);
+    assert_eq!(firing[0]["incident"]["title"], incident["title"]);
+    app.finish().await;
+}
