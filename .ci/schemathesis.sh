@@ -14,7 +14,7 @@ if [ ! -x "${VENV}/bin/st" ]; then
   "${VENV}/bin/pip" install --quiet --disable-pip-version-check "schemathesis==${ST_VERSION}"
 fi
 
-BIN="${OPSDECKD_BIN:-target/debug/opsdeckd}"
+BIN="${OPSDECKD_BIN:-${CARGO_TARGET_DIR:-target}/debug/opsdeckd}"
 if [ ! -x "${BIN}" ]; then
   cargo build -p opsdeck-server --features test-provider
 fi
