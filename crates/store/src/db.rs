@@ -78,7 +78,7 @@ pub(crate) async fn connect(url: &str, backend: Backend) -> Result<AnyPool> {
 
 /// The embedded migrations of one backend: (version, name, SQL). Applied migrations are never
 /// edited; a change is a new file in both folders.
-pub(crate) fn migration_sources(backend: Backend) -> [(i64, &'static str, &'static str); 2] {
+pub(crate) fn migration_sources(backend: Backend) -> [(i64, &'static str, &'static str); 3] {
     match backend {
         Backend::Sqlite => [
             (
@@ -91,6 +91,11 @@ pub(crate) fn migration_sources(backend: Backend) -> [(i64, &'static str, &'stat
                 "scheduler and views",
                 include_str!("../migrations/sqlite/0002_scheduler_and_views.sql"),
             ),
+            (
+                10,
+                "monitoring",
+                include_str!("../migrations/sqlite/0010_monitoring.sql"),
+            ),
         ],
         Backend::Postgres => [
             (
@@ -102,6 +107,11 @@ pub(crate) fn migration_sources(backend: Backend) -> [(i64, &'static str, &'stat
                 2,
                 "scheduler and views",
                 include_str!("../migrations/postgres/0002_scheduler_and_views.sql"),
+            ),
+            (
+                10,
+                "monitoring",
+                include_str!("../migrations/postgres/0010_monitoring.sql"),
             ),
         ],
     }

@@ -722,3 +722,5 @@ async fn file_modes_and_pending_key(url: Option<String>) {
     assert_eq!(std::fs::read_to_string(&key).unwrap(), good_key);
     store.close().await;
 }
+
+mod history;
