@@ -488,36 +488,82 @@ impl Store {
         to_ms: i64,
         available: Availability,
     ) -> Result<UptimeSummary> {
+        Ok(self
+            .check_totals(service_id, from_ms, to_ms, available)
+            .await?
+            .finish())
+    }
+
+    /// The latency digest of one service's connected checks over `[from_ms, to_ms)`, read like
+    /// [`check_summary`](Self::check_summary).
+    pub async fn check_latency(
+        &self,
+        service_id: i64,
+        from_ms: i64,
+        to_ms: i64,
+        available: Availability,
+    ) -> Result<LatencyDigest> {
+        Ok(self
+            .check_totals(service_id, from_ms, to_ms, available)
+            .await?
+            .latency()
+            .clone())
+    }
+
+    async fn check_totals(
+        &self,
+        service_id: i64,
+        from_ms: i64,
+        to_ms: i64,
+        available: Availability,
+    ) -> Result<WindowTotals> {
         let cursor = self.rollup_cursor().await?;
         let unrolled = self
             .unrolled_samples(&cursor, Some(service_id), from_ms, to_ms)
             .await?;
-        let unrolled: Vec<CheckSample> = unrolled.into_iter().map(|(_, s)| s).collect();
         let plan = plan_window(
             from_ms,
             to_ms,
             available,
-            unrolled.iter().map(|s| s.at_ms).min(),
+            unrolled.iter().map(|(_, s)| s.at_ms).min(),
         );
-        let mut buckets = Vec::new();
-        let mut raw = Vec::new();
+        // Each piece is fetched by exactly its own range, so everything fetched counts; an
+        // unrolled result counts only inside an `Unrolled` piece (elsewhere a `Raw` piece has it).
+        let mut totals = WindowTotals::new();
         for p in &plan.pieces {
             match *p {
-                Piece::Daily { from_ms, to_ms } => buckets.extend(
-                    self.stored_buckets(service_id, BucketWidth::Day, from_ms, to_ms)
-                        .await?,
-                ),
-                Piece::Hourly { from_ms, to_ms } => buckets.extend(
-                    self.stored_buckets(service_id, BucketWidth::Hour, from_ms, to_ms)
-                        .await?,
-                ),
-                Piece::Raw { from_ms, to_ms } => {
-                    raw.extend(self.raw_samples(service_id, from_ms, to_ms).await?)
+                Piece::Daily { from_ms, to_ms } => {
+                    for b in self
+                        .stored_buckets(service_id, BucketWidth::Day, from_ms, to_ms)
+                        .await?
+                    {
+                        totals.add_bucket(&b);
+                    }
                 }
-                Piece::Unrolled { .. } => {}
+                Piece::Hourly { from_ms, to_ms } => {
+                    for b in self
+                        .stored_buckets(service_id, BucketWidth::Hour, from_ms, to_ms)
+                        .await?
+                    {
+                        totals.add_bucket(&b);
+                    }
+                }
+                Piece::Raw { from_ms, to_ms } => {
+                    for s in self.raw_samples(service_id, from_ms, to_ms).await? {
+                        totals.add_sample(&s);
+                    }
+                }
+                Piece::Unrolled { from_ms, to_ms } => {
+                    for (_, s) in unrolled
+                        .iter()
+                        .filter(|(_, s)| s.at_ms >= from_ms && s.at_ms < to_ms)
+                    {
+                        totals.add_sample(s);
+                    }
+                }
             }
         }
-        Ok(plan.combine(&buckets, &raw, &unrolled).0)
+        Ok(totals)
     }
 
     /// Connected/failed/unknown counts (no percentiles) of every service over

@@ -2,6 +2,7 @@
 //! from core, persistence from the store.
 
 pub mod checks;
+pub mod history;
 pub mod providers;
 pub mod services;
 pub mod session;
@@ -10,6 +11,7 @@ pub mod tests;
 pub mod tokens;
 
 pub use checks::*;
+pub use history::*;
 pub use providers::*;
 pub use services::*;
 pub use session::*;

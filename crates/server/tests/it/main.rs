@@ -8,6 +8,7 @@
 mod api;
 mod auth;
 mod hardening;
+mod monitoring;
 mod pipeline;
 mod process;
 mod scheduler;
