@@ -106,7 +106,10 @@ pub async fn run(
     if let Err(e) = catch_up(&state).await {
         tracing::warn!(error = %e, "monitoring: catch-up failed; retrying on the next tick");
     }
-    let mut last_retention: Option<i64> = None;
+    // The first retention pass runs one period after start, not at once: a restarting fleet
+    // does not all delete at the same moment, and a test's manual clock is not taken for a
+    // reason to delete real-time results.
+    let mut last_retention = state.clock.now_ms();
     loop {
         let mut dirty = false;
         let mut lagged = false;
@@ -140,8 +143,8 @@ pub async fn run(
             refresh_prometheus(&state).await;
         }
         let now = state.clock.now_ms();
-        if last_retention.is_none_or(|t| now >= t + ms(state.settings.monitoring.retention_every)) {
-            last_retention = Some(now);
+        if now >= last_retention.saturating_add(ms(state.settings.monitoring.retention_every)) {
+            last_retention = now;
             match retention(&state).await {
                 Ok(r) if r != opsdeck_store::RetentionReport::default() => {
                     tracing::info!(?r, "monitoring: retention deleted expired history");
