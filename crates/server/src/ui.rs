@@ -65,6 +65,7 @@ pub const ASSETS: &[Asset] = &[
     module!("views/wizard.js"),
     module!("views/edit.js"),
     module!("views/tokens.js"),
+    module!("views/history.js"),
 ];
 
 /// Sent with every UI file. `connect-src 'self'` keeps the API calls (and the token) on this

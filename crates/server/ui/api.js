@@ -155,7 +155,13 @@ export async function loadSession(opts) {
   const r = await api("GET", "/api/v1/session", undefined, { keepSession: !!(opts && opts.keepSession) });
   const role = r.body && r.body.role === "admin" ? "admin" : "read";
   session.role = role;
+  session.features = (r.body && r.body.features) || {};
   return role;
+}
+
+// Whether a run-time feature is on (GET /session says; an older server that does not is "on").
+export function featureOn(name) {
+  return !session.features || session.features[name] !== false;
 }
 
 export function isAdmin() {

@@ -28,14 +28,19 @@ async fn session_role(db: Db) {
     };
     let admin = app.get("/api/v1/session").await;
     assert_eq!(admin.status, StatusCode::OK, "{}", admin.text);
-    assert_eq!(admin.body, json!({"role": "admin"}));
+    assert_eq!(admin.body["role"], "admin");
+    // Which run-time features are on (every one by default).
+    assert_eq!(
+        admin.body["features"],
+        json!({"alerts": true, "cost_alerts": true, "incidents": true, "monitoring": true, "vendor_status": true})
+    );
 
     let read = read_token(&app).await;
     let r = app
         .call(Method::GET, "/api/v1/session", Some(&read), None)
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    assert_eq!(r.body, json!({"role": "read"}));
+    assert_eq!(r.body["role"], "read");
 
     let anon = app.call(Method::GET, "/api/v1/session", None, None).await;
     assert_eq!(anon.status, StatusCode::UNAUTHORIZED);
