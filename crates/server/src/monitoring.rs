@@ -110,6 +110,7 @@ pub async fn run(
     // does not all delete at the same moment, and a test's manual clock is not taken for a
     // reason to delete real-time results.
     let mut last_retention = state.clock.now_ms();
+    let mut last_prometheus: Option<i64> = None;
     loop {
         let mut dirty = false;
         let mut lagged = false;
@@ -136,13 +137,18 @@ pub async fn run(
         if lagged && let Err(e) = catch_up_metrics(&state).await {
             tracing::warn!(error = %e, "monitoring: metrics catch-up failed");
         }
-        if dirty || lagged {
-            if let Err(e) = rollup(&state).await {
-                tracing::warn!(error = %e, "monitoring: rollup failed; retrying on the next tick");
-            }
-            refresh_prometheus(&state).await;
+        if (dirty || lagged)
+            && let Err(e) = rollup(&state).await
+        {
+            tracing::warn!(error = %e, "monitoring: rollup failed; retrying on the next tick");
         }
         let now = state.clock.now_ms();
+        // The Prometheus families sum every service's windows: at most once per rollup period
+        // (by the injected clock), however many results arrive.
+        if (dirty || lagged) && last_prometheus.is_none_or(|t| now >= t.saturating_add(ms(every))) {
+            last_prometheus = Some(now);
+            refresh_prometheus(&state).await;
+        }
         if now >= last_retention.saturating_add(ms(state.settings.monitoring.retention_every)) {
             last_retention = now;
             match retention(&state).await {
@@ -355,14 +361,11 @@ async fn prometheus_text(state: &AppState) -> Result<String, StoreError> {
     out.push_str("# HELP opsdeck_service_check_latency_ms Latency of connected checks over the last 24 h (quantiles from the latency digest, within 1.6 %; the sum is estimated from it).\n");
     out.push_str("# TYPE opsdeck_service_check_latency_ms summary\n");
     let (from, to) = window_ending_now(now, DAY_MS);
+    let digests = state.store.check_latency_all(from, to).await?;
     for r in &rows {
-        let s = state
-            .store
-            .check_latency(r.service_id, from, to, av)
-            .await?;
-        if s.is_empty() {
+        let Some(s) = digests.get(&r.service_id).filter(|d| !d.is_empty()) else {
             continue;
-        }
+        };
         let Some(l) = labels(r.service_id) else {
             continue;
         };
@@ -377,7 +380,7 @@ async fn prometheus_text(state: &AppState) -> Result<String, StoreError> {
         let _ = writeln!(
             out,
             "opsdeck_service_check_latency_ms_sum{{{l}}} {}",
-            approx_sum(&s).round()
+            approx_sum(s).round()
         );
         let _ = writeln!(
             out,

@@ -655,6 +655,38 @@ impl Store {
             .collect())
     }
 
+    /// The latency digest of every service's connected checks over the hour-aligned
+    /// `[from_ms, to_ms)`, by service id: hourly buckets plus the results not rolled up yet, in
+    /// two queries (the Prometheus latency summary of all services).
+    pub async fn check_latency_all(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<HashMap<i64, LatencyDigest>> {
+        let mut out: HashMap<i64, LatencyDigest> = HashMap::new();
+        let rows = sqlx::query(
+            "SELECT service_id, latency FROM check_buckets WHERE width = '1h' \
+             AND start_ms >= $1 AND start_ms < $2",
+        )
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &rows {
+            let bytes: Vec<u8> = r.try_get(1)?;
+            let d = LatencyDigest::decode(&bytes)
+                .map_err(|e| StoreError::corrupt("latency digest", e))?;
+            out.entry(r.try_get(0)?).or_default().merge(&d);
+        }
+        let cursor = self.rollup_cursor().await?;
+        for (service, s) in self.unrolled_samples(&cursor, None, from_ms, to_ms).await? {
+            if s.status == Status::Connected {
+                out.entry(service).or_default().add(s.latency_ms);
+            }
+        }
+        Ok(out)
+    }
+
     /// One service's history in buckets of `width` covering `[from_ms, to_ms)` (both aligned
     /// to `width`), oldest first, empty buckets included. Hourly and daily buckets come from
     /// the rollup (plus results it has not counted yet); 5- and 15-minute buckets from raw
@@ -1113,6 +1145,49 @@ impl Store {
                 return Ok(total);
             }
         }
+    }
+
+    /// Writes finished buckets in bulk (benchmarks that stand in for weeks of rollups).
+    #[doc(hidden)]
+    pub async fn bulk_insert_buckets(&self, rows: &[(i64, Bucket)]) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        let mut n = 0;
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            let mut sql = String::from(
+                "INSERT INTO check_buckets (service_id, width, start_ms, connected, failed, unknown, latency) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let p = i * 7;
+                if i > 0 {
+                    sql.push(',');
+                }
+                let _ = write!(
+                    sql,
+                    "(${},${},${},${},${},${},${})",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5,
+                    p + 6,
+                    p + 7
+                );
+            }
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (service, b) in chunk {
+                q = q
+                    .bind(*service)
+                    .bind(b.width.as_str())
+                    .bind(b.start_ms)
+                    .bind(to_i64(b.connected))
+                    .bind(to_i64(b.failed))
+                    .bind(to_i64(b.unknown))
+                    .bind(b.latency.encode());
+            }
+            n += q.execute(&mut *tx).await?.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(n)
     }
 
     /// Inserts raw results in bulk without the checks' guards (benchmarks and tests that need

@@ -302,3 +302,60 @@ async fn monitoring_off(db: Db) {
     assert_eq!(n, 0);
     app.finish().await;
 }
+
+/// `OPSDECK_FEATURE_MONITORING=off` in the environment of the real binary: the monitoring routes
+/// answer 404 `feature_disabled`, the session says so, and the start-up log says the feature is
+/// off.
+#[tokio::test]
+async fn environment_turns_monitoring_off_in_opsdeckd() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_opsdeckd"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "info")
+        .env("OPSDECK_ADMIN_TOKEN", ADMIN)
+        .env("OPSDECK_FEATURE_MONITORING", "off")
+        .env_remove("OPSDECK_DATABASE_URL")
+        .env_remove("OPSDECK_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn opsdeckd");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(addr) = line.split("serving http://").nth(1) {
+                let _ = tx.send(
+                    addr.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("opsdeckd started");
+    let client = reqwest::Client::new();
+    let get = |path: &str| {
+        client
+            .get(format!("http://{addr}{path}"))
+            .bearer_auth(ADMIN)
+            .send()
+    };
+    for path in ["/api/v1/events", "/api/v1/services/x/uptime"] {
+        let r = get(path).await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["code"], "feature_disabled", "{path}");
+    }
+    let s: Value = get("/api/v1/session").await.unwrap().json().await.unwrap();
+    assert_eq!(s["features"]["monitoring"], false, "{s}");
+    assert_eq!(s["features"]["alerts"], true, "{s}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
