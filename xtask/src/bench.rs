@@ -15,6 +15,12 @@
 //!    default the local `test` database, a fresh schema made with `psql`), 20 services on a
 //!    10 s interval for a minute; each instance's share of the checks is compared with half.
 //!
+//! 6. Monitoring (issue 10): the store's example `monitoring_bench` in release, on SQLite and
+//!    on PostgreSQL — 48 h of minute checks for `--services` services through the rollup, the
+//!    older days of `--days` as the buckets it would have written, database bytes per
+//!    service-hour, and 30-day uptime (one service, all), the 90-bar and 96-bar strips against
+//!    a plain `SELECT COUNT(*)` measured in the same run. `--only monitoring` runs it alone.
+//!
 //! Only the standard library is used, so the benchmark adds nothing to the build graph. Every
 //! socket is on 127.0.0.1, every loop is bounded in time or count, and every process it starts
 //! is stopped at the end.
@@ -34,7 +40,8 @@ const VENDOR_LATENCY: Duration = Duration::from_millis(100);
 const TEST_ALL_CONCURRENCY: usize = 64;
 
 /// Options: `--duration SECS` (status load, default 10), `--connections N` (default 16),
-/// `--services N` (default 1000), `--only api|fair|shared` (one part), `--write` (append the
+/// `--services N` (default 1000), `--days N` (monitoring history, default 30),
+/// `--only api|fair|shared|monitoring` (one part), `--write` (append the
 /// results to docs/benchmarks.md).
 pub fn run(args: &[String]) -> Result<(), String> {
     let mut duration = Duration::from_secs(10);
@@ -42,6 +49,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut services = SERVICES;
     let mut write = false;
     let mut only: Option<String> = None;
+    let mut days = 30u64;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -49,6 +57,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "--connections" => connections = num(it.next(), "--connections")? as usize,
             "--services" => services = num(it.next(), "--services")? as usize,
             "--only" => only = it.next().cloned(),
+            "--days" => days = num(it.next(), "--days")?,
             "--write" => write = true,
             other => {
                 return Err(format!(
@@ -58,6 +67,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
     }
 
+    if only.as_deref() == Some("monitoring") {
+        let mut report = header();
+        report.push_str(&monitoring(services, days)?);
+        println!("{report}");
+        return append(write, &report);
+    }
     eprintln!("bench: building opsdeckd (release, mock provider only)…");
     let status = Command::new(env!("CARGO"))
         .args([
@@ -107,7 +122,15 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if part("shared") {
         report.push_str(&shared(&bin)?);
     }
+    if part("monitoring") {
+        report.push_str(&monitoring(services, days)?);
+    }
     println!("{report}");
+    append(write, &report)
+}
+
+/// Appends the report to docs/benchmarks.md when `--write` was given.
+fn append(write: bool, report: &str) -> Result<(), String> {
     if write {
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md");
         let mut f = std::fs::OpenOptions::new()
@@ -872,4 +895,56 @@ fn peak_rss_kib(pid: u32) -> u64 {
                 .and_then(|v| v.parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// The monitoring part: runs `crates/store/examples/monitoring_bench.rs` in release on both
+/// backends and renders its JSON as a table.
+fn monitoring(services: usize, days: u64) -> Result<String, String> {
+    let mut out = format!(
+        "\n### Monitoring ({services} services, {days} days of minute checks: 48 h raw through the rollup, older days as buckets)\n\n\
+         | backend | ingest insert+rollup (results/s) | rollup alone | guarded record_results | bytes per service-hour | baseline COUNT | 30 d uptime, one | 30 d uptime, all | 90-bar strip | 96-bar 24 h strip |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n"
+    );
+    for backend in ["sqlite", "postgres"] {
+        eprintln!("bench: monitoring on {backend} ({services} services, {days} days)…");
+        let output = Command::new(env!("CARGO"))
+            .args([
+                "run",
+                "--quiet",
+                "--release",
+                "-p",
+                "opsdeck-store",
+                "--example",
+                "monitoring_bench",
+                "--",
+                "--backend",
+                backend,
+                "--services",
+                &services.to_string(),
+                "--days",
+                &days.to_string(),
+            ])
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|e| format!("cannot run cargo: {e}"))?;
+        if !output.status.success() {
+            return Err(format!("monitoring bench on {backend} failed"));
+        }
+        let v: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .map_err(|e| format!("monitoring bench output: {e}"))?;
+        let t = |k: &str| format!("{} ms ({}×)", v[k]["median_ms"], v[k]["ratio_to_baseline"]);
+        out.push_str(&format!(
+            "| {backend} | {} | {} | {} | {} | {} ms | {} | {} | {} | {} |\n",
+            v["ingest_total_results_per_s"],
+            v["ingest_rollup_results_per_s"],
+            v["guarded_record_results_per_s"],
+            v["bytes_per_service_hour"],
+            v["baseline_count_ms"],
+            t("uptime_30d_one_service"),
+            t("uptime_30d_all_services"),
+            t("strip_90d_by_day_one_service"),
+            t("strip_24h_by_15m_one_service"),
+        ));
+    }
+    Ok(out)
 }

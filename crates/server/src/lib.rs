@@ -21,6 +21,7 @@ pub mod json;
 pub mod limits;
 #[cfg(feature = "test-provider")]
 pub mod mock_provider;
+pub mod monitoring;
 pub mod openapi;
 pub mod provision;
 pub mod scheduler;
@@ -164,6 +165,11 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             api::put_budget,
             api::delete_budget
         ))
+        .routes(routes!(api::service_uptime))
+        .routes(routes!(api::service_history))
+        .routes(routes!(api::service_events))
+        .routes(routes!(api::list_events))
+        .routes(routes!(api::service_metric_history))
         .split_for_parts()
 }
 
@@ -257,7 +263,12 @@ async fn prometheus(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.snapshot.prometheus(),
+        // The monitoring families (uptime, latency, status changes) follow the views'.
+        [
+            state.snapshot.prometheus(),
+            state.monitor.prometheus().into(),
+        ]
+        .concat(),
     )
 }
 
@@ -374,6 +385,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         instance,
         clock,
         test_all: Arc::default(),
+        monitor: Arc::default(),
         settings: settings.clone(),
     });
     snapshot::rebuild_now(&state).await?;
@@ -410,6 +422,15 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         || settings.features.enabled(features::Feature::CostAlerts)
     {
         tasks.push(tokio::spawn(alerting::run(state.clone(), stop_rx.clone())));
+    }
+    if settings.features.enabled(features::Feature::Monitoring) {
+        // Subscribed here, before anything can be checked, so no result is missed.
+        let events = state.checks.subscribe();
+        tasks.push(tokio::spawn(monitoring::run(
+            state.clone(),
+            events,
+            stop_rx.clone(),
+        )));
     }
     tasks.push(tokio::spawn(snapshot::run(state.clone(), stop_rx)));
     tracing::info!(%addr, "opsdeckd listening");

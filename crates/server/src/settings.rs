@@ -51,6 +51,8 @@ pub struct Settings {
     pub test_all_timeout: Duration,
     /// Run-time feature flags (the `--config` file's `[features]` table is applied at start).
     pub features: Features,
+    /// History retention, the metric series cap and the monitoring loop's pace.
+    pub monitoring: crate::monitoring::MonitoringSettings,
     /// Wall-clock time (tests inject a manual clock).
     pub clock: SharedClock,
     /// Incident grouping: flap control and windows (`docs/incidents.md`).
@@ -83,6 +85,7 @@ impl Settings {
             auth_failure_per_minute: 30,
             test_all_timeout: Duration::from_secs(600),
             features: Features::default(),
+            monitoring: crate::monitoring::MonitoringSettings::default(),
             clock: opsdeck_core::clock::system(),
             incidents: crate::incidents::IncidentSettings::default(),
             status_pages: crate::vendor_status::StatusPageSettings::default(),
@@ -190,6 +193,18 @@ pub struct Cli {
     /// Poll of a vendor's page while one of its services is failing or in an open incident.
     #[arg(long, env = "OPSDECK_STATUS_POLL_ACTIVE", default_value = "1m", value_parser = humantime_duration)]
     pub status_poll_active: Duration,
+    /// How long raw check results and metric samples are kept (25h to 30days).
+    #[arg(long, env = "OPSDECK_RETENTION_RAW", default_value = "48h", value_parser = humantime_duration)]
+    pub retention_raw: Duration,
+    /// How long hourly history buckets are kept (2days to 3years).
+    #[arg(long, env = "OPSDECK_RETENTION_HOURLY", default_value = "90days", value_parser = humantime_duration)]
+    pub retention_hourly: Duration,
+    /// How long daily history buckets and status-change events are kept (32days to 20years).
+    #[arg(long, env = "OPSDECK_RETENTION_DAILY", default_value = "400days", value_parser = humantime_duration)]
+    pub retention_daily: Duration,
+    /// Most metric series kept per service; new series beyond it are not stored.
+    #[arg(long, env = "OPSDECK_METRIC_SERIES_MAX", default_value_t = opsdeck_monitor::metric_history::DEFAULT_MAX_SERIES)]
+    pub metric_series_max: usize,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -259,6 +274,7 @@ impl std::fmt::Debug for Settings {
             .field("http", &self.http)
             .field("features", &self.features)
             .field("public_url", &self.alerting.public_url)
+            .field("monitoring", &self.monitoring)
             .finish_non_exhaustive()
     }
 }
@@ -293,6 +309,25 @@ impl Cli {
             .unwrap_or_else(default_data_dir);
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let features = Features::resolve(None, &env).map_err(|e| e.to_string())?;
+        let retention = opsdeck_monitor::retention::RetentionSettings {
+            raw: self.retention_raw,
+            hourly: self.retention_hourly,
+            daily: self.retention_daily,
+            ..Default::default()
+        };
+        let problems = retention.validate();
+        if !problems.is_empty() {
+            let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            return Err(format!(
+                "{} (OPSDECK_RETENTION_RAW / _HOURLY / _DAILY)",
+                text.join("; ")
+            ));
+        }
+        let monitoring = crate::monitoring::MonitoringSettings {
+            retention,
+            max_series: self.metric_series_max.max(1),
+            ..Default::default()
+        };
         Ok(Settings {
             listen: self.listen,
             database_url: env("OPSDECK_DATABASE_URL"),
@@ -318,6 +353,7 @@ impl Cli {
             auth_failure_per_minute: self.auth_failure_rate,
             test_all_timeout: self.test_all_timeout,
             features,
+            monitoring,
             clock: opsdeck_core::clock::system(),
             alerting: crate::alerting::AlertSettings {
                 public_url: self

@@ -66,6 +66,11 @@ pub struct StatusEntry {
     pub identity: Option<String>,
     /// When the last check finished (RFC 3339).
     pub checked_at: Option<String>,
+    /// connected ÷ (connected + failed) over the last 24 h (to the end of the current hour);
+    /// null without a decided check, or when monitoring is off.
+    pub uptime_24h: Option<f64>,
+    /// The same over 30 days.
+    pub uptime_30d: Option<f64>,
 }
 
 /// Counts by status.
@@ -250,6 +255,7 @@ async fn rebuild(
         None
     };
     let rows = state.store.status_rows().await?;
+    let uptimes = crate::monitoring::status_uptimes(state).await;
     let now = state.clock.now_ms();
     let default_interval_ms =
         i64::try_from(state.settings.check_interval.as_millis()).unwrap_or(i64::MAX);
@@ -260,7 +266,7 @@ async fn rebuild(
     });
     // Serializing and compressing ~200 KB is CPU work: off the runtime's workers.
     let (status, services, prometheus, expiry) = tokio::task::spawn_blocking(move || {
-        let doc = status_doc(&rows, now);
+        let doc = status_doc(&rows, now, &uptimes);
         let status = render_json(&doc, &(&doc.summary, &doc.services));
         let services = factory_views.map(|v| render_json(&v, &v));
         let (prom, expiry) = prometheus_text(&rows, now, default_interval_ms);
@@ -300,7 +306,11 @@ fn render_json<T: Serialize, C: Serialize>(value: &T, content: &C) -> Rendered {
     }
 }
 
-fn status_doc(rows: &[StatusRow], now: i64) -> StatusDoc {
+fn status_doc(
+    rows: &[StatusRow],
+    now: i64,
+    uptimes: &std::collections::HashMap<i64, (Option<f64>, Option<f64>)>,
+) -> StatusDoc {
     let mut summary = Summary::default();
     let entries: Vec<StatusEntry> = rows
         .iter()
@@ -317,6 +327,8 @@ fn status_doc(rows: &[StatusRow], now: i64) -> StatusDoc {
                 message: "Not checked yet.".into(),
                 identity: None,
                 checked_at: None,
+                uptime_24h: uptimes.get(&s.service_id).and_then(|u| u.0),
+                uptime_30d: uptimes.get(&s.service_id).and_then(|u| u.1),
             };
             if let Some(r) = last {
                 e.latency_ms = Some(r.latency_ms);

@@ -36,6 +36,8 @@ pub struct Inner {
     pub clock: SharedClock,
     /// Held while a `POST /test-all` runs: one run at a time per instance.
     pub test_all: Arc<tokio::sync::Mutex<()>>,
+    /// The monitoring loop's in-memory views (its `/metrics` families).
+    pub monitor: Arc<crate::monitoring::Monitor>,
 }
 
 impl AppState {

@@ -67,6 +67,7 @@ pub const ASSETS: &[Asset] = &[
     module!("views/tokens.js"),
     module!("views/incidents.js"),
     module!("views/alerts.js"),
+    module!("views/history.js"),
 ];
 
 /// Sent with every UI file. `connect-src 'self'` keeps the API calls (and the token) on this

@@ -98,6 +98,7 @@ embedded_migrations! {
     1 "init" "0001_init.sql",
     2 "scheduler and views" "0002_scheduler_and_views.sql",
     3 "check details" "0003_check_details.sql",
+    10 "monitoring" "0010_monitoring.sql",
     20 "alerts" "0020_alerts.sql",
     30 "incidents" "0030_incidents.sql",
     40 "metric problems" "0040_metric_problems.sql",

@@ -11,6 +11,7 @@ pub mod crypto;
 mod db;
 mod error;
 mod files;
+mod history;
 mod incidents;
 mod results;
 mod schedule;
@@ -32,6 +33,7 @@ pub use alerts::{
 pub use crypto::{SecretKey, generate_token, hash_token};
 pub use db::{Backend, db_text, now_ms, sqlite_url};
 pub use error::{Result, StoreError};
+pub use history::{MetricIngest, MetricSeries, RetentionReport, RollupStep, StoredEvent};
 pub use incidents::{ResultForIncidents, StoredIncident};
 pub use results::{CheckResult, Collection, NewCheckResult, RecordOutcome, SavedMetrics};
 pub use schedule::{ClaimRequest, Claimed, Lane, Share};

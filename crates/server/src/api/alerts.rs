@@ -670,7 +670,7 @@ pub async fn delete_budget(
 /// `GET /alerts/history` query.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct HistoryQuery {
+pub struct AlertHistoryQuery {
     /// RFC 3339 time or unix milliseconds; default: 7 days ago.
     pub since: Option<String>,
     /// Only this service's entries.
@@ -694,11 +694,11 @@ fn parse_since(s: &str) -> Result<i64, ApiError> {
 
 /// Alert history, newest first: every firing, reminder, resolve and budget threshold, with
 /// whether it was sent and why not.
-#[utoipa::path(get, path = "/alerts/history", tag = "alerts", params(HistoryQuery),
+#[utoipa::path(get, path = "/alerts/history", tag = "alerts", params(AlertHistoryQuery),
     responses((status = 200, body = Vec<Object>)))]
 pub async fn alert_history(
     State(state): State<AppState>,
-    Query(q): Query<HistoryQuery>,
+    Query(q): Query<AlertHistoryQuery>,
 ) -> ApiResult<ApiJson<Vec<Value>>> {
     if !state.settings.features.enabled(Feature::CostAlerts) {
         alerts_on(&state)?;

@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod checks;
+pub mod history;
 pub mod incidents;
 pub mod providers;
 pub mod services;
@@ -13,6 +14,7 @@ pub mod tokens;
 
 pub use alerts::*;
 pub use checks::*;
+pub use history::*;
 pub use incidents::*;
 pub use providers::*;
 pub use services::*;

@@ -183,6 +183,53 @@ impl App {
         .await;
     }
 
+    /// Seeds `days` of hourly check history for a service straight into the store (results the
+    /// API could only produce in real time), with a failed hour every `fail_every` hours and an
+    /// unknown one every 29, then rolls it up as the monitoring loop would.
+    pub async fn seed_history(&self, name: &str, days: i64, fail_every: i64) {
+        use opsdeck_core::{FailureKind, Status};
+        use opsdeck_monitor::history::CheckSample;
+        let state = &self.server.as_ref().expect("running").state;
+        let id = state.store.get_service(name).await.expect("service").id;
+        let now = Utc::now().timestamp_millis();
+        let hour = 3_600_000;
+        let mut rows = Vec::new();
+        for h in (1..days * 24).rev() {
+            let at = now - h * hour;
+            let (status, failure) = if h % fail_every == 0 {
+                (Status::Failed, Some(FailureKind::Timeout))
+            } else if h % 29 == 0 {
+                (Status::Unknown, Some(FailureKind::RateLimited))
+            } else {
+                (Status::Connected, None)
+            };
+            let latency_ms =
+                80 + u64::try_from((h * 37) % 90).unwrap_or(0) + if h % 24 < 3 { 200 } else { 0 };
+            rows.push((
+                id,
+                CheckSample {
+                    at_ms: at,
+                    status,
+                    failure,
+                    latency_ms,
+                },
+            ));
+        }
+        state.store.bulk_insert_raw(&rows).await.expect("seed");
+        opsdeck_server::monitoring::catch_up(state)
+            .await
+            .expect("rollup");
+    }
+
+    /// Runs the monitoring loop's work now (rollup, metric history) instead of waiting for it.
+    pub async fn monitoring_catch_up(&self) {
+        let state = &self.server.as_ref().expect("running").state;
+        opsdeck_server::monitoring::catch_up(state)
+            .await
+            .expect("rollup");
+        state.refresh_views().await;
+    }
+
     pub async fn finish(mut self) {
         if let Some(s) = self.server.take() {
             s.shutdown().await;

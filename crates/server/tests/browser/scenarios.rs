@@ -995,3 +995,102 @@ async fn alerts_page_adds_a_channel_tests_it_and_a_rule_that_fires() {
     b.close().await;
     app.finish().await;
 }
+
+/// Monitoring: a service with 30 days of history and a recent outage shows its uptime figures,
+/// the 90-bar strip (switchable 24 h / 30 d / 90 d, each bar titled with its uptime and checks),
+/// the response-time chart, the status changes and a metric trend; each dashboard row shows a
+/// compact strip and its 30-day uptime.
+#[tokio::test]
+async fn service_page_shows_uptime_strip_response_time_and_events() {
+    let Some((app, b)) = setup().await else {
+        return;
+    };
+    app.create(app.github_service("gh-platform", GOOD, &["platform", "prod"]))
+        .await;
+    app.create(app.github_service("gh-oss", BAD, &["oss"]))
+        .await;
+    app.seed_history("gh-platform", 30, 37).await;
+    // Results through the API, as the scheduler or a user would produce them: connected, an
+    // outage with a rotated-away token, connected again.
+    app.test("gh-platform").await;
+    app.set_token("gh-platform", BAD).await;
+    app.test("gh-platform").await;
+    app.set_token("gh-platform", GOOD).await;
+    app.test("gh-platform").await;
+    app.test("gh-oss").await;
+    app.monitoring_catch_up().await;
+
+    sign_in(&b, ADMIN).await;
+    // The dashboard: a compact strip and the 30-day uptime per row.
+    b.until(
+        "the dashboard's uptime strips",
+        "return document.querySelectorAll('.uptime-cell svg.uptime-strip').length >= 2",
+    )
+    .await;
+    let cell = b.text("tr[data-service='gh-oss'] .uptime-30d").await;
+    assert_eq!(cell, "0 %", "{cell}");
+    b.shot_fold("dashboard-uptime").await;
+
+    b.js("location.hash = '#/services/gh-platform';", vec![])
+        .await;
+    b.until(
+        "the uptime figures",
+        "const f = document.querySelectorAll('#uptime-figures li'); return f.length === 3 && f[1].innerText.includes('%')",
+    )
+    .await;
+    // 24 h by 15 minutes: 96 bars, each with a title giving its uptime and checks.
+    b.until(
+        "the 24 h strip",
+        "return document.querySelectorAll('#uptime-strip rect.ubar').length === 96",
+    )
+    .await;
+    let title = b
+        .js(
+            "const t = [...document.querySelectorAll('#uptime-strip g.ubar-group > title')].map((x) => x.textContent).filter((t) => t.includes('uptime')); return t[t.length - 1] || ''",
+            vec![],
+        )
+        .await;
+    assert!(
+        title.as_str().unwrap_or_default().contains("checks")
+            || title.as_str().unwrap_or_default().contains("check"),
+        "{title}"
+    );
+    b.click("#monitoring .seg button[data-window='30d']").await;
+    b.until(
+        "the 30 d strip",
+        "return document.querySelectorAll('#uptime-strip rect.ubar').length === 30",
+    )
+    .await;
+    // Days with failures are striped, not only coloured.
+    let patterned = b
+        .js(
+            "return document.querySelectorAll('#uptime-strip g[data-kind=partial] rect.stripe, #uptime-strip g[data-kind=down] rect.stripe').length",
+            vec![],
+        )
+        .await;
+    assert!(patterned.as_u64().unwrap_or(0) >= 1, "{patterned}");
+    b.click("#monitoring .seg button[data-window='90d']").await;
+    b.until(
+        "the 90 d strip",
+        "return document.querySelectorAll('#uptime-strip rect.ubar').length === 90",
+    )
+    .await;
+    b.visible("#response-time svg.response-time").await;
+    b.text_contains("#response-time figcaption", "p95").await;
+    // The events: the token rotated away and back.
+    b.text_contains("#events table.events", "Invalid credentials")
+        .await;
+    b.text_contains("#events table.events", "Connected").await;
+    b.click("#monitoring .seg button[data-window='30d']").await;
+    b.until(
+        "the 30 d strip again",
+        "return document.querySelectorAll('#uptime-strip rect.ubar').length === 30",
+    )
+    .await;
+    // A metric trend from the collections stored with each connected check.
+    b.visible("#trends svg.trend").await;
+    b.shot_fold("service-monitoring").await;
+    b.assert_clean(&[]).await;
+    b.close().await;
+    app.finish().await;
+}

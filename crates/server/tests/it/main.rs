@@ -10,6 +10,7 @@ mod api;
 mod auth;
 mod hardening;
 mod incidents;
+mod monitoring;
 mod pipeline;
 mod process;
 mod scheduler;

@@ -23,6 +23,7 @@ import { el, clear, focus, richText } from "../dom.js";
 import { statusBadge, statusKey, failureText, latency, timeEl, categoryText, STATUS, CATEGORY_ORDER } from "../format.js";
 import { noticeArea, notify, takeFlash } from "../notices.js";
 import * as router from "../router.js";
+import { uptimeColumn } from "./history.js";
 
 const REFRESH_MS = 30000;
 
@@ -74,6 +75,14 @@ export const columns = [
 export function addColumn(col, index) {
   if (typeof index === "number") columns.splice(index, 0, col);
   else columns.push(col);
+}
+
+// Monitoring: a compact 24 h strip and the 30-day uptime (hidden when the feature is off).
+addColumn(uptimeColumn);
+
+// Columns shown now (a column may hide itself, e.g. when its feature is off).
+function shownColumns() {
+  return columns.filter((c) => !c.visible || c.visible());
 }
 
 function providerName(id, ctx) {
@@ -301,7 +310,7 @@ export function mount(root, route, ctx) {
   function renderHead() {
     clear(thead);
     const tr = el("tr");
-    for (const c of columns) {
+    for (const c of shownColumns()) {
       const th = el("th", { scope: "col", className: c.className || "" });
       if (c.sort) {
         const active = state.sort === c.key;
@@ -398,7 +407,7 @@ export function mount(root, route, ctx) {
 
   function row(s) {
     const tr = el("tr", { className: "row-" + statusKey(s.status) + (state.fresh === s.service ? " fresh" : ""), "data-service": s.service });
-    for (const c of columns) {
+    for (const c of shownColumns()) {
       let cell = c.cell(s, state);
       if (!(cell instanceof HTMLTableCellElement)) cell = el("td", {}, cell);
       if (c.className) cell.classList.add(c.className);

@@ -41,12 +41,16 @@ import { detailsView } from "../report.js";
 import { noticeArea, notify, flash, takeFlash } from "../notices.js";
 import * as router from "../router.js";
 import { incidentPanel } from "./incidents.js";
+import { historySection } from "./history.js";
 
 const sections = [];
 
 export function registerSection(render) {
   sections.push(render);
 }
+
+// Monitoring: uptime, the status strip, response time, events and metric trends.
+registerSection(historySection);
 
 const CHECKS_FIRST = 50;
 const CHECKS_MORE = 500;

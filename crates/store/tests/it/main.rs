@@ -752,4 +752,5 @@ async fn file_modes_and_pending_key(url: Option<String>) {
 }
 
 mod alerts;
+mod history;
 mod incidents;
