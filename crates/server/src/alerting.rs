@@ -896,6 +896,7 @@ pub async fn deliver_due(state: &AppState) -> Result<usize, StoreError> {
     let owner = state.instance.as_str();
     let mut channels: HashMap<String, Result<Channel, String>> = HashMap::new();
     let mut attempted = 0;
+    let mut incident_timeline: Vec<(String, String)> = Vec::new();
     // A read first: an idle outbox costs no write per tick.
     if state
         .store
@@ -934,7 +935,21 @@ pub async fn deliver_due(state: &AppState) -> Result<usize, StoreError> {
                             let n = with_incident(state, n).await;
                             let attempt = u32::try_from(row.attempts).unwrap_or(u32::MAX);
                             match channel.send_once(&n, &d, attempt, state.clock.now()).await {
-                                Outcome::Delivered => AttemptResult::Delivered,
+                                Outcome::Delivered => {
+                                    if let Notification::Alert(a) = &n
+                                        && a.incident.is_some()
+                                    {
+                                        incident_timeline.push((
+                                            a.service.clone(),
+                                            format!(
+                                                "{} sent to {}",
+                                                a.event.event().as_str(),
+                                                row.channel
+                                            ),
+                                        ));
+                                    }
+                                    AttemptResult::Delivered
+                                }
                                 Outcome::Retry { after, reason } => AttemptResult::Retry {
                                     at: state.clock.now_ms().saturating_add(
                                         i64::try_from(after.as_millis()).unwrap_or(i64::MAX),
@@ -970,6 +985,14 @@ pub async fn deliver_due(state: &AppState) -> Result<usize, StoreError> {
                 .await?
             {
                 tracing::warn!(delivery = %row.delivery, "the outbox lease expired during the attempt; another instance owns the row now");
+            }
+            // The incident's timeline lists the notifications sent about it (best effort: the
+            // delivery itself is already recorded).
+            for (service, what) in incident_timeline.drain(..) {
+                if let Err(e) = crate::incidents::record_notification(state, &service, &what).await
+                {
+                    tracing::warn!(%service, error = %e, "alerts: cannot add the notification to the incident timeline");
+                }
             }
         }
     }

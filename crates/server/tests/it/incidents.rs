@@ -154,6 +154,31 @@ async fn vendor_outage_groups_and_resolves(db: Db) {
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     }
 
+    // An alert on gh-a that fires on its fourth failure, one round after the incident opens,
+    // to a webhook receiver: its one notification must name the incident and the vendor's words.
+    let hook = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&hook)
+        .await;
+    let r = app
+        .post(
+            "/api/v1/channels",
+            json!({"name": "ops-hook", "kind": "webhook", "url": format!("{}/hook", hook.uri()), "secret": "whsec-incidents-test"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let r = app
+        .post(
+            "/api/v1/alerts",
+            json!({"name": "gh-a-down", "condition": "status", "services": ["gh-a"],
+                   "failure_threshold": 4, "success_threshold": 2, "send_resolved": false,
+                   "channels": ["ops-hook"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+
     // Two failed rounds: below the failure threshold (3), no incident yet.
     check_round(&app, &clock, &names).await;
     check_round(&app, &clock, &names).await;
@@ -178,6 +203,44 @@ async fn vendor_outage_groups_and_resolves(db: Db) {
         "Incident with API Requests and Git Operations"
     );
     assert_eq!(inc["vendor_status"]["indicator"], "major");
+    check_round(&app, &clock, &names).await;
+    let mut bodies: Vec<Value> = Vec::new();
+    for _ in 0..400 {
+        bodies = hook
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|r| serde_json::from_slice(&r.body).ok())
+            .collect();
+        if !bodies.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(bodies.len(), 1, "one notification: {bodies:#?}");
+    let note = &bodies[0];
+    assert_eq!(note["event"], "alert.firing", "{note:#}");
+    assert_eq!(note["service"], "gh-a");
+    assert_eq!(note["incident"]["id"], inc["id"], "{note:#}");
+    assert_eq!(note["incident"]["title"], inc["title"]);
+    assert_eq!(
+        note["vendor_status"]["incidents"][0]["name"],
+        "Incident with API Requests and Git Operations",
+        "{note:#}"
+    );
+    // The incident's timeline lists the notification.
+    let path_one = format!("/api/v1/incidents/{}", inc["id"]);
+    eventually(&app, &path_one, |v| {
+        v["timeline"].as_array().is_some_and(|t| {
+            t.iter().any(|e| {
+                e["text"]
+                    .as_str()
+                    .is_some_and(|x| x.contains("alert.firing sent to ops-hook"))
+            })
+        })
+    })
+    .await;
     let keys: BTreeSet<&str> = inc
         .as_object()
         .unwrap()
