@@ -117,14 +117,12 @@ fn init(factory: &ServiceFactory, args: &InitArgs) -> u8 {
         Ok(()) => {
             let path = args.path.display();
             if starter.live.is_empty() {
-                println!(
-                    "Wrote {path} with every provider commented out: no service is active yet."
-                );
-                println!(
+                outln!("Wrote {path} with every provider commented out: no service is active yet.");
+                outln!(
                     "Next: remove the \"# \" in front of a block's lines, or run: opsdeck init --provider ID --force"
                 );
             } else {
-                println!(
+                outln!(
                     "Wrote {path}: {} live{}.",
                     starter.live.join(", "),
                     if starter.commented.is_empty() {
@@ -137,9 +135,9 @@ fn init(factory: &ServiceFactory, args: &InitArgs) -> u8 {
                     }
                 );
                 if starter.variables.is_empty() {
-                    println!("Next: opsdeck test");
+                    outln!("Next: opsdeck test");
                 } else {
-                    println!(
+                    outln!(
                         "Next: set {} in the environment, then run: opsdeck test",
                         starter.variables.join(", ")
                     );
@@ -168,9 +166,9 @@ fn providers(factory: &ServiceFactory, args: &ProvidersArgs) -> u8 {
             if args.output.json() {
                 render::print_json(&factory.providers().collect::<Vec<_>>());
             } else if factory.ids().is_empty() {
-                println!("{}", no_providers_note());
+                outln!("{}", no_providers_note());
             } else {
-                println!("{}", render::providers_table(factory, layout));
+                outln!("{}", render::providers_table(factory, layout));
             }
             EXIT_OK
         }
@@ -182,7 +180,7 @@ fn providers(factory: &ServiceFactory, args: &ProvidersArgs) -> u8 {
             if *json || args.output.json() {
                 render::print_json(&d.json_schema());
             } else {
-                println!("{}", render::provider_detail(d, layout));
+                outln!("{}", render::provider_detail(d, layout));
             }
             EXIT_OK
         }
@@ -274,12 +272,12 @@ fn validate(factory: &ServiceFactory, args: &ValidateArgs) -> u8 {
             .join(", ")
     };
     if all.is_empty() {
-        println!(
+        outln!(
             "{path} is valid but declares no service: remove the \"# \" in front of a block's \
              lines, or run `opsdeck init --provider ID --force`."
         );
     } else {
-        println!(
+        outln!(
             "{path} is valid: {} service(s) to run{}",
             services.enabled.len(),
             if services.enabled.is_empty() {
@@ -289,7 +287,7 @@ fn validate(factory: &ServiceFactory, args: &ValidateArgs) -> u8 {
             }
         );
         if !services.disabled.is_empty() {
-            println!(
+            outln!(
                 "Disabled, not run (their ${{VAR}}s are not needed): {}",
                 list(&services.disabled)
             );
@@ -377,7 +375,7 @@ async fn test(factory: &ServiceFactory, args: &RunArgs) -> u8 {
         render::print_json(&lines);
     } else {
         let rows: Vec<render::TestRow> = lines.iter().map(TestLine::row).collect();
-        println!("{}", render::reports_table(&rows, layout(args)));
+        outln!("{}", render::reports_table(&rows, layout(args)));
     }
     // Disabled services are listed but never make the run fail.
     let all_connected = lines.iter().all(|l| match l {
@@ -495,7 +493,7 @@ async fn metrics(factory: &ServiceFactory, args: &RunArgs) -> u8 {
             .iter()
             .flat_map(|l| l.notes().iter().map(move |n| (l.service(), n.as_str())))
             .collect();
-        println!(
+        outln!(
             "{}",
             render::metrics_table(&rows, &errors, &problems, &notes, ran.len(), layout(args))
         );
@@ -524,7 +522,7 @@ fn window(since: Option<Since>, default: Since) -> TimeWindow {
 fn disabled_note(disabled: &[ServiceSpec]) {
     if !disabled.is_empty() {
         let names: Vec<&str> = disabled.iter().map(|s| s.name.as_str()).collect();
-        println!("note: disabled, not asked: {}", names.join(", "));
+        outln!("note: disabled, not asked: {}", names.join(", "));
     }
 }
 
@@ -553,7 +551,7 @@ async fn ai_usage(factory: &ServiceFactory, args: &CrossArgs) -> u8 {
     if json {
         render::print_json(&entries);
     } else {
-        println!(
+        outln!(
             "{}",
             render::ai_usage_table(&entries, window, layout(&args.run))
         );
@@ -578,7 +576,7 @@ async fn costs(factory: &ServiceFactory, args: &CrossArgs) -> u8 {
     if json {
         render::print_json(&entries);
     } else {
-        println!(
+        outln!(
             "{}",
             render::costs_table(&entries, window, layout(&args.run))
         );
@@ -603,7 +601,7 @@ async fn deployments(factory: &ServiceFactory, args: &CrossArgs) -> u8 {
     if json {
         render::print_json(&entries);
     } else {
-        println!(
+        outln!(
             "{}",
             render::deployments_table(&entries, window, layout(&args.run))
         );

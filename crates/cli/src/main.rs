@@ -5,6 +5,17 @@
 //! `deployments`) exit 0 when every service answered or said why it cannot, 1 when any failed.
 //! `validate` checks the config offline (0 or 2); `completions` prints a shell script.
 
+/// `println!` that survives a closed pipe: `opsdeck providers | head -3` ends quietly with the
+/// status a tool killed by SIGPIPE has (141), where `println!` would panic.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            $crate::stdout_failed(e);
+        }
+    }};
+}
+
 mod args;
 mod commands;
 mod fit;
@@ -33,6 +44,15 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(commands::run(args));
     ExitCode::from(code)
+}
+
+/// Ends the process after a failed write to standard output.
+pub(crate) fn stdout_failed(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(141);
+    }
+    eprintln!("error: cannot write to standard output: {e}");
+    std::process::exit(2);
 }
 
 fn init_logging(verbose: u8) {

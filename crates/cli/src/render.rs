@@ -17,7 +17,7 @@ use crate::fit::{self, Column, Fit, Layout, Row, Text};
 
 pub fn print_json<T: Serialize + ?Sized>(value: &T) {
     match serde_json::to_string_pretty(value) {
-        Ok(s) => println!("{s}"),
+        Ok(s) => outln!("{s}"),
         Err(e) => eprintln!("error: could not render JSON: {e}"),
     }
 }

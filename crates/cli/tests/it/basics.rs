@@ -308,3 +308,21 @@ fn providers_show_lists_github_app_and_azure_openai_fields() {
     assert_eq!(v["properties"]["api_key"]["writeOnly"], true);
     assert!(v["properties"]["deployment"].is_object(), "{v}");
 }
+
+/// A reader that stops early (`opsdeck providers | head -1`) ends the CLI quietly with the
+/// status of a tool killed by SIGPIPE, not with a panic.
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_opsdeck"))
+        .arg("providers")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the read end before the child can write.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+}
