@@ -52,7 +52,7 @@ curl -fsS -H "Authorization: Bearer ${TOKEN}" "http://${ADDR}/api/v1/openapi.jso
 # (issue 11): channels, rules, silences and budgets are validated by opsdeck-notify and
 # opsdeck-monitor (conditions with their own parameters, globs, durations, channel names that
 # must exist), which the documents' open `Object` bodies do not describe.
-cat > "${WORK}/schemathesis.toml" <<TOML
+cat > "${WORK}/schemathesis.toml" <<'TOML'
 [[operations]]
 include-operation-id = ["create_service", "patch_service", "create_channel", "patch_channel", "create_alert", "put_alert", "create_silence", "put_silence", "create_budget", "put_budget"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
