@@ -61,6 +61,14 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404",
 [[operations]]
 include-operation-id = ["alert_history"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "429"]
+
+# History (issue 10) and incidents (issue 12): `since` is an RFC 3339 time or a duration, a
+# bucket must fit its window (5m only within 24h), a metric history needs the metric's name, and
+# a note may not hold control characters — rules the parameter schemas cannot state, answered
+# with a 400/422 problem that names the parameter.
+[[operations]]
+include-operation-id = ["list_events", "service_events", "service_history", "service_uptime", "service_metric_history", "list_incidents", "add_note"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "409", "422", "429"]
 TOML
 
 status=0

@@ -168,6 +168,7 @@ pub struct MetricHistoryView {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct UptimeQuery {
     /// `24h` (default), `7d`, `30d` or `90d`.
+    #[param(pattern = "^(24h|7d|30d|90d)$")]
     pub window: Option<String>,
 }
 
@@ -175,6 +176,7 @@ pub struct UptimeQuery {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct HistoryQuery {
     /// `24h` (default), `7d`, `30d` or `90d`.
+    #[param(pattern = "^(24h|7d|30d|90d)$")]
     pub window: Option<String>,
     /// `5m` or `15m` (window 24h only), `1h` (default for 24h and 7d) or `1d` (default for
     /// 30d and 90d).

@@ -145,6 +145,7 @@ pub fn incident_view(i: &Incident) -> IncidentView {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct IncidentsQuery {
     /// `open`, `acknowledged` or `resolved`; all when absent.
+    #[param(pattern = "^(open|acknowledged|resolved)$")]
     pub state: Option<String>,
     /// Only incidents opened at or after this time: RFC 3339 (`2026-12-01T00:00:00Z`) or a
     /// duration back from now (`24h`, `7d`).
