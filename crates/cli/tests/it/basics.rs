@@ -318,10 +318,10 @@ fn a_closed_stdout_is_not_a_panic() {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap_or_else(|e| panic!("{e}"));
     // Close the read end before the child can write.
     drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(141), "{stderr}");
