@@ -325,23 +325,7 @@ impl Store {
             let mut sql = String::from(
                 "INSERT INTO check_buckets (service_id, width, start_ms, connected, failed, unknown, latency) VALUES ",
             );
-            for i in 0..chunk.len() {
-                let p = i * 7;
-                if i > 0 {
-                    sql.push(',');
-                }
-                let _ = write!(
-                    sql,
-                    "(${},${},${},${},${},${},${})",
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5,
-                    p + 6,
-                    p + 7
-                );
-            }
+            push_value_rows(&mut sql, chunk.len(), 7, "");
             sql.push_str(
                 " ON CONFLICT (service_id, width, start_ms) DO UPDATE SET connected = excluded.connected, \
                  failed = excluded.failed, unknown = excluded.unknown, latency = excluded.latency",
@@ -1156,23 +1140,7 @@ impl Store {
             let mut sql = String::from(
                 "INSERT INTO check_buckets (service_id, width, start_ms, connected, failed, unknown, latency) VALUES ",
             );
-            for i in 0..chunk.len() {
-                let p = i * 7;
-                if i > 0 {
-                    sql.push(',');
-                }
-                let _ = write!(
-                    sql,
-                    "(${},${},${},${},${},${},${})",
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5,
-                    p + 6,
-                    p + 7
-                );
-            }
+            push_value_rows(&mut sql, chunk.len(), 7, "");
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (service, b) in chunk {
                 q = q
@@ -1200,21 +1168,7 @@ impl Store {
             let mut sql = String::from(
                 "INSERT INTO check_results (service_id, checked_at, status, failure, latency_ms, message) VALUES ",
             );
-            for i in 0..chunk.len() {
-                let p = i * 5;
-                if i > 0 {
-                    sql.push(',');
-                }
-                let _ = write!(
-                    sql,
-                    "(${},${},${},${},${},'')",
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5
-                );
-            }
+            push_value_rows(&mut sql, chunk.len(), 5, ",''");
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (service, s) in chunk {
                 q = q
@@ -1242,4 +1196,33 @@ fn parse_point(r: &AnyRow, at: usize, width: BucketWidth, start_ms: i64) -> Resu
         max: r.try_get(at + 3)?,
         unit: Unit::from(unit),
     })
+}
+
+/// Appends `rows` parenthesised groups of `cols` numbered placeholders (`($1,$2),($3,$4)`), each
+/// followed by `literal` (extra constant columns), for one multi-row INSERT.
+fn push_value_rows(sql: &mut String, rows: usize, cols: usize, literal: &str) {
+    for i in 0..rows {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for c in 1..=cols {
+            if c > 1 {
+                sql.push(',');
+            }
+            let _ = write!(sql, "${}", i * cols + c);
+        }
+        sql.push_str(literal);
+        sql.push(')');
+    }
+}
+
+#[cfg(test)]
+mod value_rows_tests {
+    #[test]
+    fn numbered_groups_with_a_literal() {
+        let mut sql = String::from("VALUES ");
+        super::push_value_rows(&mut sql, 2, 3, ",''");
+        assert_eq!(sql, "VALUES ($1,$2,$3,''),($4,$5,$6,'')");
+    }
 }
