@@ -70,7 +70,7 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403",
 # a note may not hold control characters — rules the parameter schemas cannot state, answered
 # with a 400/422 problem that names the parameter.
 [[operations]]
-include-operation-id = ["list_events", "service_events", "service_history", "service_uptime", "service_metric_history", "list_incidents", "add_note"]
+include-operation-id = ["list_events", "service_events", "service_history", "list_history", "service_uptime", "service_metric_history", "list_incidents", "add_note"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "409", "422", "429"]
 TOML
 

@@ -902,8 +902,8 @@ fn peak_rss_kib(pid: u32) -> u64 {
 fn monitoring(services: usize, days: u64) -> Result<String, String> {
     let mut out = format!(
         "\n### Monitoring ({services} services, {days} days of minute checks: 48 h raw through the rollup, older days as buckets)\n\n\
-         | backend | ingest insert+rollup (results/s) | rollup alone | guarded record_results | bytes per service-hour | baseline COUNT | 30 d uptime, one | 30 d uptime, all | 90-bar strip | 96-bar 24 h strip |\n\
-         |---|---|---|---|---|---|---|---|---|---|\n"
+         | backend | ingest insert+rollup (results/s) | rollup alone | guarded record_results | bytes per service-hour | baseline COUNT | 30 d uptime, one | 30 d uptime, all | 90-bar strip | 96-bar 24 h strip | dashboard strips, all services (÷ one per service × N) |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n"
     );
     for backend in ["sqlite", "postgres"] {
         eprintln!("bench: monitoring on {backend} ({services} services, {days} days)…");
@@ -934,7 +934,7 @@ fn monitoring(services: usize, days: u64) -> Result<String, String> {
             .map_err(|e| format!("monitoring bench output: {e}"))?;
         let t = |k: &str| format!("{} ms ({}×)", v[k]["median_ms"], v[k]["ratio_to_baseline"]);
         out.push_str(&format!(
-            "| {backend} | {} | {} | {} | {} | {} ms | {} | {} | {} | {} |\n",
+            "| {backend} | {} | {} | {} | {} | {} ms | {} | {} | {} | {} | {} ({}) |\n",
             v["ingest_total_results_per_s"],
             v["ingest_rollup_results_per_s"],
             v["guarded_record_results_per_s"],
@@ -944,6 +944,8 @@ fn monitoring(services: usize, days: u64) -> Result<String, String> {
             t("uptime_30d_all_services"),
             t("strip_90d_by_day_one_service"),
             t("strip_24h_by_15m_one_service"),
+            t("strips_24h_by_hour_all_services"),
+            v["strips_all_vs_one_per_service"],
         ));
     }
     Ok(out)

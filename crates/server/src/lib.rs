@@ -167,6 +167,7 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(api::service_uptime))
         .routes(routes!(api::service_history))
+        .routes(routes!(api::list_history))
         .routes(routes!(api::service_events))
         .routes(routes!(api::list_events))
         .routes(routes!(api::service_metric_history))

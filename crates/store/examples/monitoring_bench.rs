@@ -14,7 +14,8 @@
 //! 4. **reads**, each timed over repeated calls against a baseline measured in the same run (a
 //!    plain `SELECT COUNT(*) FROM services`): 30-day uptime of one service, 30-day uptime of
 //!    every service (the status document's figure), the 90-bar strip of one service (90 days by
-//!    day) and the 96-bar 24 h strip (15-minute buckets from raw rows).
+//!    day), the 96-bar 24 h strip (15-minute buckets from raw rows), and the dashboard's 24 h
+//!    strips of every service in one call against one service's.
 //!
 //! `--backend sqlite|postgres` (PostgreSQL: a fresh schema in `OPSDECK_TEST_DATABASE_URL`,
 //! default the local `test` database). Prints one JSON object.
@@ -348,6 +349,25 @@ async fn main() {
         assert_eq!(h.len(), 96);
     })
     .await;
+    // The dashboard's strips: every service's last 24 hours by hour in one call, against the
+    // same strip of one service (what the dashboard asked per row before).
+    let h_to = to;
+    let strip_1h_one = time(reps, || async {
+        let h = store
+            .check_history(one, BucketWidth::Hour, h_to - DAY_MS, h_to)
+            .await
+            .unwrap();
+        assert_eq!(h.len(), 24);
+    })
+    .await;
+    let strips_1h_all = time(20, || async {
+        let all = store
+            .check_history_all(&ids, BucketWidth::Hour, h_to - DAY_MS, h_to)
+            .await
+            .unwrap();
+        assert_eq!(all.len(), ids.len());
+    })
+    .await;
     // Sanity: the rollup agrees with the raw rows over the last day.
     let s = store
         .check_summary(one, to - DAY_MS, to, avail)
@@ -383,6 +403,13 @@ async fn main() {
         "uptime_30d_all_services": r(&all_30d),
         "strip_90d_by_day_one_service": r(&strip_90),
         "strip_24h_by_15m_one_service": r(&strip_24h),
+        "strip_24h_by_hour_one_service": r(&strip_1h_one),
+        "strips_24h_by_hour_all_services": r(&strips_1h_all),
+        "strips_all_vs_one_per_service": ((strips_1h_all.median_us
+            / (strip_1h_one.median_us * ids.len() as f64))
+            * 1000.0)
+            .round()
+            / 1000.0,
         "last_day_checks_one_service": s.checks,
     });
     println!("{}", serde_json::to_string_pretty(&out).unwrap());

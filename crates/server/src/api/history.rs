@@ -104,6 +104,26 @@ pub struct HistoryView {
     pub buckets: Vec<HistoryBucketView>,
 }
 
+/// One service's buckets in `GET /history`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceBucketsView {
+    /// Service name.
+    pub service: String,
+    /// Every bucket of the window, oldest first (empty ones included, with `checks` 0).
+    pub buckets: Vec<HistoryBucketView>,
+}
+
+/// `GET /history`: every service's history in one answer (the dashboard's strips).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryListView {
+    /// The window.
+    pub window: String,
+    /// `1h` | `1d`.
+    pub bucket: String,
+    /// One entry per service, by name.
+    pub services: Vec<ServiceBucketsView>,
+}
+
 /// One status change.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventView {
@@ -356,6 +376,52 @@ pub async fn service_history(
         window,
         bucket: width.as_str().to_owned(),
         buckets: buckets.iter().map(bucket_view).collect(),
+    }))
+}
+
+/// The most buckets per service `GET /history` answers (a week of hours): the answer grows with
+/// services × buckets, so longer windows use daily buckets.
+pub const MAX_LIST_BUCKETS: i64 = 168;
+
+/// Every service's check history in hourly or daily buckets, in one answer.
+#[utoipa::path(get, path = "/history", tag = "monitoring",
+    params(HistoryQuery),
+    responses((status = 200, body = HistoryListView), (status = 400, body = ErrorBody, description = "bad window or bucket, or more than 168 buckets per service"),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody, description = "monitoring is off (feature_disabled)")))]
+pub async fn list_history(
+    State(state): State<AppState>,
+    Query(q): Query<HistoryQuery>,
+) -> ApiResult<ApiJson<HistoryListView>> {
+    require(&state.settings.features, Feature::Monitoring)?;
+    let (window, len) = parse_win(q.window.as_deref(), "24h")?;
+    let width = parse_bucket(q.bucket.as_deref(), len, &BucketWidth::STORED)?;
+    if len / width.ms() > MAX_LIST_BUCKETS {
+        return Err(ApiError::BadRequest(format!(
+            "bucket: {width} over {window} is {} buckets per service, more than {MAX_LIST_BUCKETS}; use bucket=1d, or GET /services/{{name}}/history for one service",
+            len / width.ms()
+        )));
+    }
+    let services = state.store.list_services().await?;
+    let ids: Vec<i64> = services.iter().map(|s| s.id).collect();
+    let now = state.clock.now_ms();
+    let to = width.align(now).saturating_add(width.ms());
+    let from = to.saturating_sub(len);
+    let mut all = state.store.check_history_all(&ids, width, from, to).await?;
+    Ok(ApiJson(HistoryListView {
+        window,
+        bucket: width.as_str().to_owned(),
+        services: services
+            .into_iter()
+            .map(|rec| ServiceBucketsView {
+                buckets: all
+                    .remove(&rec.id)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(bucket_view)
+                    .collect(),
+                service: rec.name,
+            })
+            .collect(),
     }))
 }
 

@@ -1029,6 +1029,16 @@ async fn service_page_shows_uptime_strip_response_time_and_events() {
     .await;
     let cell = b.text("tr[data-service='gh-oss'] .uptime-30d").await;
     assert_eq!(cell, "0 %", "{cell}");
+    // Every row's strip came from one request for all services, none from a per-row one.
+    let requests = b
+        .js(
+            "const r = performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname); \
+             return [r.filter((p) => p === '/api/v1/history').length, \
+                     r.filter((p) => /^\\/api\\/v1\\/services\\/[^/]+\\/history$/.test(p)).length];",
+            vec![],
+        )
+        .await;
+    assert_eq!(requests, json!([1, 0]), "GET /history, per-row history");
     b.shot_fold("dashboard-uptime").await;
 
     b.js("location.hash = '#/services/gh-platform';", vec![])

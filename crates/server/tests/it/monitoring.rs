@@ -118,6 +118,30 @@ async fn monitoring_contract(db: Db) {
         assert!(buckets[0]["uptime"].is_null(), "empty bucket: null uptime");
     }
 
+    // Every service's history in one answer: the same buckets as each service's own route.
+    for (q, n) in [("", 24), ("window=7d&bucket=1h", 168), ("window=90d", 90)] {
+        let all = app.get(&format!("/api/v1/history?{q}")).await;
+        assert_eq!(all.status, StatusCode::OK, "{q}: {}", all.text);
+        assert_eq!(keys(&all.body), sorted(&["window", "bucket", "services"]));
+        let rows = all.body["services"].as_array().unwrap();
+        let names: Vec<&str> = rows
+            .iter()
+            .map(|r| r["service"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["down", "up"], "every service, by name");
+        assert_eq!(keys(&rows[0]), sorted(&["service", "buckets"]));
+        for r in rows {
+            let own = app
+                .get(&format!(
+                    "/api/v1/services/{}/history?{q}",
+                    r["service"].as_str().unwrap()
+                ))
+                .await;
+            assert_eq!(r["buckets"], own.body["buckets"], "{q}");
+            assert_eq!(r["buckets"].as_array().unwrap().len(), n, "{q}");
+        }
+    }
+
     // Events.
     let e = app.get("/api/v1/services/down/events").await;
     assert_eq!(e.status, StatusCode::OK, "{}", e.text);
@@ -215,6 +239,8 @@ async fn monitoring_contract(db: Db) {
         "/api/v1/events?limit=0",
         "/api/v1/services/up/metrics/history",
         "/api/v1/services/up/metrics/history?name=x&bucket=5m",
+        "/api/v1/history?bucket=15m",
+        "/api/v1/history?window=30d&bucket=1h",
     ] {
         let r = app.get(q).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{q}: {}", r.text);
@@ -236,6 +262,7 @@ async fn monitoring_contract(db: Db) {
         "/api/v1/services/up/history",
         "/api/v1/services/up/events",
         "/api/v1/events",
+        "/api/v1/history",
         "/api/v1/services/up/metrics/history?name=mock_value",
     ] {
         let r = app.call(Method::GET, path, Some(&read), None).await;
@@ -249,6 +276,7 @@ async fn monitoring_contract(db: Db) {
         "/services/{name}/history",
         "/services/{name}/events",
         "/events",
+        "/history",
         "/services/{name}/metrics/history",
     ] {
         assert!(
@@ -276,6 +304,7 @@ async fn monitoring_off(db: Db) {
         "/api/v1/services/up/history",
         "/api/v1/services/up/events",
         "/api/v1/events",
+        "/api/v1/history",
         "/api/v1/services/up/metrics/history?name=x",
     ] {
         let r = app.get(path).await;

@@ -241,37 +241,41 @@ function rank(name) {
 
 // ---------- the dashboard ----------
 
-const rowCache = new Map(); // service -> {at, buckets}
-const queue = [];
-let running = 0;
-const ROW_TTL_MS = 60000;
-const ROW_CONCURRENCY = 4;
+// Every row's strip comes from one request (GET /api/v1/history, all services' hourly buckets), made at
+// most once a minute and shared by the rows that ask meanwhile: a dashboard of hundreds of
+// services costs one request per refresh, not one per row.
+const STRIPS_TTL_MS = 60000;
+let strips = null; // {at, promise: Promise<Map<service, buckets>>}
 
-function pump() {
-  while (running < ROW_CONCURRENCY && queue.length) {
-    const job = queue.shift();
-    running += 1;
-    job().finally(() => {
-      running -= 1;
-      pump();
+function allStrips() {
+  if (strips && Date.now() - strips.at < STRIPS_TTL_MS) return strips.promise;
+  const previous = strips;
+  const promise = get("/api/v1/history?window=24h&bucket=1h")
+    .then((h) => new Map(h.services.map((s) => [s.service, s.buckets])))
+    .catch((e) => {
+      // The rows keep their text and the last strips; the next render asks again.
+      strips = previous && { at: 0, promise: previous.promise };
+      if (previous) return previous.promise;
+      throw e;
     });
-  }
+  strips = { at: Date.now(), promise };
+  return promise;
 }
 
-function loadRow(service, fill) {
-  const hit = rowCache.get(service);
-  if (hit && Date.now() - hit.at < ROW_TTL_MS) return fill(hit.buckets);
-  if (hit) fill(hit.buckets);
-  queue.push(async () => {
-    try {
-      const h = await get(servicePath(service, "/history?window=24h&bucket=1h"));
-      rowCache.set(service, { at: Date.now(), buckets: h.buckets });
-      fill(h.buckets);
-    } catch (e) {
-      // The row keeps its text; the strip is extra.
-    }
-  });
-  pump();
+function loadRow(service, fill, retried) {
+  allStrips()
+    .then((byService) => {
+      const buckets = byService.get(service);
+      if (buckets) return fill(buckets);
+      // A service created since the strips were fetched: ask again (once, and not within 5 s).
+      if (!retried && strips && Date.now() - strips.at > 5000) {
+        strips = null;
+        loadRow(service, fill, true);
+      }
+    })
+    .catch(() => {
+      // The strip is extra; the row stays as it is.
+    });
 }
 
 // The dashboard's Uptime column (added with dashboard.js' `addColumn`): a compact 24 h strip
