@@ -91,23 +91,28 @@ impl Store {
             }
             Lane::Slow => "(r.id IS NOT NULL AND (r.failure = $5 OR r.latency_ms >= $6))",
         };
-        let lock = match self.backend {
-            Backend::Postgres => "FOR UPDATE OF c SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let sql = sqlx::AssertSqlSafe(format!(
-            "UPDATE schedule SET lease_owner = $1, lease_expires_at = $2 \
-             WHERE service_id IN ( \
-               SELECT c.service_id FROM schedule c JOIN services s ON s.id = c.service_id \
-               LEFT JOIN check_results r ON r.id = c.last_result_id \
-               WHERE s.enabled = 1 AND c.next_check_at <= $3 \
-               AND (c.lease_expires_at IS NULL OR c.lease_expires_at <= $3) \
-               AND {lane} \
-               AND (c.service_id % $7 = $8 OR c.next_check_at <= $3 - $9) \
-               ORDER BY c.next_check_at LIMIT $4 {lock}) \
-             AND next_check_at <= $3 AND (lease_expires_at IS NULL OR lease_expires_at <= $3) \
-             RETURNING service_id, next_check_at"
-        ));
+        let pick = format!(
+            "SELECT c.service_id FROM schedule c JOIN services s ON s.id = c.service_id \
+             LEFT JOIN check_results r ON r.id = c.last_result_id \
+             WHERE s.enabled = 1 AND c.next_check_at <= $3 \
+             AND (c.lease_expires_at IS NULL OR c.lease_expires_at <= $3) \
+             AND {lane} \
+             AND (c.service_id % $7 = $8 OR c.next_check_at <= $3 - $9) \
+             ORDER BY c.next_check_at LIMIT $4"
+        );
+        let set = "UPDATE schedule SET lease_owner = $1, lease_expires_at = $2";
+        let recheck = "AND next_check_at <= $3 AND (lease_expires_at IS NULL OR lease_expires_at <= $3) \
+                       RETURNING service_id, next_check_at";
+        // On PostgreSQL the picked ids are a materialised CTE: a `LIMIT … FOR UPDATE SKIP
+        // LOCKED` subquery inside `IN (…)` may be run again by the planner under concurrent
+        // updates and then claim more than `limit` rows. SQLite has one writer at a time.
+        let sql = sqlx::AssertSqlSafe(match self.backend {
+            Backend::Postgres => format!(
+                "WITH picked AS MATERIALIZED ({pick} FOR UPDATE OF c SKIP LOCKED) \
+                 {set} WHERE service_id IN (SELECT service_id FROM picked) {recheck}"
+            ),
+            Backend::Sqlite => format!("{set} WHERE service_id IN ({pick}) {recheck}"),
+        });
         let rows = sqlx::query(sql)
             .bind(req.owner.to_owned())
             .bind(req.now.saturating_add(req.lease_ms))

@@ -36,6 +36,7 @@ on_both!(
     exercise,
     guarded_results,
     batched_claims_lanes_and_shares,
+    concurrent_claims_stay_bounded,
     hostile_text_round_trips,
     provisioning_upsert_race,
     missing_key_check,
@@ -457,6 +458,58 @@ async fn batched_claims_lanes_and_shares(url: Option<String>) {
 
 /// The same hostile strings go in and come out alike on both backends (PostgreSQL refuses NUL
 /// in TEXT; the store turns it into U+FFFD everywhere).
+/// Six instances claiming at once from 60 due services: no claim holds more than its limit,
+/// no service is claimed twice, and together they claim every one.
+async fn concurrent_claims_stay_bounded(url: Option<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(opts(&dir, &url)).await.unwrap();
+    for i in 0..60 {
+        store
+            .create_service(&format!("s{i:02}"), &data("t"))
+            .await
+            .unwrap();
+    }
+    let now = now_ms() + 5;
+    let owners = ["o0", "o1", "o2", "o3", "o4", "o5"];
+    let mut seen: BTreeSet<i64> = BTreeSet::new();
+    for _round in 0..20 {
+        let mut set = tokio::task::JoinSet::new();
+        for owner in owners {
+            let store = store.clone();
+            set.spawn(async move {
+                store
+                    .claim_due(&ClaimRequest {
+                        owner,
+                        now,
+                        lease_ms: 60_000,
+                        limit: 4,
+                        lane: Lane::Fast,
+                        slow_ms: 5_000,
+                        share: Share::ALL,
+                    })
+                    .await
+                    .unwrap()
+            });
+        }
+        let got = set.join_all().await;
+        if got.iter().all(Vec::is_empty) {
+            break;
+        }
+        for claim in got {
+            assert!(
+                claim.len() <= 4,
+                "a claim of {} over a limit of 4",
+                claim.len()
+            );
+            for c in claim {
+                assert!(seen.insert(c.record.id), "{} claimed twice", c.record.name);
+            }
+        }
+    }
+    assert_eq!(seen.len(), 60, "every due service claimed once");
+    store.close().await;
+}
+
 async fn hostile_text_round_trips(url: Option<String>) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(opts(&dir, &url)).await.unwrap();
