@@ -83,6 +83,47 @@ impl RollupCursor {
     pub fn pending_ids(&self) -> Vec<i64> {
         self.pending.iter().map(|p| p.id).collect()
     }
+
+    /// Moves the cursor over `id` (read in increasing id order after the cursor, or a pending
+    /// one); `false` when the cursor already covered it. Ids jumped over (at most `max_jump` of
+    /// them) become pending: on PostgreSQL a lower id can commit after a higher one.
+    pub fn advance(&mut self, id: i64, now_ms: i64, max_jump: i64) -> bool {
+        if let Some(pos) = self.pending.iter().position(|p| p.id == id) {
+            self.pending.remove(pos);
+            return true;
+        }
+        if id <= self.last_id {
+            return false;
+        }
+        let jump = id - self.last_id - 1;
+        if jump > 0 && jump <= max_jump {
+            self.pending
+                .extend((self.last_id + 1..id).map(|id| PendingId {
+                    id,
+                    since_ms: now_ms,
+                }));
+        }
+        self.last_id = id;
+        true
+    }
+
+    /// Gives up the pending ids older than `settle_ms` (inserts that never committed) and the
+    /// oldest beyond `max_pending`; returns them.
+    pub fn settle(&mut self, now_ms: i64, settle_ms: i64, max_pending: usize) -> Vec<i64> {
+        let mut abandoned = Vec::new();
+        self.pending.retain(|p| {
+            let keep = now_ms - p.since_ms < settle_ms;
+            if !keep {
+                abandoned.push(p.id);
+            }
+            keep
+        });
+        if self.pending.len() > max_pending {
+            let excess = self.pending.len() - max_pending;
+            abandoned.extend(self.pending.drain(..excess).map(|p| p.id));
+        }
+        abandoned
+    }
 }
 
 /// Why a batch was refused (nothing is applied then).
@@ -206,21 +247,9 @@ impl Rollup {
         let mut out: BTreeMap<BucketKey<K>, Bucket> = BTreeMap::new();
         let (mut applied, mut skipped) = (0, 0);
         for raw in batch {
-            if let Some(pos) = next.pending.iter().position(|p| p.id == raw.id) {
-                next.pending.remove(pos);
-            } else if raw.id <= next.last_id {
+            if !next.advance(raw.id, now_ms, self.max_jump) {
                 skipped += 1;
                 continue;
-            } else {
-                let jump = raw.id - next.last_id - 1;
-                if jump > 0 && jump <= self.max_jump {
-                    next.pending
-                        .extend((next.last_id + 1..raw.id).map(|id| PendingId {
-                            id,
-                            since_ms: now_ms,
-                        }));
-                }
-                next.last_id = raw.id;
             }
             for &width in &self.widths {
                 let key = BucketKey {
@@ -241,18 +270,7 @@ impl Rollup {
             }
             applied += 1;
         }
-        let mut abandoned = Vec::new();
-        next.pending.retain(|p| {
-            let keep = now_ms - p.since_ms < self.settle_ms;
-            if !keep {
-                abandoned.push(p.id);
-            }
-            keep
-        });
-        if next.pending.len() > self.max_pending {
-            let excess = next.pending.len() - self.max_pending;
-            abandoned.extend(next.pending.drain(..excess).map(|p| p.id));
-        }
+        let abandoned = next.settle(now_ms, self.settle_ms, self.max_pending);
         Ok(RollupOutput {
             buckets: out,
             cursor: next,

@@ -59,6 +59,11 @@ const RESULTS_CURSOR: &str = "results";
 const METRICS_CURSOR: &str = "metrics";
 /// Results per evaluation transaction.
 const BATCH: i64 = 500;
+/// A result id the cursor jumped over is expected this long (an insert still committing), then
+/// given up; larger jumps than `RESULTS_MAX_JUMP` are sequence gaps, not inserts in flight.
+const RESULTS_SETTLE_MS: i64 = 5 * 60 * 1000;
+const RESULTS_MAX_JUMP: i64 = 1_000;
+const RESULTS_MAX_PENDING: usize = 10_000;
 /// How long a result this instance has no report for is left to the instance that checked it.
 const OTHER_INSTANCE_GRACE_MS: i64 = 3_000;
 /// Rate-limit readings are kept this long at least.
@@ -494,7 +499,10 @@ pub async fn evaluate_results(state: &AppState, recent: &mut Recent) -> Result<P
     loop {
         let (mut tx, cursor) = state.store.begin_alert_eval(RESULTS_CURSOR).await?;
         let after: i64 = cursor.unwrap_or_default();
-        let mut rows = tx.results_after(after, BATCH).await?;
+        // With the ids it jumped over: on PostgreSQL a lower id can commit after a higher one
+        // (concurrent checks), and that result is judged when it appears.
+        let mut position = tx.results_cursor(RESULTS_CURSOR, after).await?;
+        let mut rows = tx.results_after_cursor(&position, BATCH).await?;
         let fetched = rows.len();
         // A fresh result whose report this instance has not seen was most likely checked by
         // another instance, whose evaluator has the report's details (rate limit, expiry) and
@@ -506,10 +514,10 @@ pub async fn evaluate_results(state: &AppState, recent: &mut Recent) -> Result<P
         }) {
             rows.truncate(cut);
         }
-        let Some(last) = rows.last().map(|r| r.result.id) else {
+        if rows.is_empty() {
             tx.rollback().await?;
             return Ok(pass);
-        };
+        }
         // Read after the results: a rule saved before a result was stored judges it.
         let defs = &load_definitions(&state.store).await?;
         for row in &rows {
@@ -602,9 +610,15 @@ pub async fn evaluate_results(state: &AppState, recent: &mut Recent) -> Result<P
             }
             pass.evaluated += 1;
         }
-        tx.set_cursor(RESULTS_CURSOR, last).await?;
+        let now_ms = state.clock.now_ms();
+        for row in &rows {
+            position.advance(row.result.id, now_ms, RESULTS_MAX_JUMP);
+        }
+        position.settle(now_ms, RESULTS_SETTLE_MS, RESULTS_MAX_PENDING);
+        tx.set_results_cursor(RESULTS_CURSOR, &position).await?;
         tx.commit().await?;
         // Reports of results another pass already covered are no longer needed.
+        let last = position.last_id;
         recent.reports.retain(|id, _| *id > last);
         if (fetched as i64) < BATCH || rows.len() < fetched {
             return Ok(pass);

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use opsdeck_monitor::rollup::{PendingId, RollupCursor};
 use secrecy::SecretString;
 use serde_json::{Map, Value};
 use sqlx::Row;
@@ -751,8 +752,9 @@ impl Store {
 
     // ---- evaluation transaction -----------------------------------------------------------
 
-    /// Whether results were stored after the `name` cursor (a read, so an idle evaluator does
-    /// not take the write lock on every tick). `true` when the cursor does not exist yet.
+    /// Whether results were stored after the `name` cursor, or one it jumped over has committed
+    /// since (a read, so an idle evaluator does not take the write lock on every tick). `true`
+    /// when the cursor does not exist yet.
     pub async fn results_pending(&self, name: &str) -> Result<bool> {
         let row = sqlx::query(
             "SELECT (SELECT MAX(id) FROM check_results), \
@@ -763,10 +765,35 @@ impl Store {
         .await?;
         let max: Option<i64> = row.try_get(0)?;
         let cursor: Option<i64> = row.try_get(1)?;
-        Ok(match cursor {
+        let ahead = match cursor {
             None => true,
             Some(c) => max.unwrap_or(0) > c,
-        })
+        };
+        if ahead {
+            return Ok(true);
+        }
+        // A result the cursor jumped over that has committed since.
+        let Some(text) = sqlx::query("SELECT value FROM meta WHERE key = $1")
+            .bind(pending_key(name))
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.try_get::<String, _>(0))
+            .transpose()?
+        else {
+            return Ok(false);
+        };
+        let pending: Vec<PendingId> = serde_json::from_str(&text)
+            .map_err(|e| StoreError::corrupt("alert results cursor", e))?;
+        if pending.is_empty() {
+            return Ok(false);
+        }
+        let ids: Vec<String> = pending.iter().map(|p| p.id.to_string()).collect();
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM check_results WHERE id IN ({})",
+            ids.join(", ")
+        ));
+        let n: i64 = sqlx::query(sql).fetch_one(&self.pool).await?.try_get(0)?;
+        Ok(n > 0)
     }
 
     /// Starts an evaluation: a write transaction holding the `name` cursor row locked, so
@@ -883,6 +910,21 @@ impl Store {
     }
 }
 
+fn parse_result_for_rules(row: &AnyRow) -> Result<ResultForRules> {
+    let tags: String = row.try_get(11)?;
+    Ok(ResultForRules {
+        result: parse_at(row, 0)?,
+        service: row.try_get(9)?,
+        provider: row.try_get(10)?,
+        tags: serde_json::from_str(&tags).map_err(|e| StoreError::corrupt("service tags", e))?,
+    })
+}
+
+/// Where the ids a results cursor jumped over are kept (`alert_cursors` holds numbers only).
+fn pending_key(cursor: &str) -> String {
+    db_text(&format!("alert_cursor_pending:{cursor}"))
+}
+
 /// One evaluation's writes, committed together (see [`Store::begin_alert_eval`]).
 pub struct AlertTx {
     tx: sqlx::Transaction<'static, sqlx::Any>,
@@ -906,18 +948,70 @@ impl AlertTx {
             .bind(limit)
             .fetch_all(&mut *self.tx)
             .await?;
-        rows.iter()
-            .map(|row| {
-                let tags: String = row.try_get(11)?;
-                Ok(ResultForRules {
-                    result: parse_at(row, 0)?,
-                    service: row.try_get(9)?,
-                    provider: row.try_get(10)?,
-                    tags: serde_json::from_str(&tags)
-                        .map_err(|e| StoreError::corrupt("service tags", e))?,
-                })
-            })
-            .collect()
+        rows.iter().map(parse_result_for_rules).collect()
+    }
+
+    /// The ids the `name` results cursor jumped over that may still appear (kept in `meta`
+    /// beside the cursor's number), as a cursor at `after`.
+    pub async fn results_cursor(&mut self, name: &str, after: i64) -> Result<RollupCursor> {
+        let row = sqlx::query("SELECT value FROM meta WHERE key = $1")
+            .bind(pending_key(name))
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        let pending = match row {
+            Some(r) => {
+                let text: String = r.try_get(0)?;
+                serde_json::from_str(&text)
+                    .map_err(|e| StoreError::corrupt("alert results cursor", e))?
+            }
+            None => Vec::new(),
+        };
+        Ok(RollupCursor {
+            last_id: after,
+            pending,
+        })
+    }
+
+    /// Results the cursor does not cover (after it, or jumped over and committed since),
+    /// oldest id first, with their services' facts.
+    pub async fn results_after_cursor(
+        &mut self,
+        cursor: &RollupCursor,
+        limit: i64,
+    ) -> Result<Vec<ResultForRules>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {RESULT_COLUMNS}, s.name, s.provider, s.tags FROM check_results r \
+             JOIN services s ON s.id = r.service_id WHERE {} ORDER BY r.id LIMIT $1",
+            crate::history::uncovered(cursor, "r.id")
+        ));
+        let rows = sqlx::query(sql)
+            .bind(limit)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter().map(parse_result_for_rules).collect()
+    }
+
+    /// Moves the `name` results cursor, with the ids it still expects.
+    pub async fn set_results_cursor(&mut self, name: &str, cursor: &RollupCursor) -> Result<()> {
+        self.set_cursor(name, cursor.last_id).await?;
+        if cursor.pending.is_empty() {
+            sqlx::query("DELETE FROM meta WHERE key = $1")
+                .bind(pending_key(name))
+                .execute(&mut *self.tx)
+                .await?;
+        } else {
+            let text = serde_json::to_string(&cursor.pending)
+                .map_err(|e| StoreError::corrupt("alert results cursor", e))?;
+            sqlx::query(
+                "INSERT INTO meta (key, value) VALUES ($1, $2) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(pending_key(name))
+            .bind(text)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        Ok(())
     }
 
     /// The highest stored result id (a first evaluation starts from here, not from history).

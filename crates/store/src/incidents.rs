@@ -11,6 +11,7 @@ use opsdeck_core::{FailureKind, Status};
 use opsdeck_monitor::incident::{
     Incident, IncidentService, IncidentState, TimelineEntry, TimelineKind,
 };
+use opsdeck_monitor::rollup::RollupCursor;
 use opsdeck_monitor::statuspage::VendorStatus;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -55,6 +56,33 @@ pub struct ResultForIncidents {
 }
 
 const CURSOR_KEY: &str = "incidents_cursor";
+/// A result id jumped over stays expected this long (an insert still committing on PostgreSQL,
+/// where ids are taken at insert and rows seen at commit), then is given up.
+const RESULTS_SETTLE_MS: i64 = 5 * 60 * 1000;
+/// Largest id jump whose ids are kept as expected (a bigger one is a sequence gap).
+const RESULTS_MAX_JUMP: i64 = 1_000;
+/// Most expected ids kept.
+const RESULTS_MAX_PENDING: usize = 10_000;
+
+/// The cursor is the last id as a number (how it was first stored, and while nothing is
+/// pending), or the rollup's JSON cursor with the ids still expected.
+fn parse_results_cursor(text: &str) -> Result<RollupCursor> {
+    if let Ok(last_id) = text.trim().parse::<i64>() {
+        return Ok(RollupCursor {
+            last_id,
+            pending: Vec::new(),
+        });
+    }
+    serde_json::from_str(text).map_err(|_| StoreError::corrupt("incidents cursor", text))
+}
+
+fn results_cursor_text(c: &RollupCursor) -> String {
+    if c.pending.is_empty() {
+        c.last_id.to_string()
+    } else {
+        serde_json::to_string(c).unwrap_or_else(|_| c.last_id.to_string())
+    }
+}
 
 fn word<T: serde::Serialize>(v: &T) -> String {
     match serde_json::to_value(v) {
@@ -403,7 +431,9 @@ impl Store {
 
     /// Claims the next check results for the grouping loop, in id order, and moves the cursor
     /// past them. The first call starts at the newest result (an upgrade does not replay old
-    /// history). With several instances each result is claimed by one of them.
+    /// history). With several instances each result is claimed by one of them. An id the
+    /// cursor jumps over (a lower id committing after a higher one, as concurrent inserts do
+    /// on PostgreSQL) is claimed when it appears, up to five minutes later.
     pub async fn claim_results_for_incidents(&self, limit: i64) -> Result<Vec<ResultForIncidents>> {
         let mut tx = self.begin_write().await?;
         let current: Option<String> = sqlx::query("SELECT value FROM meta WHERE key = $1")
@@ -427,23 +457,20 @@ impl Store {
             tx.commit().await?;
             return Ok(Vec::new());
         };
-        let after: i64 = current
-            .parse()
-            .map_err(|_| StoreError::corrupt("incidents cursor", &current))?;
-        let rows = sqlx::query(
+        let mut cursor = parse_results_cursor(&current)?;
+        let sql = sqlx::AssertSqlSafe(format!(
             "SELECT r.id, r.service_id, s.name, s.provider, s.config, r.status, r.failure, \
              r.message, r.checked_at FROM check_results r JOIN services s ON s.id = r.service_id \
-             WHERE r.id > $1 ORDER BY r.id LIMIT $2",
-        )
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
+             WHERE {} ORDER BY r.id LIMIT $1",
+            crate::history::uncovered(&cursor, "r.id")
+        ));
+        let rows = sqlx::query(sql).bind(limit).fetch_all(&mut *tx).await?;
+        let now = self.now();
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             let config: String = row.try_get(4)?;
             let status: String = row.try_get(5)?;
-            out.push(ResultForIncidents {
+            let r = ResultForIncidents {
                 result_id: row.try_get(0)?,
                 service_id: row.try_get(1)?,
                 service: row.try_get(2)?,
@@ -453,11 +480,19 @@ impl Store {
                 failure: parse_failure(row.try_get(6)?),
                 message: row.try_get(7)?,
                 checked_at: row.try_get(8)?,
-            });
+            };
+            if cursor.advance(r.result_id, now, RESULTS_MAX_JUMP) {
+                out.push(r);
+            }
         }
-        if let Some(last) = out.last() {
+        let abandoned = cursor.settle(now, RESULTS_SETTLE_MS, RESULTS_MAX_PENDING);
+        if !abandoned.is_empty() {
+            tracing::debug!(ids = ?abandoned, "incidents: result ids that never committed given up");
+        }
+        let next = results_cursor_text(&cursor);
+        if next != current {
             let r = sqlx::query("UPDATE meta SET value = $1 WHERE key = $2 AND value = $3")
-                .bind(last.result_id.to_string())
+                .bind(&next)
                 .bind(CURSOR_KEY)
                 .bind(&current)
                 .execute(&mut *tx)

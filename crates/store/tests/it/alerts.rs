@@ -7,7 +7,8 @@ use serde_json::json;
 on_both!(
     channels_and_configs,
     evaluation_commits_state_history_and_outbox_together,
-    outbox_lease_and_finish
+    outbox_lease_and_finish,
+    results_cursor_waits_for_late_commits
 );
 
 fn channel() -> ChannelData {
@@ -316,5 +317,70 @@ async fn outbox_lease_and_finish(url: Option<String>) {
             .unwrap()
             .is_empty()
     );
+    store.close().await;
+}
+
+/// The evaluator's results cursor keeps the ids it jumped over: a lower id that commits after a
+/// higher one (concurrent checks on PostgreSQL) is still judged, once.
+async fn results_cursor_waits_for_late_commits(url: Option<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(opts(&dir, &url)).await.unwrap();
+    let svc = store.create_service("gh", &data("t")).await.unwrap();
+    let RecordOutcome::Stored { result_id, .. } =
+        store.record_result(&result(svc.id, None, 1)).await.unwrap()
+    else {
+        panic!("not stored");
+    };
+    let insert = |id: i64| {
+        let store = store.clone();
+        async move {
+            sqlx::query(
+                "INSERT INTO check_results (id, service_id, checked_at, status, latency_ms, message) \
+                 VALUES ($1, $2, $3, 'failed', 1, 'late')",
+            )
+            .bind(id)
+            .bind(svc.id)
+            .bind(id)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        }
+    };
+    // One evaluation pass as the server runs it: read, advance over what was read, save.
+    let pass = || {
+        let store = store.clone();
+        async move {
+            let (mut tx, cursor) = store.begin_alert_eval("results").await.unwrap();
+            let mut position = tx
+                .results_cursor("results", cursor.unwrap_or_default())
+                .await
+                .unwrap();
+            let rows = tx.results_after_cursor(&position, 100).await.unwrap();
+            for r in &rows {
+                position.advance(r.result.id, 0, 1_000);
+            }
+            tx.set_results_cursor("results", &position).await.unwrap();
+            tx.commit().await.unwrap();
+            rows.iter().map(|r| r.result.id).collect::<Vec<i64>>()
+        }
+    };
+    assert_eq!(pass().await, [result_id]);
+    assert!(!store.results_pending("results").await.unwrap());
+    // result_id + 2 commits first; + 1 is still in flight.
+    insert(result_id + 2).await;
+    assert!(store.results_pending("results").await.unwrap());
+    assert_eq!(pass().await, [result_id + 2]);
+    assert!(
+        !store.results_pending("results").await.unwrap(),
+        "+1 not there yet"
+    );
+    insert(result_id + 1).await;
+    assert!(
+        store.results_pending("results").await.unwrap(),
+        "the late commit is seen"
+    );
+    assert_eq!(pass().await, [result_id + 1]);
+    assert!(!store.results_pending("results").await.unwrap());
+    assert!(pass().await.is_empty(), "judged once");
     store.close().await;
 }

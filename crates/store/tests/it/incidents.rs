@@ -11,7 +11,11 @@ use opsdeck_store::*;
 
 use super::{data, opts, result};
 
-on_both!(incident_life_cycle, results_cursor_and_watch);
+on_both!(
+    incident_life_cycle,
+    results_cursor_and_watch,
+    results_cursor_waits_for_late_commits
+);
 
 fn failure(service: &str, at_ms: i64) -> ServiceFailure {
     ServiceFailure {
@@ -158,4 +162,74 @@ async fn results_cursor_and_watch(url: Option<String>) {
         store.latest_vendor_status(svc.id).await.unwrap(),
         Some(vendor)
     );
+}
+
+/// A lower id that commits after a higher one (concurrent inserts on PostgreSQL take their ids
+/// at insert and become visible at commit) is still claimed once it appears, and only once.
+async fn results_cursor_waits_for_late_commits(url: Option<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(opts(&dir, &url)).await.unwrap();
+    let svc = store.create_service("gh", &data("t")).await.unwrap();
+    let RecordOutcome::Stored { result_id, .. } =
+        store.record_result(&result(svc.id, None, 1)).await.unwrap()
+    else {
+        panic!("not stored");
+    };
+    assert!(
+        store
+            .claim_results_for_incidents(10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let insert = |id: i64, at: i64| {
+        let store = store.clone();
+        async move {
+            sqlx::query(
+                "INSERT INTO check_results (id, service_id, checked_at, status, latency_ms, message) \
+                 VALUES ($1, $2, $3, 'failed', 1, 'late')",
+            )
+            .bind(id)
+            .bind(svc.id)
+            .bind(at)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        }
+    };
+    // id + 2 commits first; id + 1 is still in flight.
+    insert(result_id + 2, 3).await;
+    let first: Vec<i64> = store
+        .claim_results_for_incidents(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.result_id)
+        .collect();
+    assert_eq!(first, [result_id + 2]);
+    assert!(
+        store
+            .claim_results_for_incidents(10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    insert(result_id + 1, 2).await;
+    let late: Vec<i64> = store
+        .claim_results_for_incidents(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.result_id)
+        .collect();
+    assert_eq!(late, [result_id + 1], "the late commit is claimed");
+    assert!(
+        store
+            .claim_results_for_incidents(10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "and only once"
+    );
+    store.close().await;
 }
