@@ -10,6 +10,7 @@ use futures::stream::{self, BoxStream, StreamExt};
 use serde::Serialize;
 use tokio::time::Instant;
 
+use crate::clock::SharedClock;
 use crate::config::{ConfigErrors, ConfigProblem, ProblemCode, ServiceSpec};
 use crate::deadline;
 use crate::domain::{AiUsage, CostReport, Deployment, TimeWindow};
@@ -283,6 +284,8 @@ struct Managed {
 pub struct ServiceManager {
     services: BTreeMap<String, Arc<Managed>>,
     options: ManagerOptions,
+    /// Stamps each report's `checked_at` (the factory's clock with `from_specs`).
+    clock: SharedClock,
 }
 
 impl std::fmt::Debug for ServiceManager {
@@ -303,7 +306,15 @@ impl ServiceManager {
                 concurrency: options.concurrency.max(1),
                 ..options
             },
+            clock: crate::clock::system(),
         }
+    }
+
+    /// Stamp reports with `clock` (the system clock by default; [`from_specs`](Self::from_specs)
+    /// uses the factory's).
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Build every spec with `factory`; reports every problem of every spec at once. Disabled
@@ -314,7 +325,7 @@ impl ServiceManager {
         options: ManagerOptions,
     ) -> std::result::Result<Self, ConfigErrors> {
         factory.validate_all(specs)?;
-        let mut manager = ServiceManager::new(options);
+        let mut manager = ServiceManager::new(options).with_clock(factory.clock().clone());
         let mut problems = Vec::new();
         for spec in specs {
             if let Err(mut e) = manager.insert_spec(factory, spec) {
@@ -469,7 +480,7 @@ impl ServiceManager {
     /// Test one service.
     pub async fn test(&self, name: &str) -> Option<ServiceReport> {
         let managed = self.services.get(name)?.clone();
-        Some(run_test(managed, self.options.timeout).await)
+        Some(run_test(managed, self.options.timeout, self.clock.clone()).await)
     }
 
     /// Test every service concurrently; results sorted by name.
@@ -485,8 +496,9 @@ impl ServiceManager {
     /// `opsdeck::futures::StreamExt`).
     pub fn test_stream(&self, names: Option<&[String]>) -> BoxStream<'static, ServiceReport> {
         let timeout = self.options.timeout;
+        let clock = self.clock.clone();
         stream::iter(self.selected(names))
-            .map(move |m| run_test(m, timeout))
+            .map(move |m| run_test(m, timeout, clock.clone()))
             .buffer_unordered(self.options.concurrency)
             .boxed()
     }
@@ -744,11 +756,12 @@ pub async fn collect_guarded(
     }
 }
 
-async fn run_test(managed: Arc<Managed>, timeout: Duration) -> ServiceReport {
-    let report = match (&managed.service, managed.info.enabled) {
+async fn run_test(managed: Arc<Managed>, timeout: Duration, clock: SharedClock) -> ServiceReport {
+    let mut report = match (&managed.service, managed.info.enabled) {
         (Some(service), true) => run_guarded(service.clone(), &managed.info.name, timeout).await,
         _ => ConnectionReport::disabled(),
     };
+    report.checked_at = clock.now();
     tracing::debug!(service = %managed.info.name, status = %report.status, latency_ms = report.latency_ms, "tested");
     *managed.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(report.clone());
     ServiceReport::new(&managed.info.name, &managed.info.provider, report)

@@ -298,3 +298,34 @@ async fn dropping_a_guarded_check_aborts_the_probe() {
         "the probe kept running after its caller stopped waiting"
     );
 }
+
+/// Reports are stamped by the manager's clock (injected), for tested, failed and disabled
+/// services alike.
+#[tokio::test]
+async fn reports_are_stamped_by_the_injected_clock() {
+    // 2026-02-28T23:59:59Z
+    let at_ms = 1_772_323_199_000;
+    let (m, _) = manager(
+        &[
+            ("ok", Behaviour::Ok(Duration::ZERO), true),
+            ("boom", Behaviour::Panic, true),
+            ("off", Behaviour::Ok(Duration::ZERO), false),
+        ],
+        ManagerOptions::default(),
+    );
+    let m = m.with_clock(opsdeck_core::ManualClock::at_ms(at_ms));
+    let reports = m.test_all().await;
+    assert_eq!(reports.len(), 3);
+    for r in &reports {
+        assert_eq!(
+            r.report.checked_at.timestamp_millis(),
+            at_ms,
+            "{}",
+            r.service
+        );
+    }
+    let Some(one) = m.test("ok").await else {
+        panic!("ok is managed");
+    };
+    assert_eq!(one.report.checked_at.timestamp_millis(), at_ms);
+}

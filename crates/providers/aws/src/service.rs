@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{NaiveDate, NaiveTime, Utc};
+use chrono::{NaiveDate, NaiveTime};
 use opsdeck_core::domain::{CostLine, CostReport, Money, TimeWindow, sum_by_currency};
 use opsdeck_core::http::HttpSettings;
 use opsdeck_core::status::{ReportDetails, SubCheck};
@@ -172,7 +172,7 @@ fn window_days(window: &TimeWindow) -> (NaiveDate, NaiveDate) {
 impl CostSource for AwsService {
     async fn cost(&self, window: TimeWindow) -> Result<CostReport> {
         let (start, end) = window_days(&window);
-        let fetched = Utc::now();
+        let fetched = self.clock.now();
         let (costs, age) = self
             .windows
             .get_or_fetch((start, end), || costs_by_service(&self.client, start, end))
@@ -206,7 +206,7 @@ impl CostSource for AwsService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use chrono::{TimeZone, Utc};
 
     #[test]
     fn windows_round_up_to_whole_days() {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{Datelike, SecondsFormat, TimeZone, Utc};
+use opsdeck_core::clock::SharedClock;
 use opsdeck_core::domain::{CostLine, CostReport, Money, MonitorSummary, TimeWindow};
 use opsdeck_core::http::{HttpClient, HttpSettings};
 use opsdeck_core::rust_decimal::Decimal;
@@ -28,6 +29,7 @@ const ALWAYS_REPORTED: [&str; 4] = ["ok", "warn", "alert", "no_data"];
 pub struct DatadogService {
     config: DatadogConfig,
     http: HttpClient,
+    clock: SharedClock,
 }
 
 /// Estimated cost summed over the rows Datadog returned.
@@ -42,7 +44,15 @@ impl DatadogService {
     /// Build from a registry context (no I/O).
     pub fn build(ctx: BuildContext) -> Result<Arc<dyn BaseService>> {
         let config = DatadogConfig::from_values(&ctx.config)?;
-        Ok(Arc::new(Self::new(config, &ctx.http)?))
+        Ok(Arc::new(
+            Self::new(config, &ctx.http)?.with_clock(ctx.clock),
+        ))
+    }
+
+    /// Use `clock` for windows and month boundaries (the system clock by default).
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Build from a typed config (library use).
@@ -60,6 +70,7 @@ impl DatadogService {
         Ok(DatadogService {
             http: builder.build()?,
             config,
+            clock: opsdeck_core::clock::system(),
         })
     }
 
@@ -212,7 +223,7 @@ impl BaseService for DatadogService {
             set.note(why);
             return Ok(set);
         }
-        let now = Utc::now();
+        let now = self.clock.now();
         let (monitors, cost) = futures::join!(self.monitors(), self.estimated_cost(now, None));
         // Each section stands alone: a failed endpoint becomes a problem naming it. Estimated
         // cost needs a parent org, a Pro/Enterprise plan and extra permissions; monitors are

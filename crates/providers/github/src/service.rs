@@ -36,6 +36,7 @@ const EXPIRY_WARNING_DAYS: i64 = 14;
 pub struct GithubService {
     config: GithubConfig,
     client: GithubClient,
+    clock: SharedClock,
 }
 
 /// The repositories a collection covers, and what the operator should know about the list.
@@ -57,15 +58,19 @@ impl GithubService {
         Self::with_clock(config, http, opsdeck_core::clock::system())
     }
 
-    /// Build from a typed config with the clock that times GitHub App JWTs and the
-    /// installation-token cache. No I/O.
+    /// Build from a typed config with the clock that times GitHub App JWTs, the
+    /// installation-token cache, credential expiry and the activity windows. No I/O.
     pub fn with_clock(
         config: GithubConfig,
         http: &HttpSettings,
         clock: SharedClock,
     ) -> Result<Self> {
-        let client = GithubClient::new(&config, http, clock)?;
-        Ok(GithubService { config, client })
+        let client = GithubClient::new(&config, http, clock.clone())?;
+        Ok(GithubService {
+            config,
+            client,
+            clock,
+        })
     }
 
     /// The configured repositories, else the organisation's active ones (capped).
@@ -286,7 +291,7 @@ impl BaseService for GithubService {
             }
         }
         if let Some(at) = expires {
-            let days = (at - Utc::now()).num_days();
+            let days = (at - self.clock.now()).num_days();
             if days < EXPIRY_WARNING_DAYS {
                 message.push_str(&format!(
                     " The token expires on {} ({days} days): renew it soon.",
@@ -327,7 +332,7 @@ impl BaseService for GithubService {
         let Some(targets) = set.section("repositories", self.targets().await)? else {
             return set.finish();
         };
-        let now = Utc::now();
+        let now = self.clock.now();
         let stats = self
             .all_stats(
                 &targets.repos,

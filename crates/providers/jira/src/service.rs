@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::Utc;
 use futures::{StreamExt, TryStreamExt, stream};
+use opsdeck_core::clock::SharedClock;
 use opsdeck_core::domain::{IssueSummary, SprintSummary, TimeWindow};
 use opsdeck_core::http::{HttpSettings, Page, Paging, paginate};
 use opsdeck_core::{
@@ -60,19 +60,32 @@ pub(crate) struct Snapshot {
 pub struct JiraService {
     config: JiraConfig,
     client: JiraClient,
+    clock: SharedClock,
 }
 
 impl JiraService {
     /// Build from a registry context (no I/O).
     pub fn build(ctx: BuildContext) -> Result<Arc<dyn BaseService>> {
         let config = JiraConfig::from_values(&ctx.config)?;
-        Ok(Arc::new(Self::new(config, &ctx.http)?))
+        Ok(Arc::new(
+            Self::new(config, &ctx.http)?.with_clock(ctx.clock),
+        ))
     }
 
     /// Build from a typed config (library use).
     pub fn new(config: JiraConfig, http: &HttpSettings) -> Result<Self> {
         let client = JiraClient::new(&config, http)?;
-        Ok(JiraService { config, client })
+        Ok(JiraService {
+            config,
+            client,
+            clock: opsdeck_core::clock::system(),
+        })
+    }
+
+    /// Use `clock` for windows and month boundaries (the system clock by default).
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The typed configuration.
@@ -167,7 +180,7 @@ impl JiraService {
 
     /// Collect everything for `window` (created/resolved are counted over it).
     pub(crate) async fn snapshot(&self, window: TimeWindow) -> Result<Snapshot> {
-        let now = Utc::now();
+        let now = self.clock.now();
         let scope = jql::projects(&self.config.projects);
         let scope = scope.as_deref();
         let mut queries: Vec<String> = jql::OPEN_CATEGORIES
@@ -299,9 +312,12 @@ impl BaseService for JiraService {
 
     async fn collect_metrics(&self) -> Result<MetricSet> {
         let snap = self
-            .snapshot(TimeWindow::last(chrono::Duration::days(7)))
+            .snapshot(TimeWindow::ending_at(
+                self.clock.now(),
+                chrono::Duration::days(7),
+            ))
             .await?;
-        Ok(crate::metrics::metric_set(&snap, Utc::now()))
+        Ok(crate::metrics::metric_set(&snap, self.clock.now()))
     }
 
     fn as_project_management(&self) -> Option<&dyn ProjectManagementService> {

@@ -206,7 +206,7 @@ impl BaseService for OpenAiService {
     }
 
     async fn probe(&self) -> Result<Connected> {
-        let now = Utc::now();
+        let now = self.clock.now();
         let admin_check = async {
             match &self.admin {
                 None => SubCheck::skipped(

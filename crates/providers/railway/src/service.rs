@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
+use opsdeck_core::clock::SharedClock;
 use opsdeck_core::domain::{CostLine, CostReport, Deployment, Money, TimeWindow, sum_by_currency};
 use opsdeck_core::http::{HttpSettings, Page, Paging, paginate};
 use opsdeck_core::rust_decimal::Decimal;
@@ -219,19 +220,32 @@ struct Inventory {
 pub struct RailwayService {
     config: RailwayConfig,
     gql: GraphQl,
+    clock: SharedClock,
 }
 
 impl RailwayService {
     /// Build from a registry context (no I/O).
     pub fn build(ctx: BuildContext) -> Result<Arc<dyn BaseService>> {
         let config = RailwayConfig::from_values(&ctx.config)?;
-        Ok(Arc::new(Self::new(config, &ctx.http)?))
+        Ok(Arc::new(
+            Self::new(config, &ctx.http)?.with_clock(ctx.clock),
+        ))
     }
 
     /// Build from a typed config (library use).
     pub fn new(config: RailwayConfig, http: &HttpSettings) -> Result<Self> {
         let gql = GraphQl::new(&config, http)?;
-        Ok(RailwayService { config, gql })
+        Ok(RailwayService {
+            config,
+            gql,
+            clock: opsdeck_core::clock::system(),
+        })
+    }
+
+    /// Use `clock` for windows and month boundaries (the system clock by default).
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     async fn workspaces(&self) -> Result<Vec<Workspace>> {
@@ -581,7 +595,7 @@ impl BaseService for RailwayService {
                     .insert((p.workspace.clone(), p.name.clone()), p.services);
             }
         }
-        let window = TimeWindow::last(Duration::hours(24));
+        let window = TimeWindow::ending_at(self.clock.now(), Duration::hours(24));
         let deployments = self.all_deployments(&inv.projects, window).await;
         if let Some((deployments, notes)) = set.section("deployments", deployments)? {
             for note in notes {
@@ -690,7 +704,7 @@ impl CostSource for RailwayService {
             start = Some(start.map_or(period.start, |s| s.min(period.start)));
             lines.push(CostLine::new(c.workspace, money(c.current_usage)));
         }
-        let end = Utc::now();
+        let end = self.clock.now();
         let total = sum_by_currency(lines.iter().map(|l| &l.amount));
         // `currentUsage` is cached by Railway and the period is not closed.
         Ok(

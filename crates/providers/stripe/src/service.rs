@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use opsdeck_core::clock::SharedClock;
 use opsdeck_core::domain::{Balance, Money, RevenueSummary, TimeWindow, sum_by_currency};
 use opsdeck_core::http::{HttpClient, HttpSettings, Paged};
 use opsdeck_core::status::SubCheck;
@@ -28,13 +29,22 @@ const MAX_PAGES: usize = 100;
 pub struct StripeService {
     config: StripeConfig,
     http: HttpClient,
+    clock: SharedClock,
 }
 
 impl StripeService {
     /// Build from a registry context (no I/O).
     pub fn build(ctx: BuildContext) -> Result<Arc<dyn BaseService>> {
         let config = StripeConfig::from_values(&ctx.config)?;
-        Ok(Arc::new(Self::new(config, &ctx.http)?))
+        Ok(Arc::new(
+            Self::new(config, &ctx.http)?.with_clock(ctx.clock),
+        ))
+    }
+
+    /// Use `clock` for windows and month boundaries (the system clock by default).
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Build from a typed config (library use).
@@ -48,6 +58,7 @@ impl StripeService {
         Ok(StripeService {
             config,
             http: client,
+            clock: opsdeck_core::clock::system(),
         })
     }
 
@@ -280,7 +291,7 @@ impl BaseService for StripeService {
     }
 
     async fn collect_metrics(&self) -> Result<MetricSet> {
-        let window = TimeWindow::last(chrono::Duration::days(REVENUE_DAYS));
+        let window = TimeWindow::ending_at(self.clock.now(), chrono::Duration::days(REVENUE_DAYS));
         let what = format!("charges of the last {REVENUE_DAYS} days");
         let (balance, charges, subs) = futures::join!(
             self.fetch_balance(),

@@ -397,7 +397,7 @@ impl CostSource for VercelService {
             .map(|((c, service), a)| CostLine::new(service.clone(), Money::new(*a, c)))
             .collect();
         // Charges of the current day (and an uninvoiced month) can still change.
-        let estimated = window.end > Utc::now() - chrono::Duration::days(2);
+        let estimated = window.end > self.clock.now() - chrono::Duration::days(2);
         Ok(CostReport::new(window, total, lines).with_estimated(estimated))
     }
 }
