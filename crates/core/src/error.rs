@@ -52,6 +52,8 @@ struct Inner {
     retry_after: Option<Duration>,
     details: ReportDetails,
     source: Option<BoxError>,
+    /// Config fields the problem is about (an invalid config the field schema could not see).
+    fields: Vec<String>,
 }
 
 impl Error {
@@ -66,6 +68,7 @@ impl Error {
             retry_after: None,
             details: ReportDetails::default(),
             source: None,
+            fields: Vec::new(),
         }))
     }
 
@@ -174,6 +177,32 @@ impl Error {
     pub fn with_hint_replaced(mut self, hint: Option<String>) -> Self {
         self.0.hint = hint.filter(|h| !h.trim().is_empty());
         self
+    }
+
+    /// Name the config fields an invalid config is about (fields that go together, or one of
+    /// several ways to authenticate), so a form can mark them.
+    ///
+    /// ```
+    /// let e = opsdeck_core::Error::invalid_config("No credentials: set `token`.").with_fields(["token"]);
+    /// assert_eq!(e.fields(), ["token"]);
+    /// ```
+    pub fn with_fields<I, S>(mut self, fields: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        for f in fields {
+            let f = f.into();
+            if !self.0.fields.contains(&f) {
+                self.0.fields.push(f);
+            }
+        }
+        self
+    }
+
+    /// The config fields the error is about (empty when it names none).
+    pub fn fields(&self) -> &[String] {
+        &self.0.fields
     }
 
     /// Add a sentence to the message (a fact about what happened, e.g. why a retry was skipped).

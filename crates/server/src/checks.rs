@@ -436,9 +436,21 @@ pub fn build(
         BuildError::Config(errs) => config_error(&errs),
         BuildError::Provider { source, .. } => ApiError::InvalidConfig {
             message: source.message().to_owned(),
-            details: Vec::new(),
+            details: provider_problems(&source),
         },
     })
+}
+
+/// A provider's own config error as field problems: one per field it names (`config.<field>`),
+/// none when it names no field.
+pub fn provider_problems(e: &opsdeck_core::Error) -> Vec<FieldProblem> {
+    e.fields()
+        .iter()
+        .map(|f| FieldProblem {
+            field: format!("config.{f}"),
+            message: e.message().to_owned(),
+        })
+        .collect()
 }
 
 /// Core validation problems as field problems; fields are prefixed with `config.` because that

@@ -201,7 +201,8 @@ impl GithubConfig {
     /// From validated values (the registry path). Reports every bad `repos` entry at once.
     pub fn from_values(values: &ConfigValues) -> Result<Self> {
         let mut problems = Vec::new();
-        let auth = auth_from_values(values, &mut problems);
+        let mut fields: Vec<&'static str> = Vec::new();
+        let auth = auth_from_values(values, &mut problems, &mut fields);
         let base_url = values.require("base_url", ConfigValues::url)?.clone();
         let org = values
             .string("org")
@@ -213,12 +214,15 @@ impl GithubConfig {
             match RepoName::parse(raw) {
                 Ok(r) if !repos.contains(&r) => repos.push(r),
                 Ok(_) => {}
-                Err(e) => problems.push(e.message().to_owned()),
+                Err(e) => {
+                    problems.push(e.message().to_owned());
+                    fields.push("repos");
+                }
             }
         }
         let auth = match auth {
             Some(auth) if problems.is_empty() => auth,
-            _ => return Err(Error::invalid_config(problems.join(" "))),
+            _ => return Err(Error::invalid_config(problems.join(" ")).with_fields(fields)),
         };
         let max_repos = values
             .integer("max_repos")
@@ -236,8 +240,12 @@ impl GithubConfig {
 }
 
 /// The credentials: exactly one of `token` or the three App fields. Every problem is pushed, so
-/// the user sees them all at once.
-fn auth_from_values(values: &ConfigValues, problems: &mut Vec<String>) -> Option<GithubAuth> {
+/// the user sees them all at once, with the fields it is about (a form marks them).
+fn auth_from_values(
+    values: &ConfigValues,
+    problems: &mut Vec<String>,
+    fields: &mut Vec<&'static str>,
+) -> Option<GithubAuth> {
     let token = values.secret("token");
     let app_id = values.string("app_id").map(str::trim);
     let key = values.secret("private_key");
@@ -246,11 +254,22 @@ fn auth_from_values(values: &ConfigValues, problems: &mut Vec<String>) -> Option
     match (token, any_app) {
         (Some(_), true) => {
             problems.push("Both `token` and GitHub App fields are set; use one way to authenticate: `token`, or `app_id` + `private_key` + `installation_id`.".to_owned());
+            fields.push("token");
+            fields.extend(
+                [
+                    ("app_id", app_id.is_some()),
+                    ("private_key", key.is_some()),
+                    ("installation_id", installation.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(name, set)| set.then_some(name)),
+            );
             None
         }
         (Some(token), false) => Some(GithubAuth::Token(token.clone())),
         (None, false) => {
             problems.push("No credentials: set `token` (a personal access token), or `app_id` + `private_key` + `installation_id` (a GitHub App installation).".to_owned());
+            fields.push("token");
             None
         }
         (None, true) => {
@@ -267,11 +286,13 @@ fn auth_from_values(values: &ConfigValues, problems: &mut Vec<String>) -> Option
                     "GitHub App credentials need `app_id`, `private_key` and `installation_id`; missing: {}.",
                     missing.join(", ")
                 ));
+                fields.extend(&missing);
             }
             let issuer = app_id.and_then(|raw| match parse_issuer(raw) {
                 Ok(issuer) => Some(issuer),
                 Err(msg) => {
                     problems.push(msg);
+                    fields.push("app_id");
                     None
                 }
             });
@@ -279,6 +300,7 @@ fn auth_from_values(values: &ConfigValues, problems: &mut Vec<String>) -> Option
                 && let Err(msg) = crate::app::check_private_key(key)
             {
                 problems.push(msg);
+                fields.push("private_key");
             }
             let installation = installation.and_then(|n| u64::try_from(n).ok());
             match (issuer, key, installation) {

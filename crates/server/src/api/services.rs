@@ -150,13 +150,18 @@ fn validate_write(state: &AppState, mut problems: Problems, spec: &ServiceSpec) 
                 problems.0.extend(config_problems(&errs));
             }
             opsdeck_core::registry::BuildError::Provider { source, .. } => {
+                let named = crate::checks::provider_problems(&source);
                 if problems.is_empty() {
                     return Err(ApiError::InvalidConfig {
                         message: source.message().to_owned(),
-                        details: Vec::new(),
+                        details: named,
                     });
                 }
-                problems.add("config", source.message());
+                if named.is_empty() {
+                    problems.add("config", source.message());
+                } else {
+                    problems.0.extend(named);
+                }
             }
         }
     }

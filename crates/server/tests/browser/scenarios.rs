@@ -140,6 +140,14 @@ async fn new_user_adds_tests_edits_and_deletes_a_service() {
     let refused = b.text_contains("#wizard-result", "No credentials").await;
     assert!(refused.contains("installation_id"), "{refused}");
     assert_eq!(app.github.received_requests().await.unwrap().len(), 0);
+    // The server names the field that is missing, so the form marks it.
+    assert!(b.exists("[data-fix=token]").await, "{refused}");
+    assert_eq!(
+        b.attr("[data-field=token]", "aria-invalid")
+            .await
+            .as_deref(),
+        Some("true")
+    );
     b.click_text("Back to settings").await;
     b.visible("#config-form").await;
     assert!(b.exists("#step-2:not([hidden])").await);

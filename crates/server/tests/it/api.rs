@@ -364,6 +364,47 @@ async fn body_errors(db: Db) {
         assert!(fields.contains(&f), "{f} missing in {fields:?}");
     }
 
+    // A provider's own config rule (GitHub: a token or the three App fields) names its fields
+    // too, on a save and on a test of unsaved settings, so a form can mark them.
+    for (config, want) in [
+        (json!({}), vec!["config.token"]),
+        (
+            json!({"app_id": "123"}),
+            vec!["config.private_key", "config.installation_id"],
+        ),
+        (
+            json!({"token": "t", "installation_id": 5}),
+            vec!["config.token", "config.installation_id"],
+        ),
+    ] {
+        for (path, body) in [
+            (
+                "/api/v1/services",
+                json!({"name": "gh", "provider": "github", "config": config.clone()}),
+            ),
+            (
+                "/api/v1/test",
+                json!({"provider": "github", "config": config.clone()}),
+            ),
+        ] {
+            let r = app.post(path, body).await;
+            assert_eq!(
+                r.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{path}: {}",
+                r.text
+            );
+            assert_eq!(r.body["code"], "invalid_config", "{path}");
+            let fields: Vec<&str> = r.body["details"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|d| d["field"].as_str())
+                .collect();
+            assert_eq!(fields, want, "{path} {config}: {}", r.text);
+        }
+    }
+
     let r = app
         .post("/api/v1/services", app.mock_service("bad name!", "t"))
         .await;
