@@ -154,7 +154,7 @@ impl AwsConfig {
         {
             return Err(Error::invalid_config(format!(
                 "The region {region:?} is not an AWS region name; use e.g. \"us-east-1\" or \"eu-west-1\"."
-            )));
+            )).with_fields(["region"]));
         }
         let id = values.secret("access_key_id").cloned();
         let secret = values.secret("secret_access_key").cloned();
@@ -173,48 +173,51 @@ impl AwsConfig {
             (None, None) if token.is_some() => {
                 return Err(Error::invalid_config(
                     "session_token is set without access_key_id and secret_access_key; temporary credentials need all three.",
-                ));
+                ).with_fields(["access_key_id", "secret_access_key"]));
             }
             (None, None) => None,
             (Some(_), None) => {
                 return Err(Error::invalid_config(
                     "access_key_id is set but secret_access_key is missing; give both.",
-                ));
+                )
+                .with_fields(["secret_access_key"]));
             }
             (None, Some(_)) => {
                 return Err(Error::invalid_config(
                     "secret_access_key is set but access_key_id is missing; give both.",
-                ));
+                )
+                .with_fields(["access_key_id"]));
             }
         };
         let credentials = match (values.string("credentials"), keys, profile) {
             (_, Some(_), Some(_)) => {
                 return Err(Error::invalid_config(
                     "Both static keys and a profile are configured; use one: the keys (access_key_id/secret_access_key) or the profile.",
-                ));
+                ).with_fields(["profile"]));
             }
             (Some("default_chain"), Some(_), _) | (Some("default_chain"), _, Some(_)) => {
                 return Err(Error::invalid_config(
                     "credentials = \"default_chain\" takes the credentials from this machine's AWS chain; remove access_key_id/secret_access_key/profile, or choose credentials = \"static\" or \"profile\".",
-                ));
+                ).with_fields(["credentials"]));
             }
             (Some("default_chain"), None, None) => CredentialSource::DefaultChain,
             (Some("profile"), _, None) => {
                 return Err(Error::invalid_config(
                     "credentials = \"profile\" needs profile: the name of a profile in the shared AWS config files.",
-                ));
+                ).with_fields(["profile"]));
             }
             (Some("static"), None, _) => {
                 return Err(Error::invalid_config(
                     "credentials = \"static\" needs access_key_id and secret_access_key.",
-                ));
+                )
+                .with_fields(["access_key_id", "secret_access_key"]));
             }
             (_, Some(keys), None) => CredentialSource::Static(keys),
             (_, None, Some(profile)) => CredentialSource::Profile(profile),
             (_, None, None) => {
                 return Err(Error::invalid_config(
                     "No AWS credentials are configured: set access_key_id and secret_access_key (or profile). To use this machine's own AWS credentials (environment, shared files, SSO, instance metadata), set credentials = \"default_chain\" explicitly.",
-                ));
+                ).with_fields(["access_key_id", "secret_access_key"]));
             }
         };
         Ok(AwsConfig {

@@ -104,7 +104,7 @@ impl JiraConfig {
         {
             return Err(Error::invalid_config(
                 "cloud_id must be the site's cloud id (letters, digits and dashes, e.g. 1a2b3c4d-5e6f-…); see https://<site>.atlassian.net/_edge/tenant_info.",
-            ));
+            ).with_fields(["cloud_id"]));
         }
         let projects: Vec<String> = values
             .list("projects")
@@ -115,15 +115,15 @@ impl JiraConfig {
         if let Some(bad) = projects.iter().find(|p| !is_project_key(p)) {
             return Err(Error::invalid_config(format!(
                 "projects: \"{bad}\" is not a Jira project key (letters, digits and underscores, e.g. OPS)."
-            )));
+            )).with_fields(["projects"]));
         }
-        let board_id =
-            match values.integer("board_id") {
-                None => None,
-                Some(n) => Some(u64::try_from(n).map_err(|_| {
-                    Error::invalid_config("board_id must be a positive board number.")
-                })?),
-            };
+        let board_id = match values.integer("board_id") {
+            None => None,
+            Some(n) => Some(u64::try_from(n).map_err(|_| {
+                Error::invalid_config("board_id must be a positive board number.")
+                    .with_fields(["board_id"])
+            })?),
+        };
         let gateway_url = match values.url("gateway_url") {
             Some(u) => u.clone(),
             None => Url::parse(DEFAULT_GATEWAY)

@@ -366,25 +366,37 @@ async fn body_errors(db: Db) {
 
     // A provider's own config rule (GitHub: a token or the three App fields) names its fields
     // too, on a save and on a test of unsaved settings, so a form can mark them.
-    for (config, want) in [
-        (json!({}), vec!["config.token"]),
+    for (provider, config, want) in [
+        ("github", json!({}), vec!["config.token"]),
         (
+            "github",
             json!({"app_id": "123"}),
             vec!["config.private_key", "config.installation_id"],
         ),
         (
+            "github",
             json!({"token": "t", "installation_id": 5}),
             vec!["config.token", "config.installation_id"],
+        ),
+        (
+            "aws",
+            json!({"region": "eu-west-1"}),
+            vec!["config.access_key_id", "config.secret_access_key"],
+        ),
+        (
+            "aws",
+            json!({"region": "eu-west-1", "access_key_id": "AKIAEXAMPLE"}),
+            vec!["config.secret_access_key"],
         ),
     ] {
         for (path, body) in [
             (
                 "/api/v1/services",
-                json!({"name": "gh", "provider": "github", "config": config.clone()}),
+                json!({"name": "svc-x", "provider": provider, "config": config.clone()}),
             ),
             (
                 "/api/v1/test",
-                json!({"provider": "github", "config": config.clone()}),
+                json!({"provider": provider, "config": config.clone()}),
             ),
         ] {
             let r = app.post(path, body).await;
