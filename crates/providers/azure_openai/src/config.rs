@@ -110,7 +110,9 @@ impl AzureOpenAiConfig {
             .filter(|d| !d.is_empty())
             .map(str::to_owned);
         let mut problems = Vec::new();
+        let mut fields = Vec::new();
         if !valid_api_version(&api_version) {
+            fields.push("api_version");
             problems.push(format!(
                 "`api_version` \"{api_version}\" is not an Azure OpenAI API version: use a date such as \"{DEFAULT_API_VERSION}\" (or \"2025-04-01-preview\")."
             ));
@@ -118,12 +120,13 @@ impl AzureOpenAiConfig {
         if let Some(d) = &deployment
             && !valid_deployment(d)
         {
+            fields.push("deployment");
             problems.push(format!(
                 "`deployment` \"{d}\" is not a deployment name: letters, digits, '-', '_' and '.', up to 64 characters."
             ));
         }
         if !problems.is_empty() {
-            return Err(Error::invalid_config(problems.join(" ")));
+            return Err(Error::invalid_config(problems.join(" ")).with_fields(fields));
         }
         Ok(AzureOpenAiConfig {
             endpoint,

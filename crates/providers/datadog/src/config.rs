@@ -95,6 +95,7 @@ impl DatadogConfig {
                     Error::invalid_config(format!(
                         "site \"{site}\" does not form a valid host: {e}"
                     ))
+                    .with_fields(["site"])
                 })?;
                 (u, false)
             }

@@ -124,7 +124,7 @@ impl OpenAiConfig {
         if metrics_window < Duration::from_secs(24 * 3600) {
             return Err(Error::invalid_config(
                 "metrics_window must be at least 1d: OpenAI reports usage and cost in daily buckets.",
-            ));
+            ).with_fields(["metrics_window"]));
         }
         Ok(OpenAiConfig {
             base_url: values.require("base_url", ConfigValues::url)?.clone(),

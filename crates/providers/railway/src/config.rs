@@ -65,7 +65,8 @@ impl TokenKind {
             "project" => Ok(TokenKind::Project),
             other => Err(Error::invalid_config(format!(
                 "token_kind must be \"account\", \"workspace\" or \"project\", not \"{other}\"."
-            ))),
+            ))
+            .with_fields(["token_kind"])),
         }
     }
 }

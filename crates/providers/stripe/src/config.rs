@@ -88,12 +88,12 @@ impl StripeConfig {
         if key.starts_with("pk_") {
             return Err(Error::invalid_config(
                 "secret_key is a publishable key (pk_…), which cannot read balances or charges. Use a secret key (sk_…) or a restricted key (rk_…) from Dashboard → Developers → API keys.",
-            ));
+            ).with_fields(["secret_key"]));
         }
         if key.trim() != key || key.is_empty() {
             return Err(Error::invalid_config(
                 "secret_key is empty or has leading/trailing spaces; paste the key exactly as Stripe shows it.",
-            ));
+            ).with_fields(["secret_key"]));
         }
         Ok(())
     }

@@ -68,7 +68,7 @@ impl VercelConfig {
             // The id goes into a URL path (/v2/teams/{id}); refuse anything that would change it.
             return Err(Error::invalid_config(format!(
                 "team_id \"{t}\" is not a Vercel team id (expected letters, digits, '_' or '-', e.g. team_a1b2c3); find it in Team Settings → General."
-            )));
+            )).with_fields(["team_id"]));
         }
         Ok(VercelConfig {
             token: values.require("token", ConfigValues::secret)?.clone(),

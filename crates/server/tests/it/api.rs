@@ -388,6 +388,11 @@ async fn body_errors(db: Db) {
             json!({"region": "eu-west-1", "access_key_id": "AKIAEXAMPLE"}),
             vec!["config.secret_access_key"],
         ),
+        (
+            "stripe",
+            json!({"secret_key": "pk_test_123"}),
+            vec!["config.secret_key"],
+        ),
     ] {
         for (path, body) in [
             (
