@@ -911,6 +911,7 @@ pub async fn deliver_due(state: &AppState) -> Result<usize, StoreError> {
     let mut channels: HashMap<String, Result<Channel, String>> = HashMap::new();
     let mut attempted = 0;
     let mut incident_timeline: Vec<(String, String)> = Vec::new();
+    let (mut held, mut last_round, mut waited) = (0usize, 0usize, Duration::ZERO);
     // A read first: an idle outbox costs no write per tick.
     if state
         .store
@@ -930,6 +931,17 @@ pub async fn deliver_due(state: &AppState) -> Result<usize, StoreError> {
         if rows.is_empty() {
             return Ok(attempted);
         }
+        // Every row of the last round was held for an incident: look again shortly, within
+        // this pass for up to HOLD_IN_PASS, then at the next tick or wake-up.
+        if held > 0 && held == last_round {
+            if waited >= HOLD_IN_PASS {
+                return Ok(attempted);
+            }
+            tokio::time::sleep(HOLD_STEP).await;
+            waited += HOLD_STEP;
+        }
+        last_round = rows.len();
+        held = 0;
         for row in rows {
             attempted += 1;
             if !channels.contains_key(&row.channel) {
@@ -946,6 +958,23 @@ pub async fn deliver_due(state: &AppState) -> Result<usize, StoreError> {
                         DeliveryId::new(row.delivery.clone()),
                     ) {
                         (Ok(n), Ok(d)) => {
+                            if hold_for_incident(state, row.id, &n).await {
+                                attempted -= 1;
+                                held += 1;
+                                state
+                                    .store
+                                    .finish_outbox(
+                                        row.id,
+                                        owner,
+                                        &AttemptResult::Defer {
+                                            at: state.clock.now_ms(),
+                                        },
+                                        state.clock.now_ms(),
+                                    )
+                                    .await?;
+                                continue;
+                            }
+                            state.incidents_in_flight.release(row.id);
                             let n = with_incident(state, n).await;
                             let attempt = u32::try_from(row.attempts).unwrap_or(u32::MAX);
                             match channel.send_once(&n, &d, attempt, state.clock.now()).await {
@@ -1016,6 +1045,40 @@ pub async fn deliver_due(state: &AppState) -> Result<usize, StoreError> {
 /// says — in an alert that does not name one yet. Looked up when the notification is sent, not
 /// when it is queued: the incidents loop judges the same results on its own, so the incident may
 /// open a moment after the alert fires. A lookup failure sends the alert without it.
+/// How long a firing alert waits at most for the incidents loop to judge the same result, by
+/// the injected clock from the alert's time and in real time from the first hold.
+const INCIDENT_WAIT_MS: i64 = 15_000;
+const INCIDENT_WAIT: Duration = Duration::from_secs(15);
+/// Within one delivery pass: how long held rows are looked at again, and how often.
+const HOLD_IN_PASS: Duration = Duration::from_secs(2);
+const HOLD_STEP: Duration = Duration::from_millis(50);
+
+/// Whether to hold outbox row `id` back: a firing alert about a service whose newest result
+/// the incidents loop has not judged yet (not claimed, or claimed here and still being
+/// handled) waits, without counting an attempt, so its notification names the incident that
+/// result opens. Sent anyway when incidents are off or after `INCIDENT_WAIT`.
+async fn hold_for_incident(state: &AppState, id: i64, n: &Notification) -> bool {
+    let Notification::Alert(a) = n else {
+        return false;
+    };
+    if a.incident.is_some()
+        || a.event != opsdeck_notify::AlertEvent::Firing
+        || !state.settings.features.enabled(Feature::Incidents)
+        || state.clock.now_ms().saturating_sub(a.at.timestamp_millis()) >= INCIDENT_WAIT_MS
+    {
+        return false;
+    }
+    let judged = match state.store.incidents_claimed_latest(&a.service).await {
+        Ok(Some(claimed)) => claimed && !state.incidents_in_flight.busy_with(&a.service),
+        Ok(None) => true,
+        Err(e) => {
+            tracing::warn!(service = %a.service, error = %e, "alerts: cannot tell whether the incidents loop has judged the service");
+            true
+        }
+    };
+    !judged && state.incidents_in_flight.may_hold(id, INCIDENT_WAIT)
+}
+
 async fn with_incident(state: &AppState, n: Notification) -> Notification {
     let Notification::Alert(mut a) = n else {
         return n;

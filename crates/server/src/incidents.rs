@@ -79,6 +79,77 @@ impl IncidentSettings {
     }
 }
 
+/// What this instance's incidents loop is working on: a claim under way, and the services of
+/// the results it claimed and has not handled yet. The delivery loop holds a firing alert about
+/// such a service back for a moment, so the notification names the incident that the same
+/// result opens (the store's cursor alone moves at claim time, before the incident exists).
+#[derive(Debug, Default)]
+pub struct InFlight(std::sync::Mutex<InFlightInner>);
+
+#[derive(Debug, Default)]
+struct InFlightInner {
+    claiming: usize,
+    services: BTreeMap<String, usize>,
+    /// Outbox rows held for an incident, since when (real time: a bound that holds whatever
+    /// the injected clock does).
+    held: BTreeMap<i64, std::time::Instant>,
+}
+
+impl InFlight {
+    fn lock(&self) -> std::sync::MutexGuard<'_, InFlightInner> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn begin_claim(&self) {
+        self.lock().claiming += 1;
+    }
+
+    /// The claim ended with `services` to handle (none when it failed or was empty).
+    fn claimed<'a>(&self, services: impl IntoIterator<Item = &'a str>) {
+        let mut g = self.lock();
+        g.claiming = g.claiming.saturating_sub(1);
+        for s in services {
+            *g.services.entry(s.to_owned()).or_default() += 1;
+        }
+    }
+
+    fn handled(&self, service: &str) {
+        let mut g = self.lock();
+        if let Some(n) = g.services.get_mut(service) {
+            *n -= 1;
+            if *n == 0 {
+                g.services.remove(service);
+            }
+        }
+    }
+
+    /// Whether a claim is under way or a claimed result of `service` is not handled yet.
+    pub fn busy_with(&self, service: &str) -> bool {
+        let g = self.lock();
+        g.claiming > 0 || g.services.contains_key(service)
+    }
+
+    /// Whether outbox row `id` may still be held (first call starts its real-time bound).
+    pub fn may_hold(&self, id: i64, bound: Duration) -> bool {
+        let mut g = self.lock();
+        let since = *g.held.entry(id).or_insert_with(std::time::Instant::now);
+        let ok = since.elapsed() < bound;
+        if !ok {
+            g.held.remove(&id);
+        }
+        // Rows sent or given up elsewhere leave stale entries: keep the map small.
+        if g.held.len() > 10_000 {
+            g.held.clear();
+        }
+        ok
+    }
+
+    /// Row `id` is no longer held.
+    pub fn release(&self, id: i64) {
+        self.lock().held.remove(&id);
+    }
+}
+
 /// Starts the store's cursor at the newest result (first start) before anything is checked.
 pub async fn init(state: &AppState) -> Result<(), StoreError> {
     if state.settings.features.enabled(Feature::Incidents)
@@ -158,13 +229,26 @@ fn host_of(config: &serde_json::Map<String, serde_json::Value>) -> Option<String
 impl Worker {
     async fn step(&mut self) -> Result<(), StoreError> {
         loop {
-            let batch = self.state.store.claim_results_for_incidents(200).await?;
+            let in_flight = self.state.incidents_in_flight.clone();
+            in_flight.begin_claim();
+            let batch = self.state.store.claim_results_for_incidents(200).await;
+            in_flight.claimed(
+                batch
+                    .iter()
+                    .flatten()
+                    .filter(|_| self.incidents_on)
+                    .map(|r| r.service.as_str()),
+            );
+            let batch = batch?;
             if batch.is_empty() {
                 break;
             }
             for r in &batch {
                 if let Err(e) = self.handle(r).await {
                     tracing::warn!(service = %r.service, error = %e, "incidents: result not processed");
+                }
+                if self.incidents_on {
+                    in_flight.handled(&r.service);
                 }
             }
         }

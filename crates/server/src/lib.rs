@@ -387,6 +387,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         clock,
         test_all: Arc::default(),
         monitor: Arc::default(),
+        incidents_in_flight: Arc::default(),
         settings: settings.clone(),
     });
     snapshot::rebuild_now(&state).await?;

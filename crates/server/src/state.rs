@@ -38,6 +38,8 @@ pub struct Inner {
     pub test_all: Arc<tokio::sync::Mutex<()>>,
     /// The monitoring loop's in-memory views (its `/metrics` families).
     pub monitor: Arc<crate::monitoring::Monitor>,
+    /// Services whose results this instance's incidents loop is claiming or handling.
+    pub incidents_in_flight: Arc<crate::incidents::InFlight>,
 }
 
 impl AppState {

@@ -241,6 +241,12 @@ pub enum AttemptResult {
         /// Why this one failed.
         error: String,
     },
+    /// Not attempted: try again at `at` (unix ms) without counting an attempt (the delivery
+    /// waits for something else first).
+    Defer {
+        /// Next attempt.
+        at: i64,
+    },
     /// Gave up.
     GaveUp {
         /// Why.
@@ -874,6 +880,20 @@ impl Store {
             AttemptResult::Delivered => (OutboxState::Delivered, now, None, Some(now)),
             AttemptResult::Retry { at, error } => (OutboxState::Pending, *at, Some(error), None),
             AttemptResult::GaveUp { error } => (OutboxState::GaveUp, now, Some(error), Some(now)),
+            AttemptResult::Defer { at } => {
+                // The claim counted an attempt that was not made.
+                let r = sqlx::query(
+                    "UPDATE alert_outbox SET next_attempt_at = $1, attempts = attempts - 1, \
+                     lease_owner = NULL, lease_expires_at = NULL \
+                     WHERE id = $2 AND lease_owner = $3 AND state = 'pending'",
+                )
+                .bind(*at)
+                .bind(id)
+                .bind(db_text(owner))
+                .execute(&self.pool)
+                .await?;
+                return Ok(r.rows_affected() == 1);
+            }
         };
         let r = sqlx::query(
             "UPDATE alert_outbox SET state = $1, next_attempt_at = $2, \

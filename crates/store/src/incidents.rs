@@ -507,6 +507,30 @@ impl Store {
         Ok(out)
     }
 
+    /// Whether the incidents loop has claimed `service`'s newest result: `None` before the
+    /// loop's first start (no cursor), `Some(true)` too when the service has no result.
+    pub async fn incidents_claimed_latest(&self, service: &str) -> Result<Option<bool>> {
+        let Some(text) = sqlx::query("SELECT value FROM meta WHERE key = $1")
+            .bind(CURSOR_KEY)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.try_get::<String, _>(0))
+            .transpose()?
+        else {
+            return Ok(None);
+        };
+        let cursor = parse_results_cursor(&text)?;
+        let latest: Option<i64> = sqlx::query(
+            "SELECT MAX(r.id) FROM check_results r JOIN services s ON s.id = r.service_id \
+             WHERE s.name = $1",
+        )
+        .bind(db_text(service))
+        .fetch_one(&self.pool)
+        .await?
+        .try_get(0)?;
+        Ok(Some(latest.is_none_or(|id| cursor.covers(id))))
+    }
+
     /// Records what the vendor's status page said when a check failed.
     pub async fn save_result_vendor_status(
         &self,

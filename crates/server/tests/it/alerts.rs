@@ -1234,3 +1234,73 @@ async fn alert_names_the_open_incident() {
     assert_eq!(firing[0]["incident"]["title"], incident["title"]);
     app.finish().await;
 }
+
+/// The alert rule and the incidents loop trip on the same (third) failure, and the incidents
+/// loop is slow (the vendor's status page answers after a second): the firing notification waits
+/// for the incident that result opens and names it, with the vendor's status, instead of racing
+/// ahead without it.
+#[tokio::test]
+async fn firing_alert_waits_for_the_incident_of_the_same_result() {
+    let page = MockServer::start().await;
+    let body = std::fs::read_to_string(format!(
+        "{}/../monitor/tests/fixtures/statuspage/major_outage.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    Mock::given(method("GET"))
+        .and(path("/api/v2/summary.json"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(body, "application/json")
+                .set_delay(Duration::from_secs(1)),
+        )
+        .mount(&page)
+        .await;
+    let page_uri = page.uri();
+    let Some(app) = spawn_with(Db::Sqlite, move |s| {
+        s.clock = clock();
+        s.alerting.tick = Duration::from_millis(25);
+        s.incidents.tick = Duration::from_millis(25);
+        s.status_pages.overrides = BTreeMap::from([("mock".to_owned(), page_uri)]);
+    })
+    .await
+    else {
+        return;
+    };
+    let hook = receiver().await;
+    setup_rule(&app, &hook, json!({"failure_threshold": 3})).await;
+    app.create("svc").await;
+    for _ in 0..3 {
+        check(&app, "svc", false).await;
+    }
+    let mut firing: Vec<Value> = Vec::new();
+    for _ in 0..400 {
+        firing = hook
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .map(verify)
+            .filter(|b| b["event"] == "alert.firing")
+            .collect();
+        if !firing.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(firing.len(), 1, "{firing:?}");
+    let open = app.get("/api/v1/incidents?state=open").await.body;
+    assert!(open[0]["id"].is_i64(), "an incident opened: {open}");
+    assert_eq!(firing[0]["incident"]["id"], open[0]["id"], "{}", firing[0]);
+    assert!(
+        firing[0]["vendor_status"]["indicator"].is_string(),
+        "the vendor's outage is named: {}",
+        firing[0]
+    );
+    let outbox = state(&app).store.outbox(10).await.unwrap();
+    assert!(
+        outbox.iter().all(|o| o.attempts <= 1),
+        "holding counted no attempt: {outbox:?}"
+    );
+    app.finish().await;
+}
