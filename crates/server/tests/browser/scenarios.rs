@@ -140,8 +140,10 @@ async fn new_user_adds_tests_edits_and_deletes_a_service() {
     let refused = b.text_contains("#wizard-result", "No credentials").await;
     assert!(refused.contains("installation_id"), "{refused}");
     assert_eq!(app.github.received_requests().await.unwrap().len(), 0);
-    // The server names the field that is missing, so the form marks it.
+    // The server names the field that is missing, so the form marks it; settings it refused
+    // cannot go on to be saved.
     assert!(b.exists("[data-fix=token]").await, "{refused}");
+    assert!(b.exists("#wizard-continue:disabled").await);
     assert_eq!(
         b.attr("[data-field=token]", "aria-invalid")
             .await

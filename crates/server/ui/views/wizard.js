@@ -252,6 +252,10 @@ export function mount(root, route, ctx) {
     const form = currentForm();
     const t = wiz.test;
     const next = steps[2].querySelector("#wizard-continue");
+    if (next) {
+      next.disabled = false;
+      next.title = "";
+    }
     if (!t) {
       result.append(el("p", { className: "muted", text: "Not tested yet: press “Test again”." }));
       return;
@@ -289,7 +293,13 @@ export function mount(root, route, ctx) {
         )
       );
     }
-    if (next) next.className = t.report && t.report.status === "connected" ? "" : "secondary";
+    if (next) {
+      next.className = t.report && t.report.status === "connected" ? "" : "secondary";
+      // Settings the server refused cannot be saved either: fix them first.
+      const refused = t.error instanceof ApiError && (t.error.code === "invalid_config" || t.error.code === "invalid_body");
+      next.disabled = refused;
+      next.title = refused ? "The server refused these settings; fix the marked fields first." : "";
+    }
   }
 
   async function runTest() {
