@@ -362,7 +362,7 @@ async fn main() {
     .await;
     let strips_1h_all = time(20, || async {
         let all = store
-            .check_history_all(&ids, BucketWidth::Hour, h_to - DAY_MS, h_to)
+            .check_counts_history_all(&ids, BucketWidth::Hour, h_to - DAY_MS, h_to)
             .await
             .unwrap();
         assert_eq!(all.len(), ids.len());

@@ -715,10 +715,11 @@ impl Store {
         Ok(out.into_values().collect())
     }
 
-    /// The history of each service in `service_ids` in buckets of `width` covering
-    /// `[from_ms, to_ms)`, oldest first, empty buckets included: [`Store::check_history`] for many
-    /// services in two queries (the dashboard's strips), not one request per service.
-    pub async fn check_history_all(
+    /// Check counts (connected, failed, unknown; no latency) of each service in `service_ids`
+    /// in buckets of `width` covering `[from_ms, to_ms)`, oldest first, empty buckets included:
+    /// the dashboard's strips of every service in two queries. Stored widths read the bucket
+    /// counts from the covering index, without the latency digests.
+    pub async fn check_counts_history_all(
         &self,
         service_ids: &[i64],
         width: BucketWidth,
@@ -733,53 +734,56 @@ impl Store {
         }
         let mut out: HashMap<i64, BTreeMap<i64, Bucket>> =
             service_ids.iter().map(|id| (*id, empty.clone())).collect();
-        let samples: Vec<(i64, CheckSample)> = if BucketWidth::STORED.contains(&width) {
-            let sql = sqlx::AssertSqlSafe(format!(
-                "SELECT service_id, {BUCKET_COLUMNS} FROM check_buckets WHERE width = $1 \
-                 AND start_ms >= $2 AND start_ms < $3"
-            ));
-            let rows = sqlx::query(sql)
-                .bind(width.as_str())
-                .bind(from_ms)
-                .bind(to_ms)
-                .fetch_all(&self.pool)
-                .await?;
-            for r in &rows {
-                let id: i64 = r.try_get(0)?;
-                let b = parse_bucket(r, 1)?;
-                if let Some(slot) = out.get_mut(&id).and_then(|m| m.get_mut(&b.start_ms)) {
-                    *slot = b;
+        let mut count = |id: i64, at_ms: i64, status: Status, n: u64| {
+            if let Some(b) = out
+                .get_mut(&id)
+                .and_then(|m| m.get_mut(&width.align(at_ms)))
+            {
+                match status {
+                    Status::Connected => b.connected += n,
+                    Status::Failed => b.failed += n,
+                    Status::Unknown => b.unknown += n,
                 }
             }
-            let cursor = self.rollup_cursor().await?;
-            self.unrolled_samples(&cursor, None, from_ms, to_ms).await?
-        } else {
+        };
+        let raw_filter = if BucketWidth::STORED.contains(&width) {
             let rows = sqlx::query(
-                "SELECT service_id, checked_at, status, failure, latency_ms FROM check_results \
-                 WHERE checked_at >= $1 AND checked_at < $2",
+                "SELECT service_id, start_ms, connected, failed, unknown FROM check_buckets \
+                 WHERE width = $1 AND start_ms >= $2 AND start_ms < $3",
             )
+            .bind(width.as_str())
             .bind(from_ms)
             .bind(to_ms)
             .fetch_all(&self.pool)
             .await?;
-            rows.iter()
-                .map(|r| {
-                    let status: String = r.try_get(2)?;
-                    Ok((
-                        r.try_get(0)?,
-                        sample_of(r.try_get(1)?, &status, r.try_get(3)?, r.try_get(4)?),
-                    ))
-                })
-                .collect::<Result<_>>()?
-        };
-        for (id, s) in &samples {
-            if let Some(b) = out
-                .get_mut(id)
-                .and_then(|m| m.get_mut(&width.align(s.at_ms)))
-            {
-                b.add(s)
-                    .map_err(|e| StoreError::corrupt("history bucket", e))?;
+            for r in &rows {
+                let (id, at): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
+                for (col, status) in [
+                    (2, Status::Connected),
+                    (3, Status::Failed),
+                    (4, Status::Unknown),
+                ] {
+                    let n: i64 = r.try_get(col)?;
+                    count(id, at, status, u64::try_from(n).unwrap_or(0));
+                }
             }
+            let cursor = self.rollup_cursor().await?;
+            format!(" AND {}", uncovered(&cursor, "id"))
+        } else {
+            String::new()
+        };
+        let sql = format!(
+            "SELECT service_id, checked_at, status FROM check_results \
+             WHERE checked_at >= $1 AND checked_at < $2{raw_filter}"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(from_ms)
+            .bind(to_ms)
+            .fetch_all(&self.pool)
+            .await?;
+        for r in &rows {
+            let status: String = r.try_get(2)?;
+            count(r.try_get(0)?, r.try_get(1)?, parse_status(&status), 1);
         }
         Ok(out
             .into_iter()

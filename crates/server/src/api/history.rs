@@ -104,13 +104,30 @@ pub struct HistoryView {
     pub buckets: Vec<HistoryBucketView>,
 }
 
+/// One bucket of `GET /history`: counts only (latency is on each service's own history).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CountsBucketView {
+    /// Start (RFC 3339, UTC).
+    pub start: String,
+    /// All checks.
+    pub checks: u64,
+    /// Connected checks.
+    pub connected: u64,
+    /// Failed checks.
+    pub failed: u64,
+    /// Unknown checks.
+    pub unknown: u64,
+    /// connected ÷ (connected + failed); null without a decided check.
+    pub uptime: Option<f64>,
+}
+
 /// One service's buckets in `GET /history`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ServiceBucketsView {
     /// Service name.
     pub service: String,
     /// Every bucket of the window, oldest first (empty ones included, with `checks` 0).
-    pub buckets: Vec<HistoryBucketView>,
+    pub buckets: Vec<CountsBucketView>,
 }
 
 /// `GET /history`: every service's history in one answer (the dashboard's strips).
@@ -278,6 +295,18 @@ fn bucket_view(b: &Bucket) -> HistoryBucketView {
     }
 }
 
+fn counts_view(b: &Bucket) -> CountsBucketView {
+    let s = b.summary();
+    CountsBucketView {
+        start: rfc3339(b.start_ms),
+        checks: s.checks,
+        connected: s.connected,
+        failed: s.failed,
+        unknown: s.unknown,
+        uptime: s.uptime,
+    }
+}
+
 fn uptime_view(service: String, window: String, s: UptimeSummary) -> UptimeView {
     UptimeView {
         service,
@@ -383,7 +412,8 @@ pub async fn service_history(
 /// services × buckets, so longer windows use daily buckets.
 pub const MAX_LIST_BUCKETS: i64 = 168;
 
-/// Every service's check history in hourly or daily buckets, in one answer.
+/// Every service's check counts in hourly or daily buckets, in one answer (the dashboard's
+/// strips; latency is on `GET /services/{name}/history`).
 #[utoipa::path(get, path = "/history", tag = "monitoring",
     params(HistoryQuery),
     responses((status = 200, body = HistoryListView), (status = 400, body = ErrorBody, description = "bad window or bucket, or more than 168 buckets per service"),
@@ -406,7 +436,10 @@ pub async fn list_history(
     let now = state.clock.now_ms();
     let to = width.align(now).saturating_add(width.ms());
     let from = to.saturating_sub(len);
-    let mut all = state.store.check_history_all(&ids, width, from, to).await?;
+    let mut all = state
+        .store
+        .check_counts_history_all(&ids, width, from, to)
+        .await?;
     Ok(ApiJson(HistoryListView {
         window,
         bucket: width.as_str().to_owned(),
@@ -417,7 +450,7 @@ pub async fn list_history(
                     .remove(&rec.id)
                     .unwrap_or_default()
                     .iter()
-                    .map(bucket_view)
+                    .map(counts_view)
                     .collect(),
                 service: rec.name,
             })
