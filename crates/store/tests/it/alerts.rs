@@ -331,21 +331,6 @@ async fn results_cursor_waits_for_late_commits(url: Option<String>) {
     else {
         panic!("not stored");
     };
-    let insert = |id: i64| {
-        let store = store.clone();
-        async move {
-            sqlx::query(
-                "INSERT INTO check_results (id, service_id, checked_at, status, latency_ms, message) \
-                 VALUES ($1, $2, $3, 'failed', 1, 'late')",
-            )
-            .bind(id)
-            .bind(svc.id)
-            .bind(id)
-            .execute(store.pool())
-            .await
-            .unwrap();
-        }
-    };
     // One evaluation pass as the server runs it: read, advance over what was read, save.
     let pass = || {
         let store = store.clone();
@@ -367,14 +352,14 @@ async fn results_cursor_waits_for_late_commits(url: Option<String>) {
     assert_eq!(pass().await, [result_id]);
     assert!(!store.results_pending("results").await.unwrap());
     // result_id + 2 commits first; + 1 is still in flight.
-    insert(result_id + 2).await;
+    super::insert_result_with_id(&store, result_id + 2, svc.id, result_id + 2).await;
     assert!(store.results_pending("results").await.unwrap());
     assert_eq!(pass().await, [result_id + 2]);
     assert!(
         !store.results_pending("results").await.unwrap(),
         "+1 not there yet"
     );
-    insert(result_id + 1).await;
+    super::insert_result_with_id(&store, result_id + 1, svc.id, result_id + 1).await;
     assert!(
         store.results_pending("results").await.unwrap(),
         "the late commit is seen"

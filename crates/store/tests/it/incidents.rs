@@ -182,54 +182,25 @@ async fn results_cursor_waits_for_late_commits(url: Option<String>) {
             .unwrap()
             .is_empty()
     );
-    let insert = |id: i64, at: i64| {
-        let store = store.clone();
-        async move {
-            sqlx::query(
-                "INSERT INTO check_results (id, service_id, checked_at, status, latency_ms, message) \
-                 VALUES ($1, $2, $3, 'failed', 1, 'late')",
-            )
-            .bind(id)
-            .bind(svc.id)
-            .bind(at)
-            .execute(store.pool())
+    let claimed = || async {
+        store
+            .claim_results_for_incidents(10)
             .await
-            .unwrap();
-        }
+            .unwrap()
+            .iter()
+            .map(|r| r.result_id)
+            .collect::<Vec<i64>>()
     };
     // id + 2 commits first; id + 1 is still in flight.
-    insert(result_id + 2, 3).await;
-    let first: Vec<i64> = store
-        .claim_results_for_incidents(10)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.result_id)
-        .collect();
-    assert_eq!(first, [result_id + 2]);
-    assert!(
-        store
-            .claim_results_for_incidents(10)
-            .await
-            .unwrap()
-            .is_empty()
+    super::insert_result_with_id(&store, result_id + 2, svc.id, 3).await;
+    assert_eq!(claimed().await, [result_id + 2]);
+    assert!(claimed().await.is_empty());
+    super::insert_result_with_id(&store, result_id + 1, svc.id, 2).await;
+    assert_eq!(
+        claimed().await,
+        [result_id + 1],
+        "the late commit is claimed"
     );
-    insert(result_id + 1, 2).await;
-    let late: Vec<i64> = store
-        .claim_results_for_incidents(10)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.result_id)
-        .collect();
-    assert_eq!(late, [result_id + 1], "the late commit is claimed");
-    assert!(
-        store
-            .claim_results_for_incidents(10)
-            .await
-            .unwrap()
-            .is_empty(),
-        "and only once"
-    );
+    assert!(claimed().await.is_empty(), "and only once");
     store.close().await;
 }

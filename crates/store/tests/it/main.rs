@@ -67,6 +67,20 @@ fn opts(dir: &tempfile::TempDir, url: &Option<String>) -> StoreOptions {
     }
 }
 
+/// Inserts a failed result with a chosen id: a lower id "committing" after a higher one.
+async fn insert_result_with_id(store: &Store, id: i64, service_id: i64, at: i64) {
+    sqlx::query(
+        "INSERT INTO check_results (id, service_id, checked_at, status, latency_ms, message) \
+         VALUES ($1, $2, $3, 'failed', 1, 'late')",
+    )
+    .bind(id)
+    .bind(service_id)
+    .bind(at)
+    .execute(store.pool())
+    .await
+    .unwrap();
+}
+
 fn result(service_id: i64, version: Option<i64>, at: i64) -> NewCheckResult {
     NewCheckResult {
         service_id,
