@@ -23,7 +23,7 @@ import { el, clear, focus, richText } from "../dom.js";
 import { statusBadge, statusKey, failureText, latency, timeEl, categoryText, STATUS, CATEGORY_ORDER } from "../format.js";
 import { noticeArea, notify, takeFlash } from "../notices.js";
 import * as router from "../router.js";
-import { uptimeColumn } from "./history.js";
+import { uptimeColumn, invalidateStrips } from "./history.js";
 
 const REFRESH_MS = 30000;
 
@@ -430,6 +430,8 @@ export function mount(root, route, ctx) {
   }
 
   async function refresh(force) {
+    // After a test, a save or a click on Refresh the strips are asked for again too.
+    if (force) invalidateStrips();
     try {
       await loadStatus({ force, signal: ctx.signal });
       // The open-incident badges; a failure here must not hide the status.

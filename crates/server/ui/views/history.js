@@ -241,11 +241,17 @@ function rank(name) {
 
 // ---------- the dashboard ----------
 
-// Every row's strip comes from one request (GET /api/v1/history, all services' hourly buckets), made at
-// most once a minute and shared by the rows that ask meanwhile: a dashboard of hundreds of
-// services costs one request per refresh, not one per row.
-const STRIPS_TTL_MS = 60000;
+// Every row's strip comes from one request (GET /api/v1/history, all services' hourly buckets),
+// made at most every 30 s (the dashboard's refresh) and shared by the rows that ask meanwhile:
+// a dashboard of hundreds of services costs one request per refresh, not one per row.
+const STRIPS_TTL_MS = 30000;
+const STRIPS_RETRY_MS = 5000;
 let strips = null; // {at, promise: Promise<Map<service, buckets>>}
+
+// The next row asks the server again (after a test, a save or a manual refresh).
+export function invalidateStrips() {
+  strips = null;
+}
 
 function allStrips() {
   if (strips && Date.now() - strips.at < STRIPS_TTL_MS) return strips.promise;
@@ -267,11 +273,14 @@ function loadRow(service, fill, retried) {
     .then((byService) => {
       const buckets = byService.get(service);
       if (buckets) return fill(buckets);
-      // A service created since the strips were fetched: ask again (once, and not within 5 s).
-      if (!retried && strips && Date.now() - strips.at > 5000) {
-        strips = null;
+      if (retried) return;
+      // A service created since the strips were fetched: ask again once, when they are 5 s
+      // old (rows added together share that one request).
+      const age = strips ? Date.now() - strips.at : STRIPS_RETRY_MS;
+      setTimeout(() => {
+        if (strips && Date.now() - strips.at >= STRIPS_RETRY_MS) strips = null;
         loadRow(service, fill, true);
-      }
+      }, Math.max(0, STRIPS_RETRY_MS - age));
     })
     .catch(() => {
       // The strip is extra; the row stays as it is.
