@@ -1041,10 +1041,6 @@ pub async fn deliver_due(state: &AppState) -> Result<usize, StoreError> {
     }
 }
 
-/// Names the service's open incident (issue 12) — id, title and what the vendor's status page
-/// says — in an alert that does not name one yet. Looked up when the notification is sent, not
-/// when it is queued: the incidents loop judges the same results on its own, so the incident may
-/// open a moment after the alert fires. A lookup failure sends the alert without it.
 /// How long a firing alert waits at most for the incidents loop to judge the same result, by
 /// the injected clock from the alert's time and in real time from the first hold.
 const INCIDENT_WAIT_MS: i64 = 15_000;
@@ -1079,6 +1075,10 @@ async fn hold_for_incident(state: &AppState, id: i64, n: &Notification) -> bool 
     !judged && state.incidents_in_flight.may_hold(id, INCIDENT_WAIT)
 }
 
+/// Names the service's open incident (issue 12) — id, title and what the vendor's status page
+/// says — in an alert that does not name one yet. Looked up when the notification is sent, not
+/// when it is queued: the incidents loop judges the same results on its own, and a firing alert
+/// is held until it has (`hold_for_incident`). A lookup failure sends the alert without it.
 async fn with_incident(state: &AppState, n: Notification) -> Notification {
     let Notification::Alert(mut a) = n else {
         return n;
