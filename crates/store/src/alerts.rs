@@ -749,11 +749,7 @@ impl Store {
         .bind(as_of)
         .execute(&self.pool)
         .await;
-        match r {
-            Ok(_) => Ok(()),
-            Err(e) if crate::db::is_foreign_key_violation(&e) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        crate::db::unless_service_gone(r)
     }
 
     // ---- evaluation transaction -----------------------------------------------------------
@@ -779,17 +775,10 @@ impl Store {
             return Ok(true);
         }
         // A result the cursor jumped over that has committed since.
-        let Some(text) = sqlx::query("SELECT value FROM meta WHERE key = $1")
-            .bind(pending_key(name))
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|r| r.try_get::<String, _>(0))
-            .transpose()?
-        else {
-            return Ok(false);
+        let pending = match crate::meta_value(&self.pool, &pending_key(name)).await? {
+            Some(text) => parse_pending(&text)?,
+            None => return Ok(false),
         };
-        let pending: Vec<PendingId> = serde_json::from_str(&text)
-            .map_err(|e| StoreError::corrupt("alert results cursor", e))?;
         if pending.is_empty() {
             return Ok(false);
         }
@@ -940,9 +929,13 @@ fn parse_result_for_rules(row: &AnyRow) -> Result<ResultForRules> {
     })
 }
 
+fn parse_pending(text: &str) -> Result<Vec<PendingId>> {
+    serde_json::from_str(text).map_err(|e| StoreError::corrupt("alert results cursor", e))
+}
+
 /// Where the ids a results cursor jumped over are kept (`alert_cursors` holds numbers only).
 fn pending_key(cursor: &str) -> String {
-    db_text(&format!("alert_cursor_pending:{cursor}"))
+    format!("alert_cursor_pending:{cursor}")
 }
 
 /// One evaluation's writes, committed together (see [`Store::begin_alert_eval`]).
@@ -974,16 +967,8 @@ impl AlertTx {
     /// The ids the `name` results cursor jumped over that may still appear (kept in `meta`
     /// beside the cursor's number), as a cursor at `after`.
     pub async fn results_cursor(&mut self, name: &str, after: i64) -> Result<RollupCursor> {
-        let row = sqlx::query("SELECT value FROM meta WHERE key = $1")
-            .bind(pending_key(name))
-            .fetch_optional(&mut *self.tx)
-            .await?;
-        let pending = match row {
-            Some(r) => {
-                let text: String = r.try_get(0)?;
-                serde_json::from_str(&text)
-                    .map_err(|e| StoreError::corrupt("alert results cursor", e))?
-            }
+        let pending = match crate::meta_value(&mut *self.tx, &pending_key(name)).await? {
+            Some(text) => parse_pending(&text)?,
             None => Vec::new(),
         };
         Ok(RollupCursor {
@@ -1016,7 +1001,7 @@ impl AlertTx {
         self.set_cursor(name, cursor.last_id).await?;
         if cursor.pending.is_empty() {
             sqlx::query("DELETE FROM meta WHERE key = $1")
-                .bind(pending_key(name))
+                .bind(db_text(&pending_key(name)))
                 .execute(&mut *self.tx)
                 .await?;
         } else {
@@ -1026,7 +1011,7 @@ impl AlertTx {
                 "INSERT INTO meta (key, value) VALUES ($1, $2) \
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             )
-            .bind(pending_key(name))
+            .bind(db_text(&pending_key(name)))
             .bind(text)
             .execute(&mut *self.tx)
             .await?;

@@ -151,6 +151,16 @@ pub(crate) fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
     }
 }
 
+/// A write about a service that was deleted meanwhile is dropped, not an error: the row it
+/// belonged to is gone with the service (foreign keys cascade).
+pub(crate) fn unless_service_gone<T>(r: std::result::Result<T, sqlx::Error>) -> Result<()> {
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) if is_foreign_key_violation(&e) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Text as both backends store it alike. PostgreSQL refuses NUL in `TEXT` (SQLite keeps it), so
 /// NUL becomes U+FFFD here, on every string bound for the database: a vendor message or an odd
 /// name then reads the same on either backend instead of failing on one. (Rust strings are

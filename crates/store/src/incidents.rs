@@ -422,11 +422,7 @@ impl Store {
         .bind(self.now())
         .execute(&self.pool)
         .await;
-        match r {
-            Ok(_) => Ok(()),
-            Err(e) if crate::db::is_foreign_key_violation(&e) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        crate::db::unless_service_gone(r)
     }
 
     /// Claims the next check results for the grouping loop, in id order, and moves the cursor
@@ -436,12 +432,7 @@ impl Store {
     /// on PostgreSQL) is claimed when it appears, up to five minutes later.
     pub async fn claim_results_for_incidents(&self, limit: i64) -> Result<Vec<ResultForIncidents>> {
         let mut tx = self.begin_write().await?;
-        let current: Option<String> = sqlx::query("SELECT value FROM meta WHERE key = $1")
-            .bind(CURSOR_KEY)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| r.try_get(0))
-            .transpose()?;
+        let current = crate::meta_value(&mut *tx, CURSOR_KEY).await?;
         let Some(current) = current else {
             let max: Option<i64> = sqlx::query("SELECT MAX(id) FROM check_results")
                 .fetch_one(&mut *tx)
@@ -510,13 +501,7 @@ impl Store {
     /// Whether the incidents loop has claimed `service`'s newest result: `None` before the
     /// loop's first start (no cursor), `Some(true)` too when the service has no result.
     pub async fn incidents_claimed_latest(&self, service: &str) -> Result<Option<bool>> {
-        let Some(text) = sqlx::query("SELECT value FROM meta WHERE key = $1")
-            .bind(CURSOR_KEY)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|r| r.try_get::<String, _>(0))
-            .transpose()?
-        else {
+        let Some(text) = crate::meta_value(&self.pool, CURSOR_KEY).await? else {
             return Ok(None);
         };
         let cursor = parse_results_cursor(&text)?;
@@ -549,11 +534,7 @@ impl Store {
         .bind(db_text(&text))
         .execute(&self.pool)
         .await;
-        match r {
-            Ok(_) => Ok(()),
-            Err(e) if crate::db::is_foreign_key_violation(&e) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        crate::db::unless_service_gone(r)
     }
 
     /// The vendor status stored with a check result, if the check failed during a vendor

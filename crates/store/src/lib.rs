@@ -373,10 +373,14 @@ impl Store {
     }
 }
 
-async fn meta_value(pool: &AnyPool, key: &str) -> Result<Option<String>> {
+/// One `meta` value, through the pool or inside a transaction (`&mut *tx`).
+pub(crate) async fn meta_value<'e, E>(executor: E, key: &str) -> Result<Option<String>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     let row = sqlx::query("SELECT value FROM meta WHERE key = $1")
         .bind(db_text(key))
-        .fetch_optional(pool)
+        .fetch_optional(executor)
         .await?;
     Ok(match row {
         Some(r) => Some(r.try_get(0)?),
